@@ -1,0 +1,357 @@
+"""The ``gatepass`` command. Output for people is plain text; ``--json`` output is for programs.
+
+Errors are one line on stderr and exit status 2 (usage, configuration) or 1 (anything else).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from gatepass import __version__
+from gatepass.errors import GatepassError
+from gatepass.settings import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gatepass", description="Token-based authentication server.")
+    p.add_argument("--version", action="version", version=f"gatepass {__version__}")
+    p.add_argument(
+        "--data-dir", help="data directory (default: $GATEPASS_DATA_DIR or ./gatepass-data)"
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", dest="data_dir_sub", metavar="DIR", help="data directory")
+
+    serve = sub.add_parser("serve", help="run the HTTP server", parents=[common])
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+    dbp = sub.add_parser("db", help="database maintenance").add_subparsers(
+        dest="db_command", required=True, metavar="ACTION"
+    )
+    dbp.add_parser("upgrade", help="apply migrations", parents=[common])
+
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True, metavar="ACTION"
+    )
+    uc = user.add_parser("create", help="create a user", parents=[common])
+    uc.add_argument("name")
+    uc.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    uc.add_argument("--json", action="store_true")
+
+    client = sub.add_parser("client", help="manage OAuth clients").add_subparsers(
+        dest="client_command", required=True, metavar="ACTION"
+    )
+    cc = client.add_parser(
+        "create", help="register a client (prints its secret once)", parents=[common]
+    )
+    cc.add_argument("name")
+    cc.add_argument("--grant", action="append", default=[], help="an allowed grant (repeatable)")
+    cc.add_argument("--scope", action="append", default=[], help="an allowed scope (repeatable)")
+    cc.add_argument("--token-format", choices=["jwt", "opaque"], default="jwt")
+    cc.add_argument("--public", action="store_true", help="a public client (no secret)")
+    cc.add_argument("--json", action="store_true")
+    client.add_parser("list", help="list clients", parents=[common]).add_argument(
+        "--json", action="store_true"
+    )
+
+    keys = sub.add_parser("keys", help="signing keys").add_subparsers(
+        dest="keys_command", required=True, metavar="ACTION"
+    )
+    keys.add_parser("list", help="show keys, states and dates", parents=[common]).add_argument(
+        "--json", action="store_true"
+    )
+    keys.add_parser(
+        "rotate", help="rotate: next key signs, active key retires", parents=[common]
+    ).add_argument("--json", action="store_true")
+
+    tok = sub.add_parser("token", help="tokens").add_subparsers(
+        dest="token_command", required=True, metavar="ACTION"
+    )
+    ti = tok.add_parser(
+        "inspect",
+        help="show a token's header and claims, and whether it verifies",
+        parents=[common],
+    )
+    ti.add_argument("token", help="the token ('-' reads it from stdin)")
+    ti.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    data_dir = getattr(args, "data_dir_sub", None) or args.data_dir
+    try:
+        if args.command == "serve":
+            settings = load_settings(data_dir=data_dir, host=args.host, port=args.port)
+            return _serve(settings, args.workers)
+        settings = load_settings(data_dir=data_dir)
+        handler = _HANDLERS[(args.command, _action(args))]
+        return asyncio.run(_with_services(settings, handler, args))
+    except ConfigError as exc:
+        print(f"gatepass: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except GatepassError as exc:
+        print(f"gatepass: {exc.description}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _action(args: argparse.Namespace) -> str:
+    for name in ("db_command", "user_command", "client_command", "keys_command", "token_command"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    return ""
+
+
+def _serve(settings: Settings, workers: int) -> int:
+    import uvicorn
+
+    from gatepass import logs
+    from gatepass.server.app import create_app
+
+    logs.configure(settings.log_level)
+    if workers < 1:
+        raise ConfigError("--workers: expected a whole number of at least 1")
+    # Keys, secret file and schema are made once here, before any worker starts.
+    asyncio.run(_prepare(settings))
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=settings.access_log,
+            log_config=None,
+            server_header=False,
+        )
+    else:
+        import os
+
+        os.environ.update(
+            GATEPASS_HOST=settings.host,
+            GATEPASS_PORT=str(settings.port),
+            GATEPASS_DATA_DIR=str(settings.data_dir),
+            GATEPASS_ISSUER=settings.issuer,
+        )
+        uvicorn.run(
+            "gatepass.server.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            access_log=settings.access_log,
+            log_config=None,
+            server_header=False,
+        )
+    return 0
+
+
+async def _prepare(settings: Settings) -> None:
+    from gatepass.oauth.services import open_services
+
+    svc = await open_services(settings)
+    await svc.close()
+
+
+async def _with_services(
+    settings: Settings,
+    handler: Callable[[Any, argparse.Namespace], Awaitable[int]],
+    args: argparse.Namespace,
+) -> int:
+    from gatepass.oauth.services import open_services
+
+    svc = await open_services(settings)
+    try:
+        return await handler(svc, args)
+    finally:
+        await svc.close()
+
+
+def _fmt_time(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t)) if t else "-"
+
+
+async def _db_upgrade(svc: Any, args: argparse.Namespace) -> int:
+    from gatepass.storage.db import current_revision
+
+    print(f"database at revision {await current_revision(svc.engine)}")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise GatepassError("the passwords do not match")
+    return first
+
+
+async def _user_create(svc: Any, args: argparse.Namespace) -> int:
+    from gatepass.oauth.users import create_user
+
+    password = _read_password(args.password_stdin)
+    user = await create_user(svc, args.name, password, args.role)
+    if args.json:
+        print(json.dumps({"id": user.id, "username": user.username, "roles": user.roles}))
+    else:
+        roles = ", ".join(user.roles) or "no roles"
+        print(f"created user {user.username} ({user.id}), {roles}")
+    return 0
+
+
+_GRANTS = {"password", "refresh_token", "client_credentials"}
+
+
+async def _client_create(svc: Any, args: argparse.Namespace) -> int:
+    from gatepass.oauth.scopes import parse
+
+    bad = [g for g in args.grant if g not in _GRANTS]
+    if bad:
+        raise ConfigError(f"--grant: expected one of {', '.join(sorted(_GRANTS))}")
+    for s in args.scope:
+        parse(s)
+    client, secret = await svc.clients.create(
+        args.name,
+        grants=args.grant or ["password", "refresh_token"],
+        scopes=args.scope,
+        public=args.public,
+        token_format=args.token_format,
+        now=svc.clock.now(),
+    )
+    if args.json:
+        print(json.dumps({"client_id": client.id, "client_secret": secret}))
+    else:
+        print(f"client_id:     {client.id}")
+        if secret:
+            print(f"client_secret: {secret}")
+            print("The secret is shown once and stored only as a hash: keep it now.")
+        print(
+            f"grants: {' '.join(client.grants)}; scopes: {' '.join(client.scopes) or '(default)'}"
+        )
+    return 0
+
+
+async def _client_list(svc: Any, args: argparse.Namespace) -> int:
+    rows = await svc.clients.list()
+    items = [
+        {
+            "client_id": c.id,
+            "name": c.name,
+            "public": c.public,
+            "grants": c.grants,
+            "scopes": c.scopes,
+            "token_format": c.token_format,
+        }
+        for c in rows
+    ]
+    if args.json:
+        print(json.dumps(items))
+    else:
+        for c in items:
+            kind = "public" if c["public"] else "confidential"
+            print(f"{c['client_id']}  {c['name']}  {kind}  grants={' '.join(c['grants'])}")
+    return 0
+
+
+async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
+    now = svc.clock.now()
+    rows = await svc.keys.rows()
+    items = []
+    for r in rows:
+        state = r.state
+        if state == "retiring" and r.retire_at is not None and r.retire_at <= now:
+            state = "retired"
+        items.append(
+            {
+                "kid": r.kid,
+                "alg": r.alg,
+                "state": state,
+                "created_at": r.created_at,
+                "activated_at": r.activated_at,
+                "retire_at": r.retire_at,
+                "published": state in ("next", "active", "retiring"),
+            }
+        )
+    if args.json:
+        print(json.dumps(items))
+        return 0
+    print(f"{'KID':<44} {'ALG':<6} {'STATE':<9} {'CREATED':<21} {'ACTIVATED':<21} RETIRES")
+    for k in items:
+        print(
+            f"{k['kid']:<44} {k['alg']:<6} {k['state']:<9} {_fmt_time(k['created_at']):<21} "
+            f"{_fmt_time(k['activated_at']):<21} {_fmt_time(k['retire_at'])}"
+        )
+    return 0
+
+
+async def _keys_rotate(svc: Any, args: argparse.Namespace) -> int:
+    ring = await svc.keys.rotate()
+    active = ring.active()
+    if args.json:
+        print(json.dumps({"active": active.kid, "alg": active.alg}))
+    else:
+        print(f"rotated: {active.kid} ({active.alg}) now signs; the previous key stays published")
+        print("until every token it signed has expired. Running servers pick this up within")
+        print(f"{svc.settings.key_refresh_interval} s.")
+    return 0
+
+
+async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
+    from gatepass.core import jose
+    from gatepass.sdk.errors import VerifierError
+
+    token = sys.stdin.readline().strip() if args.token == "-" else args.token.strip()
+    parts = token.split(".")
+    report: dict[str, Any] = {"header": None, "claims": None}
+    if len(parts) == 3 and len(token) <= jose.MAX_TOKEN_BYTES:
+        for name, seg in (("header", parts[0]), ("claims", parts[1])):
+            try:
+                report[name] = json.loads(jose.b64url_decode(seg))
+            except (jose.JoseError, ValueError, UnicodeDecodeError):
+                report[name] = None
+    try:
+        svc.verifier.verify(token)
+        report["verified"], report["reason"] = True, None
+    except VerifierError as exc:
+        report["verified"] = False
+        report["reason"] = getattr(exc, "reason", type(exc).__name__)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        if report["header"] is None:
+            print("not a JWT (three base64url parts of JSON)")
+        else:
+            print("header: " + json.dumps(report["header"], indent=2))
+            print("claims: " + json.dumps(report["claims"], indent=2))
+            exp = report["claims"].get("exp") if isinstance(report["claims"], dict) else None
+            if isinstance(exp, int | float):
+                print(f"expires: {_fmt_time(exp)}")
+        verdict = "verifies" if report["verified"] else f"does NOT verify ({report['reason']})"
+        print(f"against the local keys, issuer and audience: {verdict}")
+    return 0 if report["verified"] else 1
+
+
+_HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    ("db", "upgrade"): _db_upgrade,
+    ("user", "create"): _user_create,
+    ("client", "create"): _client_create,
+    ("client", "list"): _client_list,
+    ("keys", "list"): _keys_list,
+    ("keys", "rotate"): _keys_rotate,
+    ("token", "inspect"): _token_inspect,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""RFC 9068 JWT access tokens: the claims gatepass puts in them and the checks every decode runs.
+
+``validate`` is total: iss, aud, exp, nbf and iat are always checked, ``typ`` must be
+``at+jwt`` (RFC 9068 §2.1, §4), and the required claims of §2.2 must be present with the right
+types. Nothing is returned before all of it has passed.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCESS_TOKEN_TYP = "at+jwt"
+_TYP_ACCEPTED = frozenset({"at+jwt", "application/at+jwt"})
+
+
+class ClaimError(Exception):
+    """A claim check failed; ``reason`` is a short machine word, the message is safe to show."""
+
+    reason = "invalid"
+
+
+class ExpiredClaim(ClaimError):
+    reason = "expired"
+
+
+class NotYetValidClaim(ClaimError):
+    reason = "not_yet_valid"
+
+
+class WrongIssuer(ClaimError):
+    reason = "issuer"
+
+
+class WrongAudience(ClaimError):
+    reason = "audience"
+
+
+class WrongType(ClaimError):
+    reason = "type"
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    """The validated claims of an access token."""
+
+    sub: str
+    iss: str
+    aud: tuple[str, ...]
+    exp: int
+    iat: int
+    nbf: int | None
+    jti: str
+    client_id: str
+    scope: frozenset[str]
+    roles: frozenset[str]
+    sid: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def scope_str(self) -> str:
+        return " ".join(sorted(self.scope))
+
+
+def build_claims(
+    *,
+    issuer: str,
+    subject: str,
+    audience: str | Iterable[str],
+    client_id: str,
+    scope: Iterable[str],
+    roles: Iterable[str],
+    now: float,
+    ttl: int,
+    sid: str | None,
+    jti: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    iat = int(now)
+    aud: str | list[str] = audience if isinstance(audience, str) else list(audience)
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": aud,
+        "exp": iat + int(ttl),
+        "iat": iat,
+        "nbf": iat,
+        "jti": jti or secrets.token_urlsafe(16),
+        "client_id": client_id,
+        "scope": " ".join(sorted(set(scope))),
+        "roles": sorted(set(roles)),
+    }
+    if sid is not None:
+        claims["sid"] = sid
+    if extra:
+        for k, v in extra.items():
+            claims.setdefault(k, v)
+    return claims
+
+
+def _num(payload: Mapping[str, Any], name: str, required: bool) -> int | None:
+    v = payload.get(name)
+    if v is None:
+        if required:
+            raise ClaimError(f"missing claim: {name}")
+        return None
+    if type(v) not in (int, float) or v != v or v in (float("inf"), float("-inf")):
+        raise ClaimError(f"claim {name} is not a number")
+    return int(v)
+
+
+def _str(payload: Mapping[str, Any], name: str, required: bool = True) -> str | None:
+    v = payload.get(name)
+    if v is None and not required:
+        return None
+    if type(v) is not str or not v:
+        raise ClaimError(f"missing or invalid claim: {name}")
+    return v
+
+
+def validate(
+    header: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    *,
+    issuer: str,
+    audience: str | frozenset[str],
+    now: float,
+    leeway: int,
+    typ: frozenset[str] = _TYP_ACCEPTED,
+) -> AccessClaims:
+    t = header.get("typ")
+    if type(t) is not str or t.lower() not in typ:
+        raise WrongType("token type is not at+jwt")
+    if payload.get("iss") != issuer:
+        raise WrongIssuer("wrong issuer")
+    aud_raw = payload.get("aud")
+    if type(aud_raw) is str:
+        aud: tuple[str, ...] = (aud_raw,)
+    elif type(aud_raw) is list and aud_raw and all(type(a) is str for a in aud_raw):
+        aud = tuple(aud_raw)
+    else:
+        raise WrongAudience("missing or invalid audience")
+    wanted = {audience} if isinstance(audience, str) else audience
+    if not any(a in wanted for a in aud):
+        raise WrongAudience("wrong audience")
+    exp = _num(payload, "exp", True)
+    iat = _num(payload, "iat", True)
+    nbf = _num(payload, "nbf", False)
+    if exp is None or now >= exp + leeway:  # RFC 7519 §4.1.4: on or after exp is expired
+        raise ExpiredClaim("token expired")
+    if nbf is not None and now + leeway < nbf:
+        raise NotYetValidClaim("token not yet valid")
+    if iat is None or now + leeway < iat:
+        raise NotYetValidClaim("token issued in the future")
+    sub = _str(payload, "sub")
+    jti = _str(payload, "jti")
+    client_id = _str(payload, "client_id")
+    scope_raw = payload.get("scope", "")
+    if type(scope_raw) is not str:
+        raise ClaimError("claim scope is not a string")
+    roles_raw = payload.get("roles", [])
+    if type(roles_raw) is not list or not all(type(r) is str for r in roles_raw):
+        raise ClaimError("claim roles is not a list of strings")
+    sid = _str(payload, "sid", required=False)
+    return AccessClaims(
+        sub=sub,  # type: ignore[arg-type]
+        iss=issuer,
+        aud=aud,
+        exp=exp,
+        iat=iat,
+        nbf=nbf,
+        jti=jti,  # type: ignore[arg-type]
+        client_id=client_id,  # type: ignore[arg-type]
+        scope=frozenset(scope_raw.split()),
+        roles=frozenset(roles_raw),
+        sid=sid,
+        raw=payload,
+    )

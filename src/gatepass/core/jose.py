@@ -1,0 +1,201 @@
+"""Compact JWS (RFC 7515) verification with a per-key algorithm allow-list (RFC 8725 §3.1).
+
+This is the verification hot path, written directly on ``cryptography``: the algorithm comes
+from the key, never from the token; a header the code does not understand (``crit``) is refused;
+``jku``, ``x5u``, ``jwk`` and ``x5c`` are never followed. Issuance uses joserfc
+(``core/keys.py``). ``tests/test_jose_differential.py`` checks that this accepts and refuses
+what a strictly configured PyJWT does, except where it is stricter by design (padding,
+non-alphabet characters, missing ``kid`` with several keys).
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from hashlib import sha256
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+MAX_TOKEN_BYTES = 8192
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_SHA256 = hashes.SHA256()
+_PKCS1 = padding.PKCS1v15()
+
+# kty (and curve) -> the one algorithm such a key may verify
+ALGORITHMS = ("ES256", "EdDSA", "RS256", "HS256")
+
+
+class JoseError(Exception):
+    """Base of the structural errors; messages are safe to show."""
+
+
+class MalformedToken(JoseError):
+    pass
+
+
+class UnknownKey(JoseError):
+    pass
+
+
+class AlgorithmNotAllowed(JoseError):
+    pass
+
+
+class BadSignature(JoseError):
+    pass
+
+
+class UnsupportedHeader(JoseError):
+    pass
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Strict base64url without padding (RFC 7515 §2); the caller checked the alphabet."""
+    rem = len(segment) % 4
+    if rem == 1:
+        raise MalformedToken("bad base64url length")
+    try:
+        return binascii.a2b_base64(
+            segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4),
+            strict_mode=True,
+        )
+    except binascii.Error:
+        raise MalformedToken("bad base64url") from None
+
+
+def b64url_encode(data: bytes) -> str:
+    return (
+        binascii.b2a_base64(data, newline=False)
+        .decode()
+        .replace("+", "-")
+        .replace("/", "_")
+        .rstrip("=")
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationKey:
+    """A public key (or HMAC secret) bound to exactly one algorithm."""
+
+    kid: str
+    alg: str
+    key: Any  # cryptography public key, or bytes for HS256
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        alg = self.alg
+        try:
+            if alg == "ES256":
+                if len(signature) != 64:
+                    return False
+                r = int.from_bytes(signature[:32], "big")
+                s = int.from_bytes(signature[32:], "big")
+                self.key.verify(encode_dss_signature(r, s), signing_input, _ECDSA_SHA256)
+            elif alg == "EdDSA":
+                self.key.verify(signature, signing_input)
+            elif alg == "RS256":
+                self.key.verify(signature, signing_input, _PKCS1, _SHA256)
+            elif alg == "HS256":
+                expected = hmac.new(self.key, signing_input, sha256).digest()
+                return hmac.compare_digest(expected, signature)
+            else:
+                return False
+        except (_CryptoInvalidSignature, ValueError):
+            return False
+        return True
+
+
+def verification_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) -> VerificationKey:
+    """Build a :class:`VerificationKey` from a public JWK; the key type must fit the algorithm.
+
+    ``alg`` (or the JWK's own ``alg``) is required: a key is never usable with an algorithm that
+    was not declared for it.
+    """
+    alg = alg or jwk.get("alg")
+    kid = jwk.get("kid")
+    kty = jwk.get("kty")
+    if not isinstance(kid, str) or not kid:
+        raise UnknownKey("JWK without kid")
+    if alg not in ALGORITHMS:
+        raise AlgorithmNotAllowed(f"JWK {kid}: algorithm not allowed")
+    if jwk.get("alg") not in (None, alg):
+        raise AlgorithmNotAllowed(f"JWK {kid}: alg does not match")
+    if jwk.get("use") not in (None, "sig"):
+        raise AlgorithmNotAllowed(f"JWK {kid}: not a signing key")
+    try:
+        if alg == "ES256" and kty == "EC" and jwk.get("crv") == "P-256":
+            x = int.from_bytes(b64url_decode(jwk["x"]), "big")
+            y = int.from_bytes(b64url_decode(jwk["y"]), "big")
+            key: Any = ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key()
+        elif alg == "EdDSA" and kty == "OKP" and jwk.get("crv") == "Ed25519":
+            key = ed25519.Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+        elif alg == "RS256" and kty == "RSA":
+            n = int.from_bytes(b64url_decode(jwk["n"]), "big")
+            e = int.from_bytes(b64url_decode(jwk["e"]), "big")
+            if n.bit_length() < 2048:
+                raise AlgorithmNotAllowed(f"JWK {kid}: RSA key shorter than 2048 bits")
+            key = rsa.RSAPublicNumbers(e, n).public_key()
+        elif alg == "HS256" and kty == "oct":
+            key = b64url_decode(jwk["k"])
+            if len(key) < 32:
+                raise AlgorithmNotAllowed(f"JWK {kid}: HMAC key shorter than 256 bits")
+        else:
+            raise AlgorithmNotAllowed(f"JWK {kid}: key type does not fit {alg}")
+    except (KeyError, TypeError, ValueError, MalformedToken) as exc:
+        if isinstance(exc, AlgorithmNotAllowed):
+            raise
+        raise UnknownKey(f"JWK {kid}: unreadable key") from None
+    return VerificationKey(kid=kid, alg=alg, key=key)
+
+
+def decode_verified(
+    token: str, keys: Mapping[str, VerificationKey]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Check structure and signature; return ``(header, payload)``. Claims are NOT checked here:
+    callers go through ``access_token.validate`` (or an equivalent), never use this alone.
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+        raise MalformedToken("token too large or not text")
+    if _COMPACT.fullmatch(token) is None:
+        raise MalformedToken("not a compact JWS")
+    h64, p64, s64 = token.split(".")
+    try:
+        header = json.loads(b64url_decode(h64))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedToken("header is not JSON") from None
+    if type(header) is not dict:
+        raise MalformedToken("header is not an object")
+    if "crit" in header:
+        raise UnsupportedHeader("critical header extensions are not supported")
+    if "b64" in header:
+        raise UnsupportedHeader("unencoded payloads are not supported")
+    alg = header.get("alg")
+    kid = header.get("kid")
+    if kid is None and len(keys) == 1:
+        vk = next(iter(keys.values()))
+    elif type(kid) is str:
+        vk = keys.get(kid)  # type: ignore[assignment]
+        if vk is None:
+            raise UnknownKey("unknown kid")
+    else:
+        raise UnknownKey("missing or invalid kid")
+    if alg != vk.alg:
+        raise AlgorithmNotAllowed("algorithm not allowed for this key")
+    signature = b64url_decode(s64)
+    if not vk.verify(f"{h64}.{p64}".encode("ascii"), signature):
+        raise BadSignature("signature does not verify")
+    try:
+        payload = json.loads(b64url_decode(p64))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedToken("payload is not JSON") from None
+    if type(payload) is not dict:
+        raise MalformedToken("payload is not an object")
+    return header, payload

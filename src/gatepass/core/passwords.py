@@ -1,0 +1,74 @@
+"""Argon2id password hashing (argon2-cffi) with verify-and-rehash in one call.
+
+An unknown user is checked against a dummy hash made with the same parameters, so it costs the
+same time and gives the same answer as a wrong password.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher, Type
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MAX_PASSWORD_BYTES = 1024
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    ok: bool
+    new_hash: str | None = None  # set when the stored hash should be replaced
+
+
+class Passwords:
+    def __init__(self, *, memory_kib: int = 19456, time_cost: int = 2, parallelism: int = 1):
+        self._ph = PasswordHasher(
+            time_cost=time_cost,
+            memory_cost=memory_kib,
+            parallelism=parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=Type.ID,
+        )
+        self._dummy = self._ph.hash(secrets.token_urlsafe(24))
+
+    def hash(self, password: str) -> str:
+        check_password_policy(password)
+        return self._ph.hash(password)
+
+    def verify(self, stored_hash: str | None, password: str) -> VerifyResult:
+        """Check ``password``; ``stored_hash=None`` (no such user) does the same work and fails."""
+        try:
+            secret = password.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: can never match, still costs the same
+            secret, stored_hash = b"\x00", None
+        if len(secret) > MAX_PASSWORD_BYTES:
+            secret, stored_hash = secret[:MAX_PASSWORD_BYTES], None
+        target = stored_hash if stored_hash is not None else self._dummy
+        try:
+            self._ph.verify(target, secret)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return VerifyResult(False)
+        if stored_hash is None:
+            return VerifyResult(False)
+        if self._ph.check_needs_rehash(stored_hash):
+            return VerifyResult(True, self._ph.hash(secret))
+        return VerifyResult(True)
+
+
+def check_password_policy(password: str) -> None:
+    if not isinstance(password, str) or len(password) < 8:
+        raise WeakPassword("password must be at least 8 characters")
+    try:
+        size = len(password.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise WeakPassword("password must be valid Unicode text") from None
+    if size > MAX_PASSWORD_BYTES:
+        raise WeakPassword(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
+    if "\x00" in password:
+        raise WeakPassword("password must not contain NUL")

@@ -1,0 +1,1 @@
+"""Use-cases (token issuance, client authentication, key rotation), async and framework-free."""

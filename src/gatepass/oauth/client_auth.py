@@ -1,0 +1,71 @@
+"""Client authentication at the token endpoint (RFC 6749 §2.3.1): HTTP Basic or form body.
+
+Secrets are compared as SHA-256 digests in constant time; an unknown client costs the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from gatepass.core import opaque
+from gatepass.errors import InvalidClient, InvalidRequest
+from gatepass.storage.clients import Clients
+from gatepass.storage.models import Client
+
+_DUMMY_DIGEST = opaque.digest("gps_unknown-client")
+
+
+@dataclass(frozen=True, slots=True)
+class Presented:
+    client_id: str | None
+    secret: str | None
+    method: str  # client_secret_basic | client_secret_post | none
+
+
+def presented_credentials(authorization: str | None, form: Mapping[str, str]) -> Presented:
+    basic = None
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            raw = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidClient("Malformed HTTP Basic credentials.") from None
+        cid, sep, secret = raw.partition(":")
+        if not sep:
+            raise InvalidClient("Malformed HTTP Basic credentials.")
+        # RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding
+        basic = Presented(unquote(cid), unquote(secret), "client_secret_basic")
+    in_form = form.get("client_secret")
+    if basic is not None:
+        if in_form is not None:
+            raise InvalidRequest("Use one client authentication method, not two.")
+        if form.get("client_id") not in (None, basic.client_id):
+            raise InvalidRequest("client_id does not match the authenticated client.")
+        return basic
+    if in_form is not None:
+        return Presented(form.get("client_id"), in_form, "client_secret_post")
+    return Presented(form.get("client_id"), None, "none")
+
+
+async def authenticate(clients: Clients, presented: Presented) -> Client | None:
+    """The authenticated client, or None when no client was named at all.
+
+    A confidential client must present its secret; a public client must not be given one.
+    """
+    if presented.client_id is None:
+        if presented.secret is not None:
+            raise InvalidClient()
+        return None
+    client = await clients.get(presented.client_id) if len(presented.client_id) <= 64 else None
+    stored = client.secret_digest if client is not None and client.secret_digest else None
+    if presented.secret is not None:
+        ok = opaque.matches(presented.secret, stored or _DUMMY_DIGEST) and stored is not None
+        if client is None or not ok:
+            raise InvalidClient()
+        return client
+    if client is None or not client.public:
+        raise InvalidClient()
+    return client

@@ -1,0 +1,92 @@
+"""Issuing access tokens (RFC 9068) and starting logins (refresh-token families)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gatepass.core import opaque
+from gatepass.core.access_token import ACCESS_TOKEN_TYP, build_claims
+from gatepass.oauth.services import Services
+from gatepass.storage.logins import NewLogin
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResponse:
+    access_token: str
+    expires_in: int
+    scope: str
+    refresh_token: str | None = None
+    sid: str | None = None
+
+    def body(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "access_token": self.access_token,
+            "token_type": "Bearer",
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        }
+        if self.refresh_token is not None:
+            out["refresh_token"] = self.refresh_token
+        return out
+
+
+def access_token(
+    svc: Services,
+    *,
+    subject: str,
+    client_id: str,
+    scope: Iterable[str],
+    roles: Iterable[str],
+    sid: str | None,
+    audience: str | None = None,
+    ttl: int | None = None,
+) -> tuple[str, int]:
+    ttl = min(ttl or svc.settings.access_token_ttl, svc.settings.access_token_ttl)
+    claims = build_claims(
+        issuer=svc.settings.issuer,
+        subject=subject,
+        audience=audience or svc.settings.audience,
+        client_id=client_id,
+        scope=scope,
+        roles=roles,
+        now=svc.clock.now(),
+        ttl=ttl,
+        sid=sid,
+    )
+    return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
+
+
+async def start_login(
+    svc: Services,
+    *,
+    user_id: str,
+    roles: Iterable[str],
+    client_id: str,
+    scope: frozenset[str],
+    ip: str | None,
+    user_agent: str | None,
+) -> TokenResponse:
+    """A new login: a family id (sid), its first refresh token, and an access token."""
+    sid = "gps" + secrets.token_urlsafe(16)
+    refresh = opaque.new_token(opaque.REFRESH_PREFIX)
+    scope_str = " ".join(sorted(scope))
+    await svc.logins.start(
+        NewLogin(
+            sid=sid,
+            user_id=user_id,
+            client_id=client_id,
+            scope=scope_str,
+            refresh_digest=opaque.digest(refresh),
+            now=svc.clock.now(),
+            absolute_ttl=svc.settings.refresh_token_ttl,
+            idle_ttl=svc.settings.refresh_idle_ttl,
+            user_agent=user_agent,
+            ip=ip,
+        )
+    )
+    token, ttl = access_token(
+        svc, subject=user_id, client_id=client_id, scope=scope, roles=roles, sid=sid
+    )
+    return TokenResponse(token, ttl, scope_str, refresh, sid)

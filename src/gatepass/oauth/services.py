@@ -1,0 +1,88 @@
+"""The composition root: everything gatepass needs at run time, built once from Settings and
+passed down explicitly (no module globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from gatepass.clock import Clock, SystemClock
+from gatepass.core.passwords import Passwords
+from gatepass.metrics import Metrics
+from gatepass.oauth.keys import KeyManager
+from gatepass.sdk.verifier import Verifier
+from gatepass.settings import Settings
+from gatepass.storage import db
+from gatepass.storage.clients import Clients
+from gatepass.storage.events import Events
+from gatepass.storage.keystore import KeyStore
+from gatepass.storage.logins import Logins
+from gatepass.storage.master_secret import load_master_secret
+from gatepass.storage.throttle import SqlThrottle
+from gatepass.storage.users import Users
+
+
+@dataclass
+class Services:
+    settings: Settings
+    clock: Clock
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    users: Users
+    clients: Clients
+    logins: Logins
+    events: Events
+    throttle: SqlThrottle
+    passwords: Passwords
+    keys: KeyManager
+    verifier: Verifier
+    metrics: Metrics
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+async def open_services(
+    settings: Settings, clock: Clock | None = None, *, migrate: bool = True
+) -> Services:
+    clock = clock or SystemClock()
+    engine = db.make_engine(settings)
+    try:
+        if migrate:
+            await db.upgrade(engine)
+        sessions = db.sessionmaker(engine)
+        master = load_master_secret(settings)
+        keys = KeyManager(KeyStore(sessions, master), settings, clock)
+        await keys.start()
+    except BaseException:
+        await engine.dispose()
+        raise
+    verifier = Verifier(
+        issuer=settings.issuer,
+        audience=settings.audience,
+        keys={},
+        leeway=settings.leeway,
+        clock=clock.now,
+    )
+    keys.attach(verifier)
+    return Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=sessions,
+        users=Users(sessions),
+        clients=Clients(sessions),
+        logins=Logins(sessions),
+        events=Events(sessions),
+        throttle=SqlThrottle(sessions),
+        passwords=Passwords(
+            memory_kib=settings.argon2_memory_kib,
+            time_cost=settings.argon2_time_cost,
+            parallelism=settings.argon2_parallelism,
+        ),
+        keys=keys,
+        verifier=verifier,
+        metrics=Metrics(),
+    )

@@ -1,0 +1,64 @@
+"""The token endpoint (RFC 6749 §3.2): grant dispatch and client checks; errors per §5.2."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gatepass.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from gatepass.oauth import client_auth, scopes
+from gatepass.oauth.issuance import TokenResponse, start_login
+from gatepass.oauth.password_login import authenticate_user
+from gatepass.oauth.services import Services
+from gatepass.storage.models import Client
+
+SUPPORTED_GRANTS = ("password",)
+# Used when a password login names no client (first-party apps, curl): public, password only.
+FIRST_PARTY_CLIENT_ID = "gatepass"
+DEFAULT_GRANTS = ("password", "refresh_token")
+
+
+def allowed_grants(client: Client | None) -> tuple[str, ...]:
+    if client is None:
+        return DEFAULT_GRANTS
+    return tuple(client.grants) or DEFAULT_GRANTS
+
+
+def allowed_scopes(svc: Services, client: Client | None) -> list[str]:
+    if client is None or not client.scopes:
+        return list(svc.settings.default_scopes)
+    return list(client.scopes)
+
+
+async def token(
+    svc: Services,
+    form: Mapping[str, str],
+    *,
+    authorization: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> TokenResponse:
+    grant_type = form.get("grant_type")
+    if grant_type is None:
+        raise InvalidRequest("grant_type is required.")
+    if grant_type not in SUPPORTED_GRANTS:
+        raise UnsupportedGrantType(f"Supported grant types: {', '.join(SUPPORTED_GRANTS)}.")
+    presented = client_auth.presented_credentials(authorization, form)
+    client = await client_auth.authenticate(svc.clients, presented)
+    if grant_type not in allowed_grants(client):
+        raise UnauthorizedClient("This client may not use the password grant.")
+    requested = scopes.parse(form.get("scope"))
+    granted = scopes.grant(requested, allowed_scopes(svc, client))
+    user = await authenticate_user(
+        svc, form.get("username"), form.get("password"), ip=ip, user_agent=user_agent
+    )
+    response = await start_login(
+        svc,
+        user_id=user.id,
+        roles=user.roles,
+        client_id=client.id if client else FIRST_PARTY_CLIENT_ID,
+        scope=granted,
+        ip=ip,
+        user_agent=user_agent,
+    )
+    svc.metrics.tokens_issued.labels(grant_type).inc()
+    return response

@@ -1,0 +1,62 @@
+"""FastAPI adapter: ``BearerAuth`` is a dependency that returns the verified claims.
+
+    auth = BearerAuth(verifier)
+    @app.get("/things")
+    async def things(claims: AccessClaims = Depends(auth.require_scopes("things:read"))): ...
+
+Errors become ``HTTPException`` with the RFC 6750 status, body and ``WWW-Authenticate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from fastapi import HTTPException, Request
+
+from gatepass.core.access_token import AccessClaims
+from gatepass.sdk import errors
+from gatepass.sdk.http import bearer_token, error_response
+from gatepass.sdk.verifier import Verifier, require
+
+
+def http_error(exc: errors.VerifierError) -> HTTPException:
+    status, body, headers = error_response(exc)
+    return HTTPException(status_code=status, detail=body, headers=headers)
+
+
+class BearerAuth:
+    def __init__(self, verifier: Verifier) -> None:
+        self.verifier = verifier
+
+    async def __call__(self, request: Request) -> AccessClaims:
+        try:
+            return await self.verifier.averify(bearer_token(request.headers.get("authorization")))
+        except errors.VerifierError as exc:
+            raise http_error(exc) from None
+
+    async def check(
+        self, request: Request, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
+    ) -> AccessClaims:
+        claims = await self(request)
+        if roles or scopes:
+            try:
+                require(claims, roles=roles, scopes=scopes)
+            except errors.InsufficientScopeError as exc:
+                raise http_error(exc) from None
+        return claims
+
+    def require(
+        self, *, roles: Iterable[str] = (), scopes: Iterable[str] = ()
+    ) -> Callable[[Request], Awaitable[AccessClaims]]:
+        roles_t, scopes_t = tuple(roles), tuple(scopes)
+
+        async def dependency(request: Request) -> AccessClaims:
+            return await self.check(request, roles_t, scopes_t)
+
+        return dependency
+
+    def require_roles(self, *roles: str) -> Callable[[Request], Awaitable[AccessClaims]]:
+        return self.require(roles=roles)
+
+    def require_scopes(self, *scopes: str) -> Callable[[Request], Awaitable[AccessClaims]]:
+        return self.require(scopes=scopes)

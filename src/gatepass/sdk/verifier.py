@@ -1,0 +1,154 @@
+"""The access-token Verifier: signature with the key's own algorithm, typ, iss, aud, exp, nbf,
+iat (with leeway), then the denylist; repeated tokens are answered from a bounded cache.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol
+
+from gatepass.core import access_token as at
+from gatepass.core import jose
+from gatepass.core.access_token import AccessClaims
+from gatepass.core.jose import VerificationKey
+from gatepass.sdk import errors
+from gatepass.sdk.jwks import JWKSClient, fetch_metadata, jwks_uri_from_metadata, keys_from_jwks
+
+_JOSE_TO_SDK: dict[type[Exception], type[errors.InvalidTokenError]] = {
+    jose.MalformedToken: errors.MalformedToken,
+    jose.UnknownKey: errors.UnknownKeyError,
+    jose.AlgorithmNotAllowed: errors.InvalidAlgorithm,
+    jose.BadSignature: errors.InvalidSignature,
+    jose.UnsupportedHeader: errors.MalformedToken,
+    at.WrongType: errors.InvalidTokenType,
+    at.WrongIssuer: errors.InvalidIssuer,
+    at.WrongAudience: errors.InvalidAudience,
+    at.ExpiredClaim: errors.ExpiredToken,
+    at.NotYetValidClaim: errors.NotYetValid,
+    at.ClaimError: errors.InvalidClaims,
+}
+
+
+class Denylist(Protocol):
+    """Revocation check run on every verification (cached or not).
+
+    ``check`` returns normally when the token is not revoked, raises
+    :class:`~gatepass.sdk.errors.RevokedToken` when it is, and
+    :class:`~gatepass.sdk.errors.DenylistUnavailable` when it cannot tell.
+    """
+
+    def check(self, claims: AccessClaims) -> None: ...
+
+
+class Verifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str | Iterable[str],
+        keys: Mapping[str, VerificationKey] | None = None,
+        jwks: JWKSClient | None = None,
+        leeway: int = 30,
+        denylist: Denylist | None = None,
+        cache_size: int = 4096,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if keys is None and jwks is None:
+            raise ValueError("give keys, or a JWKSClient to fetch them")
+        self.issuer = issuer
+        self.audience: str | frozenset[str] = (
+            audience if isinstance(audience, str) else frozenset(audience)
+        )
+        self.leeway = leeway
+        self.denylist = denylist
+        self._jwks = jwks
+        self._keys: dict[str, VerificationKey] = dict(keys or {})
+        self._cache: dict[str, AccessClaims] = {}
+        self._cache_size = cache_size
+        self._clock = clock
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_issuer(cls, issuer: str, *, audience: str | Iterable[str], **kw: object) -> Verifier:
+        """Read the issuer's RFC 8414 metadata, then its JWKS (both over HTTP, now)."""
+        issuer = issuer.rstrip("/")
+        jwks = JWKSClient(jwks_uri_from_metadata(issuer, fetch_metadata(issuer)))
+        return cls(issuer=issuer, audience=audience, keys=jwks.fetch(), jwks=jwks, **kw)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_jwks(
+        cls, issuer: str, jwks: Mapping[str, object], *, audience: str | Iterable[str], **kw: object
+    ) -> Verifier:
+        return cls(issuer=issuer, audience=audience, keys=keys_from_jwks(jwks), **kw)  # type: ignore[arg-type]
+
+    def set_keys(self, keys: Mapping[str, VerificationKey]) -> None:
+        """Replace the key set (after a rotation); cached answers are dropped."""
+        self._keys = dict(keys)
+        self._cache.clear()
+
+    # -- verification -------------------------------------------------------------------
+    def verify(self, token: str) -> AccessClaims:
+        """Verify ``token``; may fetch the JWKS (blocking) once when its ``kid`` is unknown."""
+        try:
+            return self._verify(token)
+        except errors.UnknownKeyError:
+            if self._jwks is None or not self._jwks.due():
+                raise
+            self.set_keys(self._jwks.fetch())
+            return self._verify(token)
+
+    async def averify(self, token: str) -> AccessClaims:
+        """As :meth:`verify`, but a JWKS refetch does not block the event loop."""
+        try:
+            return self._verify(token)
+        except errors.UnknownKeyError:
+            if self._jwks is None or not self._jwks.due():
+                raise
+            self.set_keys(await self._jwks.afetch())
+            return self._verify(token)
+
+    def _verify(self, token: str) -> AccessClaims:
+        now = self._clock()
+        claims = self._cache.get(token)
+        if claims is not None:
+            if now >= claims.exp + self.leeway:
+                self._cache.pop(token, None)
+                raise errors.ExpiredToken("token expired")
+        else:
+            try:
+                header, payload = jose.decode_verified(token, self._keys)
+                claims = at.validate(
+                    header,
+                    payload,
+                    issuer=self.issuer,
+                    audience=self.audience,
+                    now=now,
+                    leeway=self.leeway,
+                )
+            except (jose.JoseError, at.ClaimError) as exc:
+                raise _JOSE_TO_SDK.get(type(exc), errors.InvalidTokenError)(str(exc)) from None
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                del cache[next(iter(cache))]
+            cache[token] = claims
+        if self.denylist is not None:
+            self.denylist.check(claims)
+        return claims
+
+
+def require(
+    claims: AccessClaims, *, roles: Iterable[str] = (), scopes: Iterable[str] = ()
+) -> AccessClaims:
+    """Raise :class:`InsufficientScopeError` unless ``claims`` has every role and scope."""
+    missing_roles = [r for r in roles if r not in claims.roles]
+    if missing_roles:
+        raise errors.InsufficientScopeError(
+            "missing role: " + " ".join(missing_roles), required=" ".join(scopes)
+        )
+    missing_scopes = [s for s in scopes if s not in claims.scope]
+    if missing_scopes:
+        raise errors.InsufficientScopeError(
+            "missing scope: " + " ".join(missing_scopes), required=" ".join(missing_scopes)
+        )
+    return claims

@@ -1,0 +1,1 @@
+"""HTTP: the app factory, one error mapping, and one thin router per concern."""

@@ -1,0 +1,71 @@
+"""The app factory: ``create_app(settings)`` builds a FastAPI app whose lifespan opens the
+database, applies migrations and loads the signing keys."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from gatepass.clock import Clock
+from gatepass.oauth.services import Services, open_services
+from gatepass.sdk.fastapi import BearerAuth
+from gatepass.server import errors
+from gatepass.server.middleware import BodyLimit, SecurityHeaders
+from gatepass.server.routes import admin, api, discovery, oauth, ops
+from gatepass.settings import Settings
+
+log = logging.getLogger("gatepass.server")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = await open_services(settings, clock)
+        app.state.services = svc
+        app.state.bearer = BearerAuth(svc.verifier)
+        refresher = asyncio.create_task(_refresh_keys(svc))
+        try:
+            yield
+        finally:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+            await svc.close()
+
+    app = FastAPI(
+        title="gatepass",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    errors.install(app)
+    for module in (discovery, oauth, api, admin, ops):
+        app.include_router(module.router)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app
+
+
+async def _refresh_keys(svc: Services) -> None:
+    """Pick up rotations made by another instance or the CLI."""
+    while True:
+        await asyncio.sleep(svc.settings.key_refresh_interval)
+        try:
+            await svc.keys.reload()
+        except Exception:  # noqa: BLE001 - keep serving with the keys we have
+            log.warning("could not reload signing keys", exc_info=True)
+
+
+def app_from_env() -> FastAPI:
+    """For ``uvicorn --factory`` (``gatepass serve --workers N``): settings from the environment."""
+    from gatepass import logs
+    from gatepass.settings import load_settings
+
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,38 @@
+"""Request-scoped access to the app's Services and the caller's address."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Request
+
+from gatepass.core.access_token import AccessClaims
+from gatepass.oauth.services import Services
+from gatepass.sdk.fastapi import BearerAuth
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def user_agent(request: Request) -> str | None:
+    ua = request.headers.get("user-agent")
+    return ua[:512] if ua else None
+
+
+def bearer(
+    *, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
+) -> Callable[[Request], Awaitable[AccessClaims]]:
+    """A dependency: the caller's verified access-token claims (through the SDK's FastAPI
+    adapter, with the server's own Verifier), requiring ``roles`` and ``scopes``."""
+
+    async def dependency(request: Request) -> AccessClaims:
+        auth: BearerAuth = request.app.state.bearer
+        return await auth.check(request, roles, scopes)
+
+    return dependency

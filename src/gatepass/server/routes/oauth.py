@@ -1,0 +1,32 @@
+"""POST /oauth/token (RFC 6749)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gatepass.errors import GatepassError
+from gatepass.oauth import token_endpoint
+from gatepass.oauth.services import Services
+from gatepass.server.deps import client_ip, services, user_agent
+from gatepass.server.errors import NO_STORE
+from gatepass.server.forms import read_form
+
+router = APIRouter()
+
+
+@router.post("/oauth/token")
+async def token(request: Request, svc: Services = Depends(services)) -> JSONResponse:
+    try:
+        form = await read_form(request)
+        result = await token_endpoint.token(
+            svc,
+            form,
+            authorization=request.headers.get("authorization"),
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+        )
+    except GatepassError as exc:
+        svc.metrics.token_errors.labels(exc.error).inc()
+        raise
+    return JSONResponse(result.body(), headers=NO_STORE)

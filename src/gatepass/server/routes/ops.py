@@ -1,0 +1,57 @@
+"""Operations: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from gatepass.oauth.services import Services
+from gatepass.server.deps import services
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(svc: Services = Depends(services)) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(2):
+            async with svc.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        checks["database"] = "unreachable"
+    if svc.settings.redis_url:
+        checks["redis"] = await _redis_ping(svc.settings.redis_url)
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks},
+        status_code=200 if ok else 503,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def _redis_ping(url: str) -> str:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        await client.ping()
+        return "ok"
+    except Exception:  # noqa: BLE001
+        return "unreachable"
+    finally:
+        await client.aclose()
+
+
+@router.get("/metrics")
+async def metrics(svc: Services = Depends(services)) -> Response:
+    return Response(svc.metrics.render(), media_type=svc.metrics.content_type)

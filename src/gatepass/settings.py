@@ -1,0 +1,175 @@
+"""One typed settings object, read once from ``GATEPASS_*`` variables (and an optional file).
+
+Build it with :func:`load_settings`; it is passed down explicitly, never read from a global.
+A wrong value raises :class:`ConfigError` whose message is one line naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
+
+# What each field expects, said to a person when the value is wrong.
+_EXPECTED: dict[str, str] = {
+    "issuer": "an http(s) URL without query or fragment",
+    "database_url": "a sqlite:/// or postgresql:// URL",
+    "redis_url": "a redis:// or rediss:// URL",
+    "signing_alg": "one of ES256, EdDSA, RS256, HS256",
+    "secret_key": "at least 32 characters",
+    "allowed_origins": "a comma-separated list of origins such as https://app.example",
+    "log_level": "one of debug, info, warning, error",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; ``str()`` is one line fit for a person."""
+
+
+def _csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="GATEPASS_", extra="ignore", frozen=True, validate_default=True
+    )
+
+    data_dir: Path = Path("gatepass-data")
+    issuer: str = ""  # default: http://HOST:PORT of `serve`
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    database_url: str = ""  # default: SQLite file in data_dir
+    redis_url: str | None = None
+    secret_key: SecretStr | None = None  # master secret for keys at rest; else a 0600 file
+
+    audience: str = "gatepass"
+    access_token_ttl: int = Field(900, ge=10, le=86400)
+    refresh_token_ttl: int = Field(30 * 86400, ge=60)
+    refresh_idle_ttl: int = Field(14 * 86400, ge=60)
+    refresh_reuse_grace: int = Field(10, ge=0, le=300)
+    signing_alg: SigningAlg = "ES256"
+    leeway: int = Field(30, ge=0, le=600)
+    default_scopes: Annotated[list[str], NoDecode] = ["profile"]
+    allowed_origins: Annotated[list[str], NoDecode] = []
+
+    # Argon2id; OWASP minimum is m=19 MiB, t=2, p=1, and nothing below it is accepted.
+    argon2_memory_kib: int = Field(19456, ge=19456, le=4 * 1024 * 1024)
+    argon2_time_cost: int = Field(2, ge=2, le=20)
+    argon2_parallelism: int = Field(1, ge=1, le=16)
+
+    # Failed-login throttling: after `..._threshold` failures in `login_window` seconds the
+    # account (or address) waits, doubling each time, never longer than `..._max_lock`.
+    login_window: int = Field(900, ge=1)
+    login_account_threshold: int = Field(5, ge=1)
+    login_account_max_lock: int = Field(300, ge=1)
+    login_ip_threshold: int = Field(20, ge=1)
+    login_ip_max_lock: int = Field(900, ge=1)
+
+    key_refresh_interval: int = Field(10, ge=1)
+    jwks_max_age: int = Field(300, ge=0)
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+    access_log: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, v: str) -> str:
+        if v and (not v.startswith(("https://", "http://")) or "?" in v or "#" in v):
+            raise ValueError("bad issuer")
+        return v.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, v: str) -> str:
+        if v and not v.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("bad database url")
+        return v
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("bad redis url")
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("secret too short")
+        return v
+
+    @field_validator("default_scopes", "allowed_origins", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        return _csv(v)
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, v: list[str]) -> list[str]:
+        for origin in v:
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ValueError("bad origin")
+        return v
+
+    @model_validator(mode="after")
+    def _derived(self) -> Settings:
+        if not self.issuer:
+            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}")
+        if not self.database_url:
+            path = (self.data_dir / "gatepass.db").resolve()
+            object.__setattr__(self, "database_url", f"sqlite:///{path}")
+        if self.refresh_idle_ttl > self.refresh_token_ttl:
+            object.__setattr__(self, "refresh_idle_ttl", self.refresh_token_ttl)
+        return self
+
+    @property
+    def async_database_url(self) -> str:
+        """The URL with the async driver SQLAlchemy needs (aiosqlite, asyncpg)."""
+        url = self.database_url
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        scheme, sep, rest = url.partition("://")
+        base = scheme.split("+", 1)[0]
+        driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}[base]
+        return f"{driver}{sep}{rest}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and ``GATEPASS_CONFIG_FILE``, a dotenv file), then ``overrides``.
+
+    Raises :class:`ConfigError` with one line: the variable and what it expects. The offending
+    value is not echoed, since it may be a secret.
+    """
+    env_file = os.environ.get("GATEPASS_CONFIG_FILE")
+    if env_file and not Path(env_file).is_file():
+        raise ConfigError(f"GATEPASS_CONFIG_FILE: no such file: {env_file}")
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(_env_file=env_file, **given)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        expected = _EXPECTED.get(field) or _describe(err)
+        raise ConfigError(f"GATEPASS_{field.upper()}: expected {expected}") from None
+
+
+def _describe(err: object) -> str:
+    msg = str(err.get("msg", "a valid value")) if isinstance(err, dict) else "a valid value"
+    for prefix in ("Value error, ", "Input should be "):
+        msg = msg.removeprefix(prefix)
+    return msg

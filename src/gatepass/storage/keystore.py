@@ -1,0 +1,90 @@
+"""Signing keys in the database, private parts sealed with the master secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gatepass.core import keys as corekeys
+from gatepass.core.keys import KeyRing, SigningKey
+from gatepass.core.sealing import seal, unseal
+from gatepass.storage.models import SigningKeyRow
+
+
+class KeyStore:
+    def __init__(self, sessions: async_sessionmaker[Any], master: bytes) -> None:
+        self._s = sessions
+        self._master = master
+
+    async def load(self) -> KeyRing:
+        async with self._s() as s:
+            rows = (await s.execute(select(SigningKeyRow))).scalars().all()
+        return KeyRing(tuple(self._from_row(r) for r in rows if r.state != "retired"))
+
+    async def ensure(self, alg: str, *, now: float, retire_after: float) -> KeyRing:
+        """Make sure a key of ``alg`` signs (first start, or the algorithm was changed)."""
+        ring = await self.load()
+        if corekeys.needs_initial_rotation(ring.keys, alg):
+            return await self.rotate(alg, now=now, retire_after=retire_after, only_if_needed=True)
+        return ring
+
+    async def rotate(
+        self, alg: str, *, now: float, retire_after: float, only_if_needed: bool = False
+    ) -> KeyRing:
+        """Apply one rotation atomically; concurrent rotations are serialised."""
+        async with self._s.begin() as s:
+            await _lock(s)
+            rows = {r.kid: r for r in (await s.execute(select(SigningKeyRow))).scalars()}
+            current = [self._from_row(r) for r in rows.values() if r.state != "retired"]
+            if only_if_needed and not corekeys.needs_initial_rotation(current, alg):
+                return KeyRing(tuple(current))
+            planned = corekeys.rotation_plan(current, alg=alg, now=now, retire_after=retire_after)
+            for k in planned:
+                row = rows.get(k.kid)
+                if row is None:
+                    s.add(self._to_row(k))
+                else:
+                    row.state, row.activated_at, row.retire_at = (
+                        k.state,
+                        k.activated_at,
+                        k.retire_at,
+                    )
+        return KeyRing(tuple(k for k in planned if k.state != "retired"))
+
+    async def all_rows(self) -> list[SigningKeyRow]:
+        async with self._s() as s:
+            q = select(SigningKeyRow).order_by(SigningKeyRow.created_at)
+            return list((await s.execute(q)).scalars())
+
+    def _from_row(self, row: SigningKeyRow) -> SigningKey:
+        private = corekeys.load_private(unseal(self._master, row.kid, row.sealed_private))
+        return SigningKey(
+            kid=row.kid,
+            alg=row.alg,
+            state=row.state,  # type: ignore[arg-type]
+            created_at=row.created_at,
+            activated_at=row.activated_at,
+            retire_at=row.retire_at,
+            private=private,
+        )
+
+    def _to_row(self, k: SigningKey) -> SigningKeyRow:
+        return SigningKeyRow(
+            kid=k.kid,
+            alg=k.alg,
+            state=k.state,
+            sealed_private=seal(self._master, k.kid, corekeys.private_bytes(k.private)),
+            created_at=k.created_at,
+            activated_at=k.activated_at,
+            retire_at=k.retire_at,
+        )
+
+
+async def _lock(s: AsyncSession) -> None:
+    """Serialise writers: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    if s.get_bind().dialect.name == "postgresql":
+        await s.execute(text("SELECT pg_advisory_xact_lock(7364502)"))
+    else:
+        await s.execute(text("UPDATE signing_keys SET state = state WHERE 1 = 0"))
