@@ -6,7 +6,6 @@ import base64
 import json
 
 from conftest import PASSWORD, Harness
-
 from gatepass.core.jose import b64url_decode
 
 
@@ -50,7 +49,12 @@ def test_profile_with_token(gp: Harness) -> None:
     r = gp.client.get("/api/profile", headers=gp.bearer(token))
     assert r.status_code == 200
     sub = _parts(token)[1]["sub"]
-    assert r.json() == {"message": f"Welcome user {sub}", "sub": sub, "roles": [], "scope": "profile"}
+    assert r.json() == {
+        "message": f"Welcome user {sub}",
+        "sub": sub,
+        "roles": [],
+        "scope": "profile",
+    }
 
 
 def test_profile_without_token_is_bare_bearer_challenge(gp: Harness) -> None:
@@ -80,10 +84,14 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(gp: Harness) -> Non
     wrong = gp.login("alice", "not the password")
     unknown = gp.login("mallory", "not the password")
     assert wrong.status_code == unknown.status_code == 400
-    assert wrong.json() == unknown.json() == {
-        "error": "invalid_grant",
-        "error_description": "Invalid username or password.",
-    }
+    assert (
+        wrong.json()
+        == unknown.json()
+        == {
+            "error": "invalid_grant",
+            "error_description": "Invalid username or password.",
+        }
+    )
 
 
 def test_confidential_client_with_basic_auth(gp: Harness) -> None:
@@ -91,7 +99,12 @@ def test_confidential_client_with_basic_auth(gp: Harness) -> None:
     auth = base64.b64encode(f"{cid}:{secret}".encode()).decode()
     r = gp.client.post(
         "/oauth/token",
-        data={"grant_type": "password", "username": "bob", "password": PASSWORD, "scope": "videos:read"},
+        data={
+            "grant_type": "password",
+            "username": "bob",
+            "password": PASSWORD,
+            "scope": "videos:read",
+        },
         headers={"Authorization": f"Basic {auth}"},
     )
     assert r.status_code == 200, r.text
@@ -152,13 +165,19 @@ def test_discovery_documents(gp: Harness) -> None:
     assert m["issuer"] == "http://testserver"
     assert m["token_endpoint"] == "http://testserver/oauth/token"
     assert m["jwks_uri"] == "http://testserver/.well-known/jwks.json"
-    for key in ("introspection_endpoint", "revocation_endpoint", "grant_types_supported",
-                "token_endpoint_auth_methods_supported"):
+    for key in (
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "grant_types_supported",
+        "token_endpoint_auth_methods_supported",
+    ):
         assert key in m
     jwks = gp.client.get("/.well-known/jwks.json")
     assert "max-age=" in jwks.headers["cache-control"]
     keys = jwks.json()["keys"]
-    assert {k["kid"] for k in keys} == {k.kid for k in gp.svc.keys.ring.published(gp.svc.clock.now())}
+    assert {k["kid"] for k in keys} == {
+        k.kid for k in gp.svc.keys.ring.published(gp.svc.clock.now())
+    }
     for k in keys:
         assert k["use"] == "sig" and k["alg"] == "ES256"
         assert "d" not in k  # public parts only
