@@ -112,3 +112,29 @@ class LoginThrottle(Base):
     window_start: Mapped[float] = mapped_column(Float)
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class DenylistEntry(Base):
+    """A revocation: ``kind`` is ``jti`` (one token), ``sid`` (one login) or ``sub`` (every
+    token of a user issued before ``not_before``). Kept until what it covers has expired."""
+
+    __tablename__ = "denylist"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+    not_before: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class UrlSigningKeyRow(Base):
+    """HMAC keys for signed URLs, separate from token-signing keys; secret sealed at rest."""
+
+    __tablename__ = "url_signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    sealed_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[float] = mapped_column(Float)
+    activated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    retire_at: Mapped[float | None] = mapped_column(Float, nullable=True)
