@@ -14,7 +14,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from gatepass import __version__
+from gatepass.core.sealing import SealError
 from gatepass.errors import GatepassError
 from gatepass.settings import ConfigError, Settings, load_settings
 
@@ -103,8 +106,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GatepassError as exc:
         print(f"gatepass: {exc.description}", file=sys.stderr)
         return 1
+    except SealError as exc:
+        print(f"gatepass: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, SQLAlchemyError) as exc:
+        print(f"gatepass: the database is unreachable or failing ({_brief(exc)})", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _brief(exc: BaseException) -> str:
+    """A one-line cause without URLs or credentials."""
+    if isinstance(exc, SQLAlchemyError) and getattr(exc, "orig", None) is not None:
+        exc = exc.orig  # type: ignore[attr-defined]
+    return type(exc).__name__
 
 
 def _action(args: argparse.Namespace) -> str:

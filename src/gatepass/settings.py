@@ -168,8 +168,17 @@ def load_settings(**overrides: object) -> Settings:
         raise ConfigError(f"GATEPASS_{field.upper()}: expected {expected}") from None
 
 
-def _describe(err: object) -> str:
-    msg = str(err.get("msg", "a valid value")) if isinstance(err, dict) else "a valid value"
-    for prefix in ("Value error, ", "Input should be "):
-        msg = msg.removeprefix(prefix)
-    return msg
+def _describe(err: Any) -> str:
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "int_parsing" or kind == "int_from_float":
+        return "a whole number"
+    if kind == "greater_than_equal":
+        return f"a number of at least {ctx.get('ge')}"
+    if kind == "less_than_equal":
+        return f"a number of at most {ctx.get('le')}"
+    if kind == "bool_parsing":
+        return "true or false"
+    if kind == "literal_error":
+        return str(ctx.get("expected", "one of the allowed values")).replace("'", "")
+    return str(err.get("msg", "a valid value")).removeprefix("Value error, ")

@@ -53,8 +53,10 @@ class JWKSClient:
     def due(self) -> bool:
         return time.monotonic() - self._last_attempt >= self.min_interval
 
-    def fetch(self) -> dict[str, VerificationKey]:
-        self._last_attempt = time.monotonic()
+    def fetch(self, *, rate_limited: bool = True) -> dict[str, VerificationKey]:
+        """Fetch now. The first fetch (``rate_limited=False``) does not delay the first refetch."""
+        if rate_limited:
+            self._last_attempt = time.monotonic()
         try:
             r = httpx.get(self.jwks_uri, timeout=self.timeout, follow_redirects=False)
             r.raise_for_status()

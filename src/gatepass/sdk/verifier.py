@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from gatepass.core import access_token as at
 from gatepass.core import jose
@@ -70,17 +70,18 @@ class Verifier:
 
     # -- construction -------------------------------------------------------------------
     @classmethod
-    def from_issuer(cls, issuer: str, *, audience: str | Iterable[str], **kw: object) -> Verifier:
+    def from_issuer(cls, issuer: str, *, audience: str | Iterable[str], **kw: Any) -> Verifier:
         """Read the issuer's RFC 8414 metadata, then its JWKS (both over HTTP, now)."""
         issuer = issuer.rstrip("/")
         jwks = JWKSClient(jwks_uri_from_metadata(issuer, fetch_metadata(issuer)))
-        return cls(issuer=issuer, audience=audience, keys=jwks.fetch(), jwks=jwks, **kw)  # type: ignore[arg-type]
+        keys = jwks.fetch(rate_limited=False)
+        return cls(issuer=issuer, audience=audience, keys=keys, jwks=jwks, **kw)
 
     @classmethod
     def from_jwks(
-        cls, issuer: str, jwks: Mapping[str, object], *, audience: str | Iterable[str], **kw: object
+        cls, issuer: str, jwks: Mapping[str, object], *, audience: str | Iterable[str], **kw: Any
     ) -> Verifier:
-        return cls(issuer=issuer, audience=audience, keys=keys_from_jwks(jwks), **kw)  # type: ignore[arg-type]
+        return cls(issuer=issuer, audience=audience, keys=keys_from_jwks(jwks), **kw)
 
     def set_keys(self, keys: Mapping[str, VerificationKey]) -> None:
         """Replace the key set (after a rotation); cached answers are dropped."""

@@ -1,0 +1,177 @@
+"""End to end: a real `gatepass serve` process, users made with the CLI, login over a socket,
+and a separate service trusting the tokens through the SDK (FastAPI, Starlette, Flask)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.authentication import requires
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gatepass.sdk import AccessClaims, Verifier
+from gatepass.sdk.errors import UnknownKeyError
+from procs import Server, cli, gatepass_env
+
+PASSWORD = "correct horse battery"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("e2e")
+    env = gatepass_env(data / "data", secret_key="e2e-secret-0123456789abcdefghijkl")
+    assert (
+        cli(
+            env,
+            "user",
+            "create",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        ).returncode
+        == 0
+    )
+    assert (
+        cli(env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
+    )
+    srv = Server(env, log=data / "server.log").start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+    assert "correct horse" not in (data / "server.log").read_text()  # no password in the logs
+
+
+def _login(server: Server, user: str = "bob", password: str = PASSWORD) -> httpx.Response:
+    return httpx.post(
+        server.url + "/oauth/token",
+        data={"grant_type": "password", "username": user, "password": password},
+        timeout=10,
+    )
+
+
+def test_login_over_socket_and_profile(server: Server) -> None:
+    r = _login(server)
+    assert r.status_code == 200
+    token = r.json()["access_token"]
+    p = httpx.get(server.url + "/api/profile", headers={"Authorization": f"Bearer {token}"})
+    assert p.status_code == 200 and p.json()["message"].startswith("Welcome user ")
+    assert _login(server, password="wrong password").status_code == 400
+
+
+def test_sdk_from_issuer_verifies_and_refuses(server: Server) -> None:
+    verifier = Verifier.from_issuer(server.url, audience="gatepass")
+    token = _login(server).json()["access_token"]
+    claims = verifier.verify(token)
+    assert claims.iss == server.url and "profile" in claims.scope
+    other = Verifier.from_issuer(server.url, audience="another-api")
+    with pytest.raises(Exception) as err:
+        other.verify(token)
+    assert type(err.value).__name__ == "InvalidAudience"
+
+
+def test_sdk_refetches_jwks_on_rotation(server: Server) -> None:
+    verifier = Verifier.from_issuer(server.url, audience="gatepass")
+    verifier._jwks.min_interval = 0  # allow the refetch immediately in this test
+    admin = _login(server, "alice").json()["access_token"]
+    r = httpx.post(server.url + "/admin/keys/rotate", headers={"Authorization": f"Bearer {admin}"})
+    assert r.status_code == 200
+    fresh = _login(server).json()["access_token"]
+    assert verifier.verify(fresh).sub  # the new active key was already published as "next"
+    assert verifier.verify(admin).sub  # the retiring key still verifies
+
+
+def test_unknown_kid_refetch_is_rate_limited(server: Server) -> None:
+    verifier = Verifier.from_issuer(server.url, audience="gatepass")
+    verifier.set_keys({})  # forget every key: the next verify must refetch
+    token = _login(server).json()["access_token"]
+    assert verifier.verify(token).sub  # one refetch allowed...
+    verifier.set_keys({})
+    with pytest.raises(UnknownKeyError):
+        verifier.verify(token)  # ...but not a second within the interval
+
+
+def _service_apps(verifier: Verifier):
+    from flask import Flask, g
+
+    from gatepass.sdk.fastapi import BearerAuth
+    from gatepass.sdk.flask import require_token
+    from gatepass.sdk.starlette import GatepassBackend, on_auth_error
+
+    auth = BearerAuth(verifier)
+    fa = FastAPI()
+
+    @fa.get("/profile")
+    async def fa_profile(claims: AccessClaims = Depends(auth)) -> dict:
+        return {"sub": claims.sub}
+
+    @fa.get("/admin")
+    async def fa_admin(claims: AccessClaims = Depends(auth.require_roles("admin"))) -> dict:
+        return {"sub": claims.sub}
+
+    @requires("authenticated")
+    async def st_profile(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.user.identity})
+
+    @requires("role:admin", status_code=403)
+    async def st_admin(request: Request) -> JSONResponse:
+        return JSONResponse({"sub": request.user.identity})
+
+    st = Starlette(
+        routes=[Route("/profile", st_profile), Route("/admin", st_admin)],
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware, backend=GatepassBackend(verifier), on_error=on_auth_error
+            )
+        ],
+    )
+
+    fl = Flask("svc")
+
+    @fl.get("/profile")
+    @require_token(verifier)
+    def fl_profile():
+        return {"sub": g.gatepass_claims.sub}
+
+    @fl.get("/admin")
+    @require_token(verifier, roles=["admin"])
+    def fl_admin():
+        return {"sub": g.gatepass_claims.sub}
+
+    return fa, st, fl
+
+
+@pytest.mark.parametrize("kind", ["fastapi", "starlette", "flask"])
+def test_adapters_in_another_service(server: Server, kind: str) -> None:
+    verifier = Verifier.from_issuer(server.url, audience="gatepass")
+    fa, st, fl = _service_apps(verifier)
+    client = fl.test_client() if kind == "flask" else TestClient(fa if kind == "fastapi" else st)
+    user = _login(server).json()["access_token"]
+    admin = _login(server, "alice").json()["access_token"]
+
+    def get(path: str, token: str | None):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return client.get(path, headers=headers)
+
+    ok = get("/profile", user)
+    assert ok.status_code == 200
+    assert get("/admin", admin).status_code == 200
+    forbidden = get("/admin", user)
+    assert forbidden.status_code == 403
+    bad = get("/profile", user[:-3] + "abc")
+    assert bad.status_code == 401
+    assert 'error="invalid_token"' in bad.headers["WWW-Authenticate"]
+    if kind != "starlette":  # Starlette's @requires answers a missing login itself
+        missing = get("/profile", None)
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith(
+            "Bearer"
+        )

@@ -1,0 +1,204 @@
+"""The storage layer, the same suite on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import inspect
+
+from gatepass.core.throttle import Policy
+from gatepass.errors import Conflict
+from gatepass.oauth.services import Services, open_services
+from gatepass.settings import Settings
+from gatepass.storage import db
+from gatepass.storage.logins import NewLogin
+from gatepass.storage.models import Base
+
+
+def run(make_settings: Callable[..., Settings], database_url: str, body) -> None:
+    async def main() -> None:
+        svc = await open_services(make_settings(database_url=database_url))
+        try:
+            await body(svc)
+        finally:
+            await svc.close()
+
+    asyncio.run(main())
+
+
+def test_migrations_match_models(make_settings, database_url) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    async def body(svc: Services) -> None:
+        def diff(conn):
+            return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+        async with svc.engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
+            tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        assert {"users", "clients", "signing_keys", "login_sessions", "refresh_tokens"} <= tables
+        assert await db.current_revision(svc.engine) is not None
+
+    run(make_settings, database_url, body)
+
+
+def test_upgrade_is_idempotent(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        await db.upgrade(svc.engine)
+        await db.upgrade(svc.engine)
+
+    run(make_settings, database_url, body)
+
+
+def test_users_roundtrip_and_unique(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        u = await svc.users.create("carol", "$argon2id$fake", ["b", "a", "a"], 5.0)
+        assert u.roles == ["a", "b"]
+        again = await svc.users.by_name("carol")
+        assert again is not None and again.id == u.id and again.roles == ["a", "b"]
+        assert (await svc.users.by_id(u.id)).username == "carol"
+        with pytest.raises(Conflict):
+            await svc.users.create("carol", "x", [], 6.0)
+        await svc.users.set_password_hash(u.id, "$argon2id$new")
+        assert (await svc.users.by_name("carol")).password_hash == "$argon2id$new"
+        assert await svc.users.by_name("nobody") is None
+
+    run(make_settings, database_url, body)
+
+
+def test_clients_store_only_secret_digest(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        c, secret = await svc.clients.create(
+            "svc", grants=["password"], scopes=["x"], public=False, token_format="jwt", now=1
+        )
+        assert secret and secret.startswith("gps_")
+        row = await svc.clients.get(c.id)
+        assert (
+            row.secret_digest and secret not in row.secret_digest and len(row.secret_digest) == 64
+        )
+        pub, none = await svc.clients.create(
+            "spa", grants=["password"], scopes=[], public=True, token_format="jwt", now=1
+        )
+        assert none is None and (await svc.clients.get(pub.id)).secret_digest is None
+        assert {x.id for x in await svc.clients.list()} == {c.id, pub.id}
+
+    run(make_settings, database_url, body)
+
+
+def test_keys_survive_restart_and_rotation_is_persistent(make_settings, database_url) -> None:
+    seen: dict[str, object] = {}
+
+    async def first(svc: Services) -> None:
+        seen["active"] = svc.keys.ring.active().kid
+        seen["next"] = next(k.kid for k in svc.keys.ring.keys if k.state == "next")
+
+    async def second(svc: Services) -> None:
+        assert svc.keys.ring.active().kid == seen["active"]  # not regenerated on restart
+        ring = await svc.keys.rotate()
+        assert ring.active().kid == seen["next"]
+        states = {r.kid: r.state for r in await svc.keys.rows()}
+        assert states[seen["active"]] == "retiring"
+
+    async def third(svc: Services) -> None:
+        assert svc.keys.ring.active().kid == seen["next"]
+
+    run(make_settings, database_url, first)
+    run(make_settings, database_url, second)
+    run(make_settings, database_url, third)
+
+
+def test_concurrent_rotations_leave_exactly_one_active_key(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        await asyncio.gather(
+            *(svc.keys._store.rotate("ES256", now=1, retire_after=10) for _ in range(4))
+        )
+        rows = await svc.keys.rows()
+        assert [r.state for r in rows].count("active") == 1
+        assert [r.state for r in rows].count("next") == 1
+
+    run(make_settings, database_url, body)
+
+
+def test_wrong_master_secret_is_a_clear_error(make_settings, database_url) -> None:
+    from gatepass.core.sealing import SealError
+
+    run(make_settings, database_url, lambda svc: asyncio.sleep(0))
+
+    async def main() -> None:
+        await open_services(
+            make_settings(
+                database_url=database_url, secret_key="another-secret-0123456789abcdefXYZ"
+            )
+        )
+
+    with pytest.raises(SealError, match="GATEPASS_SECRET_KEY"):
+        asyncio.run(main())
+
+
+def test_login_family_and_refresh_digest(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        u = await svc.users.create("dave", "h", [], 0)
+        await svc.logins.start(
+            NewLogin(
+                "sid1", u.id, "gatepass", "profile", "d" * 64, 100.0, 1000, 50, "ua", "1.2.3.4"
+            )
+        )
+        fam = await svc.logins.get("sid1")
+        assert fam.expires_at == 1100 and fam.idle_expires_at == 150 and fam.ip == "1.2.3.4"
+        rt = await svc.logins.refresh_token("d" * 64)
+        assert rt.sid == "sid1" and rt.generation == 0 and rt.used_at is None
+        assert [s.id for s in await svc.logins.of_user(u.id, active_at=200)] == ["sid1"]
+        assert await svc.logins.of_user(u.id, active_at=2000) == []
+
+    run(make_settings, database_url, body)
+
+
+def test_throttle_counts_persist_and_lock(make_settings, database_url) -> None:
+    policy = Policy(threshold=3, window=900, max_lock=60, base=10)
+
+    async def body(svc: Services) -> None:
+        t = svc.throttle
+        assert await t.retry_after(["acct:x"], 0) == 0
+        assert (await t.fail("acct:x", policy, 1))[0] is False
+        assert (await t.fail("acct:x", policy, 2))[0] is False
+        locked, wait = await t.fail("acct:x", policy, 3)
+        assert locked and wait == 10
+        assert await t.retry_after(["acct:x", "ip:1"], 5) == 8
+        await t.reset("acct:x")
+        assert await t.retry_after(["acct:x"], 5) == 0
+
+    run(make_settings, database_url, body)
+
+
+def test_concurrent_failures_are_all_counted(make_settings, database_url) -> None:
+    policy = Policy(threshold=1000, window=900, max_lock=60)
+
+    async def body(svc: Services) -> None:
+        await asyncio.gather(*(svc.throttle.fail("ip:9", policy, 1) for _ in range(20)))
+        from sqlalchemy import select
+
+        from gatepass.storage.models import LoginThrottle
+
+        async with svc.sessions() as s:
+            row = (
+                await s.execute(select(LoginThrottle).where(LoginThrottle.key == "ip:9"))
+            ).scalar_one()
+        assert row.failures == 20
+
+    run(make_settings, database_url, body)
+
+
+def test_events_page(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        for i in range(5):
+            await svc.events.record("lockout" if i % 2 else "refresh_reuse", now=i, ip="1.1.1.1")
+        first = await svc.events.page(limit=2)
+        assert len(first) == 2
+        rest = await svc.events.page(after_id=first[-1].id, limit=10)
+        assert len(rest) == 3
+        assert all(e.type == "lockout" for e in await svc.events.page(type_="lockout"))
+
+    run(make_settings, database_url, body)

@@ -1,0 +1,74 @@
+"""Brute-force protection over HTTP: 429 with Retry-After, per account and per address,
+recorded as security events, and never a permanent lock."""
+
+from __future__ import annotations
+
+from conftest import PASSWORD, Harness
+from gatepass.clock import FrozenClock
+
+
+def test_account_lock_after_threshold_with_retry_after_and_event(make_harness) -> None:
+    clock = FrozenClock(1_800_000_000)
+    h: Harness = make_harness(clock=clock, login_account_threshold=3, login_account_max_lock=120)
+    h.create_user("alice", roles=("admin",))
+    h.create_user("bob")
+    for _ in range(3):
+        assert h.login("bob", "wrong password").status_code == 400
+    r = h.login("bob")  # even the right password waits
+    assert r.status_code == 429
+    assert r.json()["error"] == "too_many_requests"
+    assert 1 <= int(r.headers["retry-after"]) <= 31
+    events = h.client.get("/admin/events?type=lockout", headers=h.bearer(_admin_token(h, clock)))
+    assert events.status_code == 200
+    (event,) = events.json()["events"]
+    assert event["username"] == "bob" and event["details"] == {"scope": "acct"}
+    assert PASSWORD not in events.text
+    clock.advance(31)
+    assert h.login("bob").status_code == 200  # the lock ran out: not permanent
+
+
+def _admin_token(h: Harness, clock: FrozenClock) -> str:
+    return h.access_token("alice")
+
+
+def test_unknown_accounts_are_throttled_like_known_ones(make_harness) -> None:
+    h: Harness = make_harness(clock=FrozenClock(), login_account_threshold=2)
+    for _ in range(2):
+        assert h.login("ghost", "nope nope").status_code == 400
+    assert h.login("ghost", "nope nope").status_code == 429
+
+
+def test_lock_is_capped_by_max_lock(make_harness) -> None:
+    clock = FrozenClock()
+    h: Harness = make_harness(clock=clock, login_account_threshold=1, login_account_max_lock=45)
+    h.create_user("bob")
+    waits = []
+    for _ in range(4):
+        assert h.login("bob", "wrong password").status_code == 400
+        r = h.login("bob", "wrong password")
+        assert r.status_code == 429
+        waits.append(int(r.headers["retry-after"]))
+        clock.advance(int(r.headers["retry-after"]))
+    assert waits[0] <= 31 and max(waits) <= 46 and waits[-1] >= 40
+
+
+def test_address_throttle_spans_accounts(make_harness) -> None:
+    h: Harness = make_harness(
+        clock=FrozenClock(), login_ip_threshold=4, login_account_threshold=100
+    )
+    h.create_user("bob")
+    for i in range(4):
+        assert h.login(f"user{i}", "wrong password").status_code == 400
+    r = h.login("bob")  # same address, another account
+    assert r.status_code == 429
+
+
+def test_success_resets_account_counter(make_harness) -> None:
+    h: Harness = make_harness(clock=FrozenClock(), login_account_threshold=3)
+    h.create_user("bob")
+    for _ in range(2):
+        h.login("bob", "wrong password")
+    assert h.login("bob").status_code == 200
+    for _ in range(2):
+        h.login("bob", "wrong password")
+    assert h.login("bob").status_code == 200
