@@ -150,7 +150,7 @@ def test_login_family_and_refresh_digest(make_settings, database_url) -> None:
         assert fam.expires_at == 1100 and fam.idle_expires_at == 150 and fam.ip == "1.2.3.4"
         rt = await svc.logins.refresh_token("d" * 64)
         assert rt.sid == "sid1" and rt.generation == 0 and rt.used_at is None
-        assert [s.id for s in await svc.logins.of_user(u.id, active_at=200)] == ["sid1"]
+        assert [s.id for s in await svc.logins.of_user(u.id, active_at=120)] == ["sid1"]
         assert await svc.logins.of_user(u.id, active_at=2000) == []
 
     run(make_settings, database_url, body)
