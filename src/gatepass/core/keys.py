@@ -8,6 +8,7 @@ pure plan over the current keys; storage applies it in one transaction.
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -18,6 +19,10 @@ from joserfc import jwt as _jwt
 from gatepass.core.jose import VerificationKey, verification_key_from_jwk
 
 KeyState = Literal["next", "active", "retiring", "retired"]
+
+# RFC 9864 deprecates the polymorphic "EdDSA" name in favour of "Ed25519"; the contract (and
+# RFC 8037, which verifiers in the wild implement) still names it EdDSA, so keep signing with it.
+warnings.filterwarnings("ignore", message="EdDSA is deprecated", module="joserfc")
 
 
 def generate(alg: str) -> Any:

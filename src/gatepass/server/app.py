@@ -14,7 +14,7 @@ from gatepass.clock import Clock
 from gatepass.oauth.services import Services, open_services
 from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
-from gatepass.server.middleware import BodyLimit, SecurityHeaders
+from gatepass.server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import admin, api, discovery, oauth, ops
 from gatepass.settings import Settings
 
@@ -47,6 +47,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     for module in (discovery, oauth, api, admin, ops):
         app.include_router(module.router)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

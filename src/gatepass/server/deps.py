@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from fastapi import Request
+from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth.services import Services
@@ -25,6 +25,9 @@ def user_agent(request: Request) -> str | None:
     return ua[:512] if ua else None
 
 
+_RESULTS = {401: "invalid", 403: "forbidden", 503: "unavailable"}
+
+
 def bearer(
     *, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
 ) -> Callable[[Request], Awaitable[AccessClaims]]:
@@ -33,6 +36,13 @@ def bearer(
 
     async def dependency(request: Request) -> AccessClaims:
         auth: BearerAuth = request.app.state.bearer
-        return await auth.check(request, roles, scopes)
+        counter = request.app.state.services.metrics.verifications
+        try:
+            claims = await auth.check(request, roles, scopes)
+        except HTTPException as exc:
+            counter.labels(_RESULTS.get(exc.status_code, "error")).inc()
+            raise
+        counter.labels("valid").inc()
+        return claims
 
     return dependency
