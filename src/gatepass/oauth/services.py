@@ -9,7 +9,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gatepass.clock import Clock, SystemClock
+from gatepass.core import refresh as refresh_machine
 from gatepass.core.passwords import Passwords
+from gatepass.core.sealing import derive_key
 from gatepass.metrics import Metrics
 from gatepass.oauth.keys import KeyManager
 from gatepass.sdk.verifier import Verifier
@@ -39,6 +41,7 @@ class Services:
     keys: KeyManager
     verifier: Verifier
     metrics: Metrics
+    refresh_key: bytes  # derives a refresh token's child (core/refresh.child_token)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -85,4 +88,5 @@ async def open_services(
         keys=keys,
         verifier=verifier,
         metrics=Metrics(),
+        refresh_key=derive_key(master, refresh_machine.CHILD_KEY_PURPOSE),
     )

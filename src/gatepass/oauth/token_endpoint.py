@@ -8,10 +8,11 @@ from gatepass.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrant
 from gatepass.oauth import client_auth, scopes
 from gatepass.oauth.issuance import TokenResponse, start_login
 from gatepass.oauth.password_login import authenticate_user
+from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
-SUPPORTED_GRANTS = ("password",)
+SUPPORTED_GRANTS = ("password", "refresh_token")
 # Used when a password login names no client (first-party apps, curl): public, password only.
 FIRST_PARTY_CLIENT_ID = "gatepass"
 DEFAULT_GRANTS = ("password", "refresh_token")
@@ -45,7 +46,18 @@ async def token(
     presented = client_auth.presented_credentials(authorization, form)
     client = await client_auth.authenticate(svc.clients, presented)
     if grant_type not in allowed_grants(client):
-        raise UnauthorizedClient("This client may not use the password grant.")
+        raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
+    if grant_type == "refresh_token":
+        response = await refresh_grant(
+            svc,
+            form.get("refresh_token"),
+            client_id=client.id if client else FIRST_PARTY_CLIENT_ID,
+            scope=form.get("scope"),
+            ip=ip,
+            user_agent=user_agent,
+        )
+        svc.metrics.tokens_issued.labels(grant_type).inc()
+        return response
     requested = scopes.parse(form.get("scope"))
     granted = scopes.grant(requested, allowed_scopes(svc, client))
     user = await authenticate_user(

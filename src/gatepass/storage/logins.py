@@ -1,11 +1,17 @@
-"""Logins (refresh-token families) and their refresh tokens, stored as digests only."""
+"""Logins (refresh-token families) and their refresh tokens, stored as digests only.
+
+Rotation is one atomic step: a conditional ``UPDATE ... WHERE used_at IS NULL`` consumes the
+parent, the family's deadlines move only if it is still live, and the child is inserted, all in
+one transaction; the loser of a race sees zero rows updated, never a half-done rotation.
+"""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import LoginSession, RefreshToken
@@ -23,6 +29,16 @@ class NewLogin:
     idle_ttl: int
     user_agent: str | None
     ip: str | None
+
+
+class Rotation(enum.Enum):
+    ROTATED = "rotated"  # this call consumed the parent and wrote the child
+    LOST = "lost"  # the parent was already used (another request won, or it is reuse)
+    DEAD = "dead"  # the family was revoked or expired meanwhile; nothing changed
+
+
+class _Abort(Exception):
+    pass
 
 
 class Logins:
@@ -69,9 +85,114 @@ class Logins:
         async with self._s() as s:
             return await s.get(RefreshToken, digest)
 
+    async def lookup(self, digest: str) -> tuple[LoginSession, RefreshToken] | None:
+        """The presented token's row and its family, read together."""
+        q = (
+            select(LoginSession, RefreshToken)
+            .join(RefreshToken, RefreshToken.sid == LoginSession.id)
+            .where(RefreshToken.digest == digest)
+        )
+        async with self._s() as s:
+            row = (await s.execute(q)).first()
+        return (row[0], row[1]) if row is not None else None
+
+    async def rotate(
+        self,
+        *,
+        sid: str,
+        parent_digest: str,
+        child_digest: str,
+        generation: int,
+        now: float,
+        idle_deadline: float,
+    ) -> Rotation:
+        """Consume the parent and write the child, atomically (see the module docstring)."""
+        try:
+            async with self._s.begin() as s:
+                consumed = await s.execute(
+                    update(RefreshToken)
+                    .where(RefreshToken.digest == parent_digest, RefreshToken.used_at.is_(None))
+                    .values(used_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if consumed.rowcount != 1:
+                    return Rotation.LOST
+                moved = await s.execute(
+                    update(LoginSession)
+                    .where(
+                        LoginSession.id == sid,
+                        LoginSession.revoked_at.is_(None),
+                        LoginSession.expires_at > now,
+                        LoginSession.idle_expires_at > now,
+                    )
+                    .values(last_used_at=now, idle_expires_at=idle_deadline)
+                    .execution_options(synchronize_session=False)
+                )
+                if moved.rowcount != 1:
+                    raise _Abort
+                s.add(
+                    RefreshToken(
+                        digest=child_digest,
+                        sid=sid,
+                        generation=generation + 1,
+                        parent_digest=parent_digest,
+                        issued_at=now,
+                        used_at=None,
+                        expires_at=idle_deadline,
+                    )
+                )
+        except _Abort:
+            return Rotation.DEAD
+        return Rotation.ROTATED
+
+    async def child_used(self, child_digest: str) -> bool | None:
+        """Whether the child was used; None when it does not exist."""
+        async with self._s() as s:
+            used = (
+                await s.execute(
+                    select(RefreshToken.used_at).where(RefreshToken.digest == child_digest)
+                )
+            ).first()
+        return None if used is None else used[0] is not None
+
+    async def revoke(self, sid: str, *, now: float, reason: str) -> LoginSession | None:
+        """End one login. Returns the row when this call revoked it, None when it was not live."""
+        async with self._s.begin() as s:
+            done = await s.execute(
+                update(LoginSession)
+                .where(LoginSession.id == sid, LoginSession.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason[:64])
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:
+                return None
+            return await s.get(LoginSession, sid)
+
+    async def revoke_user(
+        self, user_id: str, *, now: float, reason: str, keep: str | None = None
+    ) -> list[LoginSession]:
+        """End every live login of a user (but ``keep``); the rows this call revoked."""
+        q = select(LoginSession).where(
+            LoginSession.user_id == user_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > now,
+        )
+        async with self._s() as s:
+            rows = [r for r in (await s.execute(q)).scalars() if r.id != keep]
+        out = []
+        for r in rows:
+            done = await self.revoke(r.id, now=now, reason=reason)
+            if done is not None:
+                out.append(done)
+        return out
+
     async def of_user(self, user_id: str, *, active_at: float | None = None) -> list[LoginSession]:
         q = select(LoginSession).where(LoginSession.user_id == user_id)
         if active_at is not None:
-            q = q.where(LoginSession.revoked_at.is_(None), LoginSession.expires_at > active_at)
+            q = q.where(
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > active_at,
+                LoginSession.idle_expires_at > active_at,
+            )
         async with self._s() as s:
             return list((await s.execute(q.order_by(LoginSession.created_at))).scalars())

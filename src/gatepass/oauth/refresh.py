@@ -1,0 +1,130 @@
+"""The refresh-token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14).
+
+The decisions come from :mod:`gatepass.core.refresh`; the atomic step from
+:meth:`gatepass.storage.logins.Logins.rotate`. Every refusal is ``invalid_grant`` with the same
+description, so an answer never tells a thief which case it hit; the reason goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gatepass.core import opaque
+from gatepass.core import refresh as machine
+from gatepass.errors import InvalidGrant, InvalidScope
+from gatepass.oauth import scopes
+from gatepass.oauth.issuance import TokenResponse, access_token
+from gatepass.oauth.revocation import end_login
+from gatepass.oauth.services import Services
+from gatepass.storage.logins import Rotation
+from gatepass.storage.models import LoginSession, RefreshToken
+
+log = logging.getLogger("gatepass.refresh")
+
+REFUSED = "The refresh token is invalid, expired or revoked."
+
+
+def _family(row: LoginSession) -> machine.Family:
+    return machine.Family(
+        sid=row.id,
+        client_id=row.client_id,
+        expires_at=row.expires_at,
+        idle_expires_at=row.idle_expires_at,
+        revoked=row.revoked_at is not None,
+    )
+
+
+def _presented(row: RefreshToken) -> machine.Presented:
+    return machine.Presented(
+        generation=row.generation, used_at=row.used_at, expires_at=row.expires_at
+    )
+
+
+def narrow(requested: frozenset[str] | None, family_scope: str) -> frozenset[str]:
+    """RFC 6749 §6: a refresh may ask for less than the login has, never more."""
+    have = frozenset(family_scope.split())
+    if requested is None:
+        return have
+    if not requested <= have:
+        raise InvalidScope("The requested scope exceeds the scope of the login.")
+    return requested
+
+
+async def refresh_grant(
+    svc: Services,
+    refresh_token: str | None,
+    *,
+    client_id: str,
+    scope: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> TokenResponse:
+    if not refresh_token or not opaque.looks_like(refresh_token, opaque.REFRESH_PREFIX):
+        raise InvalidGrant(REFUSED, debug="not a refresh token")
+    now = svc.clock.now()
+    digest = opaque.digest(refresh_token)
+    found = await svc.logins.lookup(digest)
+    family_row, token_row = found if found is not None else (None, None)
+    first = machine.judge(
+        _family(family_row) if family_row else None,
+        _presented(token_row) if token_row else None,
+        client_id=client_id,
+        now=now,
+    )
+    if first.verdict is machine.Verdict.INVALID or family_row is None or token_row is None:
+        raise InvalidGrant(REFUSED, debug=first.reason)
+    user = await svc.users.by_id(family_row.user_id)
+    if user is None or user.disabled:
+        raise InvalidGrant(REFUSED, debug="user gone or disabled")
+    granted = narrow(scopes.parse(scope), family_row.scope)
+    family = _family(family_row)
+    child = machine.child_token(svc.refresh_key, digest)
+    child_digest = opaque.digest(child)
+
+    verdict = first.verdict
+    if verdict is machine.Verdict.ROTATE:
+        outcome = await svc.logins.rotate(
+            sid=family.sid,
+            parent_digest=digest,
+            child_digest=child_digest,
+            generation=token_row.generation,
+            now=now,
+            idle_deadline=machine.next_idle_deadline(family, now, svc.settings.refresh_idle_ttl),
+        )
+        if outcome is Rotation.DEAD:
+            raise InvalidGrant(REFUSED, debug="family ended during the rotation")
+        if outcome is Rotation.LOST:
+            token_row = await svc.logins.refresh_token(digest)
+            if token_row is None:
+                raise InvalidGrant(REFUSED, debug="token vanished during the rotation")
+            verdict = machine.Verdict.REUSE
+    if verdict is not machine.Verdict.ROTATE:
+        second = machine.judge_used(
+            _presented(token_row),
+            child_used=await svc.logins.child_used(child_digest),
+            now=now,
+            grace=svc.settings.refresh_reuse_grace,
+        )
+        if second.verdict is machine.Verdict.REUSE:
+            svc.metrics.reuse_detections.inc()
+            await end_login(
+                svc,
+                family_row,
+                reason="refresh_reuse",
+                event="refresh_reuse",
+                ip=ip,
+                user_agent=user_agent,
+                details={"generation": token_row.generation, "why": second.reason},
+            )
+            log.warning("refresh token reuse: family revoked", extra={"sid": family.sid})
+            raise InvalidGrant(REFUSED, debug=second.reason)
+    svc.metrics.refreshes.inc()
+    token, ttl = access_token(
+        svc,
+        subject=user.id,
+        client_id=family.client_id,
+        scope=granted,
+        roles=user.roles,
+        sid=family.sid,
+    )
+    return TokenResponse(token, ttl, " ".join(sorted(granted)), child, family.sid)
