@@ -20,7 +20,7 @@ run: install
 	$(VENV)/bin/gatepass serve
 
 test: install-test
-	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
