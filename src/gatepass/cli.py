@@ -62,10 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     cc.add_argument("--scope", action="append", default=[], help="an allowed scope (repeatable)")
     cc.add_argument("--token-format", choices=["jwt", "opaque"], default="jwt")
     cc.add_argument("--public", action="store_true", help="a public client (no secret)")
+    cc.add_argument("--audience", help="audience of its access tokens (default GATEPASS_AUDIENCE)")
+    cc.add_argument(
+        "--access-token-ttl", type=int, help="seconds (at most GATEPASS_ACCESS_TOKEN_TTL)"
+    )
     cc.add_argument("--json", action="store_true")
     client.add_parser("list", help="list clients", parents=[common]).add_argument(
         "--json", action="store_true"
     )
+    cd = client.add_parser("delete", help="delete a client", parents=[common])
+    cd.add_argument("client_id")
+    cd.add_argument("--json", action="store_true")
+    cr = client.add_parser(
+        "rotate-secret",
+        help="give a client a new secret (the old one stops working)",
+        parents=[common],
+    )
+    cr.add_argument("client_id")
+    cr.add_argument("--json", action="store_true")
 
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
@@ -227,24 +241,21 @@ async def _user_create(svc: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-_GRANTS = {"password", "refresh_token", "client_credentials"}
-
-
 async def _client_create(svc: Any, args: argparse.Namespace) -> int:
-    from gatepass.oauth.scopes import parse
+    from gatepass.oauth.clients import GRANTS, create_client
 
-    bad = [g for g in args.grant if g not in _GRANTS]
+    bad = [g for g in args.grant if g not in GRANTS]
     if bad:
-        raise ConfigError(f"--grant: expected one of {', '.join(sorted(_GRANTS))}")
-    for s in args.scope:
-        parse(s)
-    client, secret = await svc.clients.create(
+        raise ConfigError(f"--grant: expected one of {', '.join(GRANTS)}")
+    client, secret = await create_client(
+        svc,
         args.name,
-        grants=args.grant or ["password", "refresh_token"],
-        scopes=args.scope,
+        grants=args.grant,
+        scope_list=args.scope,
         public=args.public,
         token_format=args.token_format,
-        now=svc.clock.now(),
+        audience=args.audience,
+        access_token_ttl=args.access_token_ttl,
     )
     if args.json:
         print(json.dumps({"client_id": client.id, "client_secret": secret}))
@@ -256,6 +267,27 @@ async def _client_create(svc: Any, args: argparse.Namespace) -> int:
         print(
             f"grants: {' '.join(client.grants)}; scopes: {' '.join(client.scopes) or '(default)'}"
         )
+    return 0
+
+
+async def _client_delete(svc: Any, args: argparse.Namespace) -> int:
+    deleted = await svc.clients.delete(args.client_id)
+    if args.json:
+        print(json.dumps({"client_id": args.client_id, "deleted": deleted}))
+    else:
+        print(f"deleted {args.client_id}" if deleted else f"no client {args.client_id}")
+    return 0 if deleted else 1
+
+
+async def _client_rotate_secret(svc: Any, args: argparse.Namespace) -> int:
+    secret = await svc.clients.rotate_secret(args.client_id)
+    if secret is None:
+        raise GatepassError(f"no confidential client {args.client_id}")
+    if args.json:
+        print(json.dumps({"client_id": args.client_id, "client_secret": secret}))
+    else:
+        print(f"client_secret: {secret}")
+        print("The old secret no longer works. The new one is shown once: keep it now.")
     return 0
 
 
@@ -364,6 +396,8 @@ _HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[i
     ("user", "create"): _user_create,
     ("client", "create"): _client_create,
     ("client", "list"): _client_list,
+    ("client", "delete"): _client_delete,
+    ("client", "rotate-secret"): _client_rotate_secret,
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
     ("token", "inspect"): _token_inspect,

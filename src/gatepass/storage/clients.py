@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -56,6 +56,22 @@ class Clients:
     async def get(self, client_id: str) -> Client | None:
         async with self._s() as s:
             return await s.get(Client, client_id)
+
+    async def delete(self, client_id: str) -> bool:
+        async with self._s.begin() as s:
+            result = await s.execute(delete(Client).where(Client.id == client_id))
+        return bool(result.rowcount)
+
+    async def rotate_secret(self, client_id: str) -> str | None:
+        """A new secret for a confidential client (the old one stops working at once)."""
+        secret = opaque.new_token(opaque.CLIENT_SECRET_PREFIX)
+        async with self._s.begin() as s:
+            result = await s.execute(
+                update(Client)
+                .where(Client.id == client_id, Client.public.is_(False))
+                .values(secret_digest=opaque.digest(secret))
+            )
+        return secret if result.rowcount else None
 
     async def list(self) -> list[Client]:
         async with self._s() as s:

@@ -13,9 +13,11 @@ from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
 from gatepass.server.deps import bearer, services
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.routes import clients
 
 router = APIRouter(prefix="/admin")
 admin = bearer(roles=("admin",))
+router.include_router(clients.router)
 
 
 @router.post("/users", status_code=201)
