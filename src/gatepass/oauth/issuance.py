@@ -67,6 +67,8 @@ async def start_login(
     scope: frozenset[str],
     ip: str | None,
     user_agent: str | None,
+    audience: str | None = None,
+    ttl: int | None = None,
 ) -> TokenResponse:
     """A new login: a family id (sid), its first refresh token, and an access token."""
     sid = "gps" + secrets.token_urlsafe(16)
@@ -86,7 +88,14 @@ async def start_login(
             ip=ip,
         )
     )
-    token, ttl = access_token(
-        svc, subject=user_id, client_id=client_id, scope=scope, roles=roles, sid=sid
+    token, expires_in = access_token(
+        svc,
+        subject=user_id,
+        client_id=client_id,
+        scope=scope,
+        roles=roles,
+        sid=sid,
+        audience=audience,
+        ttl=ttl,
     )
-    return TokenResponse(token, ttl, scope_str, refresh, sid)
+    return TokenResponse(token, expires_in, scope_str, refresh, sid)

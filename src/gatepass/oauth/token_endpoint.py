@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from gatepass.errors import InvalidRequest, UnauthorizedClient, UnsupportedGrantType
+from gatepass.errors import (
+    InvalidClient,
+    InvalidRequest,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+)
 from gatepass.oauth import client_auth, scopes
-from gatepass.oauth.issuance import TokenResponse, start_login
+from gatepass.oauth.issuance import TokenResponse, access_token, start_login
 from gatepass.oauth.password_login import authenticate_user
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
-SUPPORTED_GRANTS = ("password", "refresh_token")
+SUPPORTED_GRANTS = ("password", "refresh_token", "client_credentials")
 # Used when a password login names no client (first-party apps, curl): public, password only.
 FIRST_PARTY_CLIENT_ID = "gatepass"
 DEFAULT_GRANTS = ("password", "refresh_token")
@@ -45,6 +50,10 @@ async def token(
         raise UnsupportedGrantType(f"Supported grant types: {', '.join(SUPPORTED_GRANTS)}.")
     presented = client_auth.presented_credentials(authorization, form)
     client = await client_auth.authenticate(svc.clients, presented)
+    if grant_type == "client_credentials":
+        response = client_credentials(svc, client, presented, form.get("scope"))
+        svc.metrics.tokens_issued.labels(grant_type).inc()
+        return response
     if grant_type not in allowed_grants(client):
         raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
     if grant_type == "refresh_token":
@@ -71,6 +80,31 @@ async def token(
         scope=granted,
         ip=ip,
         user_agent=user_agent,
+        audience=client.audience if client else None,
+        ttl=client.access_token_ttl if client else None,
     )
     svc.metrics.tokens_issued.labels(grant_type).inc()
     return response
+
+
+def client_credentials(
+    svc: Services, client: Client | None, presented: client_auth.Presented, scope: str | None
+) -> TokenResponse:
+    """RFC 6749 §4.4: a confidential client acting for itself; ``sub`` is the client, there is
+    no login (no ``sid``) and no refresh token (§4.4.3)."""
+    if client is None or client.public or presented.secret is None:
+        raise InvalidClient("client_credentials needs an authenticated confidential client.")
+    if "client_credentials" not in allowed_grants(client):
+        raise UnauthorizedClient("This client may not use the client_credentials grant.")
+    granted = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
+    token, ttl = access_token(
+        svc,
+        subject=client.id,
+        client_id=client.id,
+        scope=granted,
+        roles=(),
+        sid=None,
+        audience=client.audience,
+        ttl=client.access_token_ttl,
+    )
+    return TokenResponse(token, ttl, " ".join(sorted(granted)))
