@@ -138,3 +138,21 @@ class UrlSigningKeyRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     activated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     retire_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class OpaqueAccessToken(Base):
+    """An opaque access token: only its digest is stored, with the claims it stands for."""
+
+    __tablename__ = "opaque_tokens"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    sub: Mapped[str] = mapped_column(String(64), index=True)
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    username: Mapped[str | None] = mapped_column(String(150), nullable=True)
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    audience: Mapped[str] = mapped_column(String(255))
+    issued_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
