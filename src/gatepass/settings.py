@@ -20,6 +20,7 @@ _EXPECTED: dict[str, str] = {
     "issuer": "an http(s) URL without query or fragment",
     "database_url": "a sqlite:/// or postgresql:// URL",
     "redis_url": "a redis:// or rediss:// URL",
+    "redis_prefix": "1-64 letters, digits or . _ : -",
     "signing_alg": "one of ES256, EdDSA, RS256, HS256",
     "secret_key": "at least 32 characters",
     "allowed_origins": "a comma-separated list of origins such as https://app.example",
@@ -48,6 +49,7 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     database_url: str = ""  # default: SQLite file in data_dir
     redis_url: str | None = None
+    redis_prefix: str = Field("gatepass", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
     secret_key: SecretStr | None = None  # master secret for keys at rest; else a 0600 file
 
     audience: str = "gatepass"

@@ -13,11 +13,13 @@ from gatepass.core import refresh as refresh_machine
 from gatepass.core.passwords import Passwords
 from gatepass.core.sealing import derive_key
 from gatepass.metrics import Metrics
+from gatepass.oauth.denylist import ServerDenylist
 from gatepass.oauth.keys import KeyManager
 from gatepass.sdk.verifier import Verifier
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.clients import Clients
+from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.events import Events
 from gatepass.storage.keystore import KeyStore
 from gatepass.storage.logins import Logins
@@ -42,8 +44,10 @@ class Services:
     verifier: Verifier
     metrics: Metrics
     refresh_key: bytes  # derives a refresh token's child (core/refresh.child_token)
+    denylist: ServerDenylist
 
     async def close(self) -> None:
+        self.denylist.close()
         await self.engine.dispose()
 
 
@@ -59,6 +63,8 @@ async def open_services(
         master = load_master_secret(settings)
         keys = KeyManager(KeyStore(sessions, master), settings, clock)
         await keys.start()
+        denylist = ServerDenylist(SqlDenylist(sessions), settings, clock)
+        await denylist.start()
     except BaseException:
         await engine.dispose()
         raise
@@ -68,6 +74,7 @@ async def open_services(
         keys={},
         leeway=settings.leeway,
         clock=clock.now,
+        denylist=denylist,
     )
     keys.attach(verifier)
     return Services(
@@ -89,4 +96,5 @@ async def open_services(
         verifier=verifier,
         metrics=Metrics(),
         refresh_key=derive_key(master, refresh_machine.CHILD_KEY_PURPOSE),
+        denylist=denylist,
     )

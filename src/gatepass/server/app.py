@@ -14,6 +14,7 @@ from gatepass.clock import Clock
 from gatepass.oauth.services import Services, open_services
 from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
+from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import admin, api, discovery, oauth, ops
 from gatepass.settings import Settings
@@ -28,12 +29,16 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
         app.state.services = svc
         app.state.bearer = BearerAuth(svc.verifier)
         refresher = asyncio.create_task(_refresh_keys(svc))
+        upkeep = asyncio.create_task(maintain(svc))
         try:
             yield
         finally:
             refresher.cancel()
+            upkeep.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await refresher
+            with contextlib.suppress(asyncio.CancelledError):
+                await upkeep
             await svc.close()
 
     app = FastAPI(

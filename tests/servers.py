@@ -1,0 +1,176 @@
+"""Real processes for fault tests: `gatepass serve` and a private redis-server, each on a free
+loopback port, always stopped by pid (never by name, never the machine's shared servers)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GATEPASS = str(Path(sys.executable).with_name("gatepass"))
+SECRET = "test-master-secret-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def base_env(data_dir: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPASS_")}
+    env.update(
+        GATEPASS_DATA_DIR=str(data_dir),
+        GATEPASS_SECRET_KEY=SECRET,
+        GATEPASS_LOG_LEVEL="warning",
+        # keep password hashing at the OWASP minimum so logins are quick
+        GATEPASS_ARGON2_MEMORY_KIB="19456",
+    )
+    env.update({f"GATEPASS_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
+    r = subprocess.run(
+        [GATEPASS, *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"gatepass {' '.join(args)} failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+class Server:
+    """One `gatepass serve` process."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, **settings: str) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = base_env(data_dir, ISSUER=self.url, **settings)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / f"server-{self.port}.log"
+
+    def start(self) -> Server:
+        data = Path(self.env["GATEPASS_DATA_DIR"])
+        data.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen(
+            [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        out.close()
+
+        def up() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                return httpx.get(self.url + "/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        if not wait_until(up, timeout=60):
+            self.stop()
+            raise RuntimeError("server did not start")
+        return self
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
+    try:
+        for s in servers:
+            s.start()
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrivateRedis:
+        exe = shutil.which("redis-server")
+        if exe is None:
+            pytest.skip("redis-server is not installed")
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+        def up() -> bool:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                    s.sendall(b"PING\r\n")
+                    return s.recv(16).startswith(b"+PONG")
+            except OSError:
+                return False
+
+        if not wait_until(up, timeout=10):
+            self.kill()
+            raise RuntimeError("redis-server did not start")
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+def create_user(env: dict[str, str], name: str, password: str, *roles: str) -> None:
+    args = ["user", "create", name, "--password-stdin"]
+    for r in roles:
+        args += ["--role", r]
+    cli(env, *args, stdin=password + "\n")
