@@ -69,3 +69,11 @@ async def authenticate(clients: Clients, presented: Presented) -> Client | None:
     if client is None or not client.public:
         raise InvalidClient()
     return client
+
+
+async def authenticate_confidential(clients: Clients, presented: Presented) -> Client:
+    """For introspection and the like: only a client that proved its secret."""
+    client = await authenticate(clients, presented)
+    if client is None or client.public or presented.secret is None:
+        raise InvalidClient("This endpoint needs an authenticated confidential client.")
+    return client

@@ -58,6 +58,48 @@ def access_token(
     return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
 
 
+async def issue_access_token(
+    svc: Services,
+    *,
+    token_format: str,
+    subject: str,
+    client_id: str,
+    scope: Iterable[str],
+    roles: Iterable[str],
+    sid: str | None,
+    audience: str | None = None,
+    ttl: int | None = None,
+    username: str | None = None,
+) -> tuple[str, int]:
+    """A JWT (RFC 9068) or, for clients configured so, an opaque token stored as a digest."""
+    if token_format != "opaque":
+        return access_token(
+            svc,
+            subject=subject,
+            client_id=client_id,
+            scope=scope,
+            roles=roles,
+            sid=sid,
+            audience=audience,
+            ttl=ttl,
+        )
+    from gatepass.oauth import opaque_access
+
+    ttl = min(ttl or svc.settings.access_token_ttl, svc.settings.access_token_ttl)
+    token = await opaque_access.issue(
+        svc,
+        subject=subject,
+        client_id=client_id,
+        scope=scope,
+        roles=roles,
+        sid=sid,
+        audience=audience or svc.settings.audience,
+        ttl=ttl,
+        username=username,
+    )
+    return token, ttl
+
+
 async def start_login(
     svc: Services,
     *,
@@ -69,6 +111,8 @@ async def start_login(
     user_agent: str | None,
     audience: str | None = None,
     ttl: int | None = None,
+    token_format: str = "jwt",
+    username: str | None = None,
 ) -> TokenResponse:
     """A new login: a family id (sid), its first refresh token, and an access token."""
     sid = "gps" + secrets.token_urlsafe(16)
@@ -88,8 +132,10 @@ async def start_login(
             ip=ip,
         )
     )
-    token, expires_in = access_token(
+    token, expires_in = await issue_access_token(
         svc,
+        token_format=token_format,
+        username=username,
         subject=user_id,
         client_id=client_id,
         scope=scope,

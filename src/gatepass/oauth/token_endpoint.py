@@ -11,7 +11,7 @@ from gatepass.errors import (
     UnsupportedGrantType,
 )
 from gatepass.oauth import client_auth, scopes
-from gatepass.oauth.issuance import TokenResponse, access_token, start_login
+from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
 from gatepass.oauth.password_login import authenticate_user
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.services import Services
@@ -51,7 +51,7 @@ async def token(
     presented = client_auth.presented_credentials(authorization, form)
     client = await client_auth.authenticate(svc.clients, presented)
     if grant_type == "client_credentials":
-        response = client_credentials(svc, client, presented, form.get("scope"))
+        response = await client_credentials(svc, client, presented, form.get("scope"))
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
     if grant_type not in allowed_grants(client):
@@ -82,12 +82,14 @@ async def token(
         user_agent=user_agent,
         audience=client.audience if client else None,
         ttl=client.access_token_ttl if client else None,
+        token_format=client.token_format if client else "jwt",
+        username=user.username,
     )
     svc.metrics.tokens_issued.labels(grant_type).inc()
     return response
 
 
-def client_credentials(
+async def client_credentials(
     svc: Services, client: Client | None, presented: client_auth.Presented, scope: str | None
 ) -> TokenResponse:
     """RFC 6749 §4.4: a confidential client acting for itself; ``sub`` is the client, there is
@@ -97,8 +99,9 @@ def client_credentials(
     if "client_credentials" not in allowed_grants(client):
         raise UnauthorizedClient("This client may not use the client_credentials grant.")
     granted = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
-    token, ttl = access_token(
+    token, ttl = await issue_access_token(
         svc,
+        token_format=client.token_format,
         subject=client.id,
         client_id=client.id,
         scope=granted,

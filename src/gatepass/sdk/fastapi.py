@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
+from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
 from gatepass.sdk.http import bearer_token, error_response
 from gatepass.sdk.verifier import Verifier, require
@@ -24,13 +25,24 @@ def http_error(exc: errors.VerifierError) -> HTTPException:
     return HTTPException(status_code=status, detail=body, headers=headers)
 
 
+OpaqueResolver = Callable[[str], Awaitable[AccessClaims]]
+
+
 class BearerAuth:
-    def __init__(self, verifier: Verifier) -> None:
+    """``opaque``: how to resolve opaque (``gpa_…``) tokens, e.g. an ``Introspector``'s
+    ``aresolve``; it raises an ``InvalidTokenError`` for a token that is not active. Without
+    it, only JWT access tokens are accepted."""
+
+    def __init__(self, verifier: Verifier, *, opaque: OpaqueResolver | None = None) -> None:
         self.verifier = verifier
+        self.opaque = opaque
 
     async def __call__(self, request: Request) -> AccessClaims:
         try:
-            return await self.verifier.averify(bearer_token(request.headers.get("authorization")))
+            token = bearer_token(request.headers.get("authorization"))
+            if self.opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
+                return await self.opaque(token)
+            return await self.verifier.averify(token)
         except errors.VerifierError as exc:
             raise http_error(exc) from None
 

@@ -1,12 +1,12 @@
-"""POST /oauth/token (RFC 6749)."""
+"""POST /oauth/token (RFC 6749), /oauth/introspect (RFC 7662)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from gatepass.errors import GatepassError
-from gatepass.oauth import token_endpoint
+from gatepass.errors import GatepassError, InvalidRequest
+from gatepass.oauth import client_auth, rfc7662, token_endpoint
 from gatepass.oauth.services import Services
 from gatepass.server.deps import client_ip, services, user_agent
 from gatepass.server.errors import NO_STORE
@@ -30,3 +30,15 @@ async def token(request: Request, svc: Services = Depends(services)) -> JSONResp
         svc.metrics.token_errors.labels(exc.error).inc()
         raise
     return JSONResponse(result.body(), headers=NO_STORE)
+
+
+@router.post("/oauth/introspect")
+async def introspect(request: Request, svc: Services = Depends(services)) -> JSONResponse:
+    form = await read_form(request)
+    presented = client_auth.presented_credentials(request.headers.get("authorization"), form)
+    client = await client_auth.authenticate_confidential(svc.clients, presented)
+    token = form.get("token")
+    if token is None:
+        raise InvalidRequest("token is required.")
+    answer = await rfc7662.introspect(svc, client, token, form.get("token_type_hint"))
+    return JSONResponse(answer, headers=NO_STORE)

@@ -1,0 +1,161 @@
+"""An RFC 7662 introspection client for opaque access tokens, with a short bounded cache.
+
+    introspector = Introspector.from_issuer(url, client_id="api", client_secret="gps_…",
+                                            denylist=RedisDenylist(redis_url))  # optional
+    auth = BearerAuth(verifier, opaque=introspector.aresolve)
+
+An answer is cached for ``cache_ttl`` seconds at most (never past the token's ``exp``); given a
+denylist, every cached answer is checked against it again, so a revocation published there
+takes effect on the next request even for a cached token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+
+from gatepass.core.access_token import AccessClaims
+from gatepass.sdk import errors
+from gatepass.sdk.jwks import fetch_metadata
+from gatepass.sdk.verifier import Denylist
+
+
+class IntrospectionUnavailable(errors.VerifierError):
+    """The introspection endpoint could not be reached or answered oddly (fail closed: 503)."""
+
+
+def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
+    """The claims of an ``active`` RFC 7662 answer; InvalidTokenError for anything else."""
+    if body.get("active") is not True:
+        raise errors.InvalidTokenError("token is not active")
+    try:
+        aud = body.get("aud")
+        auds = (aud,) if isinstance(aud, str) else tuple(aud or ())
+        scope = body.get("scope") or ""
+        roles = body.get("roles") or []
+        return AccessClaims(
+            sub=str(body["sub"]),
+            iss=str(body.get("iss", "")),
+            aud=auds,
+            exp=int(body["exp"]),
+            iat=int(body.get("iat", 0)),
+            nbf=int(body["nbf"]) if body.get("nbf") is not None else None,
+            jti=str(body.get("jti", "")),
+            client_id=str(body.get("client_id", "")),
+            scope=frozenset(str(scope).split()),
+            roles=frozenset(str(r) for r in roles),
+            sid=str(body["sid"]) if body.get("sid") else None,
+            raw=dict(body),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise errors.InvalidClaims("introspection answer lacks sub or exp") from None
+
+
+class Introspector:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        client_id: str,
+        client_secret: str,
+        audience: str | None = None,
+        denylist: Denylist | None = None,
+        cache_ttl: float = 30.0,
+        cache_size: int = 4096,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.endpoint = endpoint
+        self._auth = (client_id, client_secret)
+        self.audience = audience
+        self.denylist = denylist
+        self.cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[AccessClaims, float]] = {}
+        self._cache_size = cache_size
+        self._timeout = timeout
+        self._clock = clock
+
+    @classmethod
+    def from_issuer(cls, issuer: str, **kw: Any) -> Introspector:
+        doc = fetch_metadata(issuer.rstrip("/"))
+        endpoint = doc.get("introspection_endpoint")
+        if not isinstance(endpoint, str):
+            raise errors.JWKSError("issuer metadata has no introspection_endpoint")
+        return cls(endpoint, **kw)
+
+    def invalidate(self) -> None:
+        self._cache.clear()
+
+    def _cached(self, key: str) -> AccessClaims | None:
+        hit = self._cache.get(key)
+        if hit is None:
+            return None
+        claims, until = hit
+        if self._clock() >= until:
+            self._cache.pop(key, None)
+            return None
+        return claims
+
+    def _accept(self, key: str, body: Any) -> AccessClaims:
+        if not isinstance(body, Mapping):
+            raise IntrospectionUnavailable("introspection answer is not a JSON object")
+        claims = claims_from_introspection(body)
+        if self.audience is not None and self.audience not in claims.aud:
+            raise errors.InvalidAudience("token is not meant for this service")
+        until = min(self._clock() + self.cache_ttl, float(claims.exp))
+        if len(self._cache) >= self._cache_size:
+            try:
+                del self._cache[next(iter(self._cache))]
+            except (KeyError, RuntimeError, StopIteration):
+                self._cache.clear()
+        self._cache[key] = (claims, until)
+        return claims
+
+    def _check(self, claims: AccessClaims) -> AccessClaims:
+        if self.denylist is not None:
+            self.denylist.check(claims)
+        return claims
+
+    async def aresolve(self, token: str) -> AccessClaims:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        claims = self._cached(key)
+        if claims is None:
+            try:
+                async with httpx.AsyncClient(timeout=self._timeout) as client:
+                    r = await client.post(
+                        self.endpoint,
+                        data={"token": token, "token_type_hint": "access_token"},
+                        auth=self._auth,
+                    )
+                r.raise_for_status()
+                body = r.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise IntrospectionUnavailable(
+                    f"introspection failed: {type(exc).__name__}"
+                ) from None
+            claims = self._accept(key, body)
+        return self._check(claims)
+
+    def resolve(self, token: str) -> AccessClaims:
+        key = hashlib.sha256(token.encode()).hexdigest()
+        claims = self._cached(key)
+        if claims is None:
+            try:
+                r = httpx.post(
+                    self.endpoint,
+                    data={"token": token, "token_type_hint": "access_token"},
+                    auth=self._auth,
+                    timeout=self._timeout,
+                )
+                r.raise_for_status()
+                body = r.json()
+            except (httpx.HTTPError, ValueError) as exc:
+                raise IntrospectionUnavailable(
+                    f"introspection failed: {type(exc).__name__}"
+                ) from None
+            claims = self._accept(key, body)
+        return self._check(claims)

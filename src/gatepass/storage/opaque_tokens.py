@@ -1,0 +1,50 @@
+"""Opaque access tokens: stored as digests, with the claims they stand for."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gatepass.storage.models import OpaqueAccessToken
+
+
+class OpaqueTokens:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._s = sessions
+
+    async def add(self, row: OpaqueAccessToken) -> None:
+        async with self._s.begin() as s:
+            s.add(row)
+
+    async def get(self, digest: str) -> OpaqueAccessToken | None:
+        async with self._s() as s:
+            return await s.get(OpaqueAccessToken, digest)
+
+    async def delete(self, digest: str) -> bool:
+        async with self._s.begin() as s:
+            result = await s.execute(
+                delete(OpaqueAccessToken).where(OpaqueAccessToken.digest == digest)
+            )
+        return bool(result.rowcount)
+
+    async def delete_for(self, *, sid: str | None = None, sub: str | None = None) -> int:
+        """Drop every opaque token of a login (``sid``) or of a subject (``sub``)."""
+        q = delete(OpaqueAccessToken)
+        if sid is not None:
+            q = q.where(OpaqueAccessToken.sid == sid)
+        elif sub is not None:
+            q = q.where(OpaqueAccessToken.sub == sub)
+        else:
+            return 0
+        async with self._s.begin() as s:
+            result = await s.execute(q)
+        return int(result.rowcount or 0)
+
+    async def purge(self, now: float) -> int:
+        async with self._s.begin() as s:
+            result = await s.execute(
+                delete(OpaqueAccessToken).where(OpaqueAccessToken.expires_at <= now)
+            )
+        return int(result.rowcount or 0)
