@@ -1,0 +1,131 @@
+"""Browser sessions (DESIGN "Browser sessions"): login, refresh and logout for single-page
+apps, the user's own list of logins, logout everywhere, and password change.
+
+Framework-free: the HTTP side (cookie, origin checks) is ``server/routes/auth.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from gatepass.core import opaque
+from gatepass.core.access_token import AccessClaims
+from gatepass.core.passwords import WeakPassword
+from gatepass.errors import InvalidRequest, NotFound
+from gatepass.oauth.issuance import TokenResponse, start_login
+from gatepass.oauth.password_login import authenticate_user
+from gatepass.oauth.refresh import refresh_grant
+from gatepass.oauth.revocation import end_login, end_user_logins
+from gatepass.oauth.services import Services
+from gatepass.oauth.token_endpoint import FIRST_PARTY_CLIENT_ID
+from gatepass.storage.models import LoginSession
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    ip: str | None
+    user_agent: str | None
+
+
+async def login(svc: Services, username: str, password: str, caller: Caller) -> TokenResponse:
+    user = await authenticate_user(
+        svc, username, password, ip=caller.ip, user_agent=caller.user_agent
+    )
+    response = await start_login(
+        svc,
+        user_id=user.id,
+        roles=user.roles,
+        client_id=FIRST_PARTY_CLIENT_ID,
+        scope=frozenset(svc.settings.default_scopes),
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+    )
+    svc.metrics.tokens_issued.labels("session").inc()
+    return response
+
+
+async def refresh(svc: Services, token: str | None, caller: Caller) -> TokenResponse:
+    response = await refresh_grant(
+        svc,
+        token,
+        client_id=FIRST_PARTY_CLIENT_ID,
+        scope=None,
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+    )
+    svc.metrics.tokens_issued.labels("session_refresh").inc()
+    return response
+
+
+async def logout(svc: Services, token: str | None, caller: Caller) -> bool:
+    """End the login the refresh cookie belongs to (any generation of it)."""
+    if not token or not opaque.looks_like(token, opaque.REFRESH_PREFIX):
+        return False
+    found = await svc.logins.lookup(opaque.digest(token))
+    if found is None:
+        return False
+    return await end_login(svc, found[0], reason="logout", ip=caller.ip)
+
+
+async def logout_all(svc: Services, claims: AccessClaims, caller: Caller) -> int:
+    rows = await end_user_logins(
+        svc,
+        claims.sub,
+        reason="logout_all",
+        event="logout_all",
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+    )
+    return len(rows)
+
+
+async def sessions_of(svc: Services, claims: AccessClaims) -> list[dict[str, object]]:
+    rows = await svc.logins.of_user(claims.sub, active_at=svc.clock.now())
+    return [describe(r, current=claims.sid) for r in rows]
+
+
+def describe(row: LoginSession, *, current: str | None = None) -> dict[str, object]:
+    return {
+        "id": row.id,
+        "created": row.created_at,
+        "last_used": row.last_used_at,
+        "expires": row.expires_at,
+        "client": row.client_id,
+        "user_agent": row.user_agent,
+        "address": row.ip,
+        "current": row.id == current,
+    }
+
+
+async def end_session(svc: Services, claims: AccessClaims, sid: str, caller: Caller) -> None:
+    row = await svc.logins.get(sid) if len(sid) <= 64 else None
+    if row is None or row.user_id != claims.sub or row.revoked_at is not None:
+        raise NotFound("No such session.")
+    await end_login(svc, row, reason="ended_by_user", ip=caller.ip)
+
+
+async def change_password(
+    svc: Services, claims: AccessClaims, current: str, new: str, caller: Caller
+) -> int:
+    """Check the current password (throttled like a login), set the new one, and end every
+    other login of the user with its access tokens; the caller's own login stays."""
+    user = await svc.users.by_id(claims.sub)
+    if user is None:
+        raise NotFound("No such user.")
+    await authenticate_user(svc, user.username, current, ip=caller.ip, user_agent=caller.user_agent)
+    try:
+        new_hash = await asyncio.to_thread(svc.passwords.hash, new)
+    except WeakPassword as exc:
+        raise InvalidRequest(str(exc)) from None
+    await svc.users.set_password_hash(user.id, new_hash)
+    rows = await end_user_logins(
+        svc,
+        user.id,
+        reason="password_change",
+        keep=claims.sid,
+        event="password_change",
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+    )
+    return len(rows)

@@ -1,0 +1,154 @@
+"""Browser sessions for single-page apps (DESIGN "Browser sessions").
+
+The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict`` with
+``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``, nothing outside ``/auth``),
+and never in a body. The cookie endpoints also refuse cross-site requests beyond SameSite: an
+``Origin`` must be the issuer's own or one of ``GATEPASS_ALLOWED_ORIGINS``, and the custom header
+``X-Requested-With`` must be present (a cross-site form or image cannot send it, and a
+cross-origin script cannot without a CORS preflight that only allowed origins pass).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from gatepass.core.access_token import AccessClaims
+from gatepass.errors import GatepassError
+from gatepass.oauth import sessions
+from gatepass.oauth.issuance import TokenResponse
+from gatepass.oauth.services import Services
+from gatepass.server.deps import bearer, client_ip, services, user_agent
+from gatepass.server.errors import NO_STORE, error_json
+from gatepass.server.forms import read_json_object, text_field
+
+router = APIRouter(prefix="/auth")
+signed_in = bearer()
+
+COOKIE = "__Secure-gp_refresh"
+COOKIE_PATH = "/auth"
+CSRF_HEADER = "x-requested-with"
+
+
+class CrossSiteRequest(GatepassError):
+    error, status = "invalid_request", 403
+    default_description: ClassVar[str] = "Cross-site requests may not use this endpoint."
+
+
+def _caller(request: Request) -> sessions.Caller:
+    return sessions.Caller(client_ip(request), user_agent(request))
+
+
+def _own_origin(issuer: str) -> str:
+    scheme, _, rest = issuer.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def guard(request: Request, svc: Services) -> None:
+    """The cross-site checks of the cookie endpoints."""
+    origin = request.headers.get("origin")
+    allowed = {_own_origin(svc.settings.issuer), *svc.settings.allowed_origins}
+    if origin is not None and origin not in allowed:
+        raise CrossSiteRequest("This origin may not use the session endpoints.")
+    if origin is None and request.headers.get("sec-fetch-site") == "cross-site":
+        raise CrossSiteRequest()
+    if not request.headers.get(CSRF_HEADER):
+        raise CrossSiteRequest("The X-Requested-With header is required.")
+
+
+def _cookie(value: str, max_age: int) -> str:
+    return (
+        f"{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; "
+        "HttpOnly; Secure; SameSite=Strict"
+    )
+
+
+def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
+    body = {
+        "access_token": result.access_token,
+        "token_type": "Bearer",
+        "expires_in": result.expires_in,
+    }
+    response = JSONResponse(body, headers=NO_STORE)
+    if result.refresh_token is not None:
+        response.headers.append(
+            "set-cookie", _cookie(result.refresh_token, svc.settings.refresh_token_ttl)
+        )
+    return response
+
+
+def _cleared(response: Response) -> Response:
+    response.headers.append("set-cookie", _cookie("", 0))
+    return response
+
+
+@router.post("/login")
+async def login(request: Request, svc: Services = Depends(services)) -> Response:
+    guard(request, svc)
+    data = await read_json_object(request)
+    username = text_field(data, "username", max_len=150) or ""
+    password = text_field(data, "password", max_len=1024) or ""
+    result = await sessions.login(svc, username, password, _caller(request))
+    return _tokens(result, svc)
+
+
+@router.post("/refresh")
+async def refresh(request: Request, svc: Services = Depends(services)) -> Response:
+    guard(request, svc)
+    try:
+        result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
+    except GatepassError as exc:
+        svc.metrics.token_errors.labels(exc.error).inc()
+        return _cleared(error_json(exc.status, exc.error, exc.description, exc.headers))
+    return _tokens(result, svc)
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, svc: Services = Depends(services)) -> Response:
+    guard(request, svc)
+    await sessions.logout(svc, request.cookies.get(COOKIE), _caller(request))
+    return _cleared(Response(status_code=204, headers=NO_STORE))
+
+
+@router.post("/logout-all", status_code=204)
+async def logout_all(
+    request: Request,
+    claims: AccessClaims = Depends(signed_in),
+    svc: Services = Depends(services),
+) -> Response:
+    await sessions.logout_all(svc, claims, _caller(request))
+    return _cleared(Response(status_code=204, headers=NO_STORE))
+
+
+@router.get("/sessions")
+async def list_sessions(
+    claims: AccessClaims = Depends(signed_in), svc: Services = Depends(services)
+) -> JSONResponse:
+    items: list[Any] = await sessions.sessions_of(svc, claims)
+    return JSONResponse({"sessions": items}, headers=NO_STORE)
+
+
+@router.delete("/sessions/{sid}", status_code=204)
+async def end_session(
+    sid: str,
+    request: Request,
+    claims: AccessClaims = Depends(signed_in),
+    svc: Services = Depends(services),
+) -> Response:
+    await sessions.end_session(svc, claims, sid, _caller(request))
+    return Response(status_code=204, headers=NO_STORE)
+
+
+@router.post("/password", status_code=204)
+async def change_password(
+    request: Request,
+    claims: AccessClaims = Depends(signed_in),
+    svc: Services = Depends(services),
+) -> Response:
+    data = await read_json_object(request)
+    current = text_field(data, "current_password", max_len=1024) or ""
+    new = text_field(data, "new_password", max_len=1024) or ""
+    await sessions.change_password(svc, claims, current, new, _caller(request))
+    return Response(status_code=204, headers=NO_STORE)
