@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gatepass import __version__
+from gatepass import __version__, cli_urls
 from gatepass.core.sealing import SealError
 from gatepass.errors import GatepassError
 from gatepass.settings import ConfigError, Settings, load_settings
@@ -84,12 +84,14 @@ def _parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="signing keys").add_subparsers(
         dest="keys_command", required=True, metavar="ACTION"
     )
-    keys.add_parser("list", help="show keys, states and dates", parents=[common]).add_argument(
-        "--json", action="store_true"
-    )
+    urls = cli_urls.URLS_FLAG
     keys.add_parser(
-        "rotate", help="rotate: next key signs, active key retires", parents=[common]
+        "list", help="show keys, states and dates", parents=[common, urls]
     ).add_argument("--json", action="store_true")
+    keys.add_parser(
+        "rotate", help="rotate: next key signs, active key retires", parents=[common, urls]
+    ).add_argument("--json", action="store_true")
+    cli_urls.add_sign_url(sub, common)
 
     tok = sub.add_parser("token", help="tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
@@ -314,6 +316,8 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
 
 
 async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
+    if args.urls:
+        return await cli_urls.keys_list(svc, args)
     now = svc.clock.now()
     rows = await svc.keys.rows()
     items = []
@@ -345,6 +349,8 @@ async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
 
 
 async def _keys_rotate(svc: Any, args: argparse.Namespace) -> int:
+    if args.urls:
+        return await cli_urls.keys_rotate(svc, args)
     ring = await svc.keys.rotate()
     active = ring.active()
     if args.json:
@@ -401,6 +407,7 @@ _HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[i
     ("keys", "list"): _keys_list,
     ("keys", "rotate"): _keys_rotate,
     ("token", "inspect"): _token_inspect,
+    ("sign-url", ""): cli_urls.sign_url,
 }
 
 if __name__ == "__main__":

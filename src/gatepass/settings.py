@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
@@ -25,6 +32,10 @@ _EXPECTED: dict[str, str] = {
     "secret_key": "at least 32 characters",
     "allowed_origins": "a comma-separated list of origins such as https://app.example",
     "log_level": "one of debug, info, warning, error",
+    "signed_url_base": "an http(s) URL without query or fragment (the CDN host)",
+    "signed_url_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
+    "playback_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
+    "secure_link_secret": "at least 16 printable characters, no spaces, quotes, $, ; or braces",
 }
 
 
@@ -81,12 +92,47 @@ class Settings(BaseSettings):
     access_log: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
+    # Signed URLs (docs: README "Signed URLs"). Who may sign: a token with this role, or with
+    # this scope (an empty value turns that way off).
+    signed_url_base: str = ""  # default: the issuer
+    signed_url_role: str = "admin"
+    signed_url_scope: str = "urls:sign"
+    signed_url_max_ttl: int = Field(86400, ge=1, le=30 * 86400)
+    signed_url_ttl: int = Field(600, ge=1)
+    playback_ttl: int = Field(3600, ge=1)
+    playback_audience: str = "gatepass-playback"
+    secure_link_secret: SecretStr | None = None  # nginx secure_link_md5 format; off when unset
+
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, v: str) -> str:
         if v and (not v.startswith(("https://", "http://")) or "?" in v or "#" in v):
             raise ValueError("bad issuer")
         return v.rstrip("/")
+
+    @field_validator("signed_url_base")
+    @classmethod
+    def _signed_url_base(cls, v: str) -> str:
+        if v and (not v.startswith(("https://", "http://")) or "?" in v or "#" in v):
+            raise ValueError("bad signed url base")
+        return v.rstrip("/")
+
+    @field_validator("signed_url_ttl", "playback_ttl")
+    @classmethod
+    def _within_max_ttl(cls, v: int, info: ValidationInfo) -> int:
+        if v > info.data.get("signed_url_max_ttl", v):
+            raise ValueError("longer than the maximum")
+        return v
+
+    @field_validator("secure_link_secret")
+    @classmethod
+    def _secure_link_secret(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            text = v.get_secret_value()
+            bad = "\"'$;{}"
+            if len(text) < 16 or not all(0x21 <= ord(c) < 0x7F and c not in bad for c in text):
+                raise ValueError("bad secure link secret")
+        return v
 
     @field_validator("database_url")
     @classmethod
@@ -133,6 +179,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "database_url", f"sqlite:///{path}")
         if self.refresh_idle_ttl > self.refresh_token_ttl:
             object.__setattr__(self, "refresh_idle_ttl", self.refresh_token_ttl)
+        if not self.signed_url_base:
+            object.__setattr__(self, "signed_url_base", self.issuer)
         return self
 
     @property

@@ -15,6 +15,7 @@ from gatepass.core.sealing import derive_key
 from gatepass.metrics import Metrics
 from gatepass.oauth.denylist import ServerDenylist
 from gatepass.oauth.keys import KeyManager
+from gatepass.oauth.signed_urls import UrlKeyManager
 from gatepass.sdk.verifier import Verifier
 from gatepass.settings import Settings
 from gatepass.storage import db
@@ -25,6 +26,7 @@ from gatepass.storage.keystore import KeyStore
 from gatepass.storage.logins import Logins
 from gatepass.storage.master_secret import load_master_secret
 from gatepass.storage.throttle import SqlThrottle
+from gatepass.storage.url_keys import UrlKeyStore
 from gatepass.storage.users import Users
 
 
@@ -41,6 +43,7 @@ class Services:
     throttle: SqlThrottle
     passwords: Passwords
     keys: KeyManager
+    url_keys: UrlKeyManager  # URL-signing keys (signed URLs, playback JWTs)
     verifier: Verifier
     metrics: Metrics
     refresh_key: bytes  # derives a refresh token's child (core/refresh.child_token)
@@ -63,6 +66,8 @@ async def open_services(
         master = load_master_secret(settings)
         keys = KeyManager(KeyStore(sessions, master), settings, clock)
         await keys.start()
+        url_keys = UrlKeyManager(UrlKeyStore(sessions, master), settings, clock)
+        await url_keys.start()
         denylist = ServerDenylist(SqlDenylist(sessions), settings, clock)
         await denylist.start()
     except BaseException:
@@ -93,6 +98,7 @@ async def open_services(
             parallelism=settings.argon2_parallelism,
         ),
         keys=keys,
+        url_keys=url_keys,
         verifier=verifier,
         metrics=Metrics(),
         refresh_key=derive_key(master, refresh_machine.CHILD_KEY_PURPOSE),

@@ -15,9 +15,10 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
 from gatepass.server.cors import SessionCors
+from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
-from gatepass.server.routes import admin, api, discovery, oauth, ops
+from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
 
@@ -25,11 +26,14 @@ log = logging.getLogger("gatepass.server")
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
+    edge = edge_verifier(settings, clock)  # GET /edge/verify: URL keys in memory
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await open_services(settings, clock)
         app.state.services = svc
         app.state.bearer = BearerAuth(svc.verifier)
+        svc.url_keys.attach(edge)
         refresher = asyncio.create_task(_refresh_keys(svc))
         upkeep = asyncio.create_task(maintain(svc))
         try:
@@ -54,10 +58,12 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     for module in (discovery, oauth, api, admin, ops):
         app.include_router(module.router)
     app.include_router(session_routes.router)
+    app.include_router(signed_urls.router)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SessionCors, origins=settings.allowed_origins)
+    app.add_middleware(EdgeVerify, verifier=edge)  # added last: runs first, before routing
     return app
 
 
@@ -69,6 +75,10 @@ async def _refresh_keys(svc: Services) -> None:
             await svc.keys.reload()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have
             log.warning("could not reload signing keys", exc_info=True)
+        try:
+            await svc.url_keys.reload()
+        except Exception:  # noqa: BLE001 - keep serving with the keys we have
+            log.warning("could not reload URL-signing keys", exc_info=True)
 
 
 def app_from_env() -> FastAPI:

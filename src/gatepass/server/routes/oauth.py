@@ -1,12 +1,12 @@
-"""POST /oauth/token (RFC 6749), /oauth/introspect (RFC 7662)."""
+"""POST /oauth/token (RFC 6749), /oauth/introspect (RFC 7662), /oauth/revoke (RFC 7009)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from gatepass.errors import GatepassError, InvalidRequest
-from gatepass.oauth import client_auth, rfc7662, token_endpoint
+from gatepass.errors import GatepassError, InvalidClient, InvalidRequest
+from gatepass.oauth import client_auth, rfc7009, rfc7662, token_endpoint
 from gatepass.oauth.services import Services
 from gatepass.server.deps import client_ip, services, user_agent
 from gatepass.server.errors import NO_STORE
@@ -42,3 +42,17 @@ async def introspect(request: Request, svc: Services = Depends(services)) -> JSO
         raise InvalidRequest("token is required.")
     answer = await rfc7662.introspect(svc, client, token, form.get("token_type_hint"))
     return JSONResponse(answer, headers=NO_STORE)
+
+
+@router.post("/oauth/revoke")
+async def revoke(request: Request, svc: Services = Depends(services)) -> Response:
+    form = await read_form(request)
+    presented = client_auth.presented_credentials(request.headers.get("authorization"), form)
+    client = await client_auth.authenticate(svc.clients, presented)
+    if client is None:
+        raise InvalidClient("Revocation needs client authentication (or a public client_id).")
+    token = form.get("token")
+    if token is None:
+        raise InvalidRequest("token is required.")
+    await rfc7009.revoke(svc, client, token, form.get("token_type_hint"))
+    return Response(status_code=200, headers=NO_STORE)

@@ -1,0 +1,61 @@
+"""``GET /edge/verify``: the target of an nginx ``auth_request``, answered before routing.
+
+A pure ASGI middleware: for the one path ``/edge/verify`` it reads ``X-Original-URI`` (nginx
+``$request_uri``: the path and query as the client sent them) and ``X-Real-IP``, checks the
+signed URL or playback JWT with the keys in memory (``SignedUrlVerifier``; no database, no
+network) and answers 204 (let it through) or 403 (refuse), with no body. Every other request goes
+on to the app. Skipping FastAPI's routing, dependencies and the other middleware is what keeps
+this path within a small factor of nginx itself.
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gatepass.clock import Clock
+from gatepass.sdk.signed_url import SignedUrlVerifier
+from gatepass.settings import Settings
+
+PATH = "/edge/verify"
+_ALLOW: Message = {"type": "http.response.start", "status": 204, "headers": []}
+_DENY: Message = {
+    "type": "http.response.start",
+    "status": 403,
+    "headers": [(b"content-length", b"0"), (b"cache-control", b"no-store")],
+}
+_EMPTY: Message = {"type": "http.response.body", "body": b""}
+
+
+def edge_verifier(settings: Settings, clock: Clock | None = None) -> SignedUrlVerifier:
+    """An edge verifier with no keys yet; the URL-key manager fills (and refreshes) it."""
+    return SignedUrlVerifier(
+        issuer=settings.issuer,
+        playback_audience=settings.playback_audience,
+        clock=clock.now if clock is not None else time.time,
+    )
+
+
+class EdgeVerify:
+    def __init__(self, app: ASGIApp, verifier: SignedUrlVerifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        uri: str | None = None
+        ip: str | None = None
+        repeated = False
+        for name, value in scope["headers"]:
+            if name == b"x-original-uri":
+                repeated = repeated or uri is not None
+                uri = value.decode("latin-1")
+            elif name == b"x-real-ip":
+                repeated = repeated or ip is not None
+                ip = value.decode("latin-1")
+        ok = not repeated and self.verifier.check(uri, ip)
+        await send(_ALLOW if ok else _DENY)
+        await send(_EMPTY)
