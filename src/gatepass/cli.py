@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gatepass import __version__, cli_urls
+from gatepass import __version__, cli_sessions, cli_urls
 from gatepass.core.sealing import SealError
 from gatepass.errors import GatepassError
 from gatepass.settings import ConfigError, Settings, load_settings
@@ -92,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "rotate", help="rotate: next key signs, active key retires", parents=[common, urls]
     ).add_argument("--json", action="store_true")
     cli_urls.add_sign_url(sub, common)
+    cli_sessions.add_parsers(sub, common, dbp)
 
     tok = sub.add_parser("token", help="tokens").add_subparsers(
         dest="token_command", required=True, metavar="ACTION"
@@ -141,6 +142,9 @@ def _brief(exc: BaseException) -> str:
 
 def _action(args: argparse.Namespace) -> str:
     for name in ("db_command", "user_command", "client_command", "keys_command", "token_command"):
+        if getattr(args, name, None):
+            return str(getattr(args, name))
+    for name in ("sessions_command",):
         if getattr(args, name, None):
             return str(getattr(args, name))
     return ""
@@ -408,6 +412,9 @@ _HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[i
     ("keys", "rotate"): _keys_rotate,
     ("token", "inspect"): _token_inspect,
     ("sign-url", ""): cli_urls.sign_url,
+    ("sessions", "list"): cli_sessions.sessions_list,
+    ("sessions", "revoke"): cli_sessions.sessions_revoke,
+    ("db", "purge"): cli_sessions.db_purge,
 }
 
 if __name__ == "__main__":

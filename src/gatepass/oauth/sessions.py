@@ -105,6 +105,33 @@ async def end_session(svc: Services, claims: AccessClaims, sid: str, caller: Cal
     await end_login(svc, row, reason="ended_by_user", ip=caller.ip)
 
 
+async def force_logout(
+    svc: Services, user_id: str, *, by: str, caller: Caller | None = None
+) -> int:
+    """An administrator (or the CLI) ends every login of a user at once."""
+    if len(user_id) > 64 or await svc.users.by_id(user_id) is None:
+        raise NotFound("No such user.")
+    rows = await end_user_logins(
+        svc,
+        user_id,
+        reason="forced_logout",
+        event="forced_logout",
+        ip=caller.ip if caller else None,
+        user_agent=caller.user_agent if caller else None,
+        details={"by": by},
+    )
+    return len(rows)
+
+
+async def force_end_session(svc: Services, sid: str, *, by: str) -> bool:
+    row = await svc.logins.get(sid) if len(sid) <= 64 else None
+    if row is None:
+        raise NotFound("No such session.")
+    return await end_login(
+        svc, row, reason="forced_logout", event="forced_logout", details={"by": by}
+    )
+
+
 async def change_password(
     svc: Services, claims: AccessClaims, current: str, new: str, caller: Caller
 ) -> int:

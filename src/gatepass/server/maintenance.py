@@ -1,21 +1,35 @@
-"""Background upkeep of a running server: follow the database denylist (without Redis)."""
+"""Background upkeep of a running server: follow the database denylist (without Redis), and
+purge what has expired (logins, refresh tokens, denylist entries; see ``storage/purge.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from gatepass.oauth.services import Services
+from gatepass.storage.purge import purge
 
 log = logging.getLogger("gatepass.maintenance")
 
 POLL_INTERVAL = 1.0  # seconds between reads of revocations written by other instances
+PURGE_INTERVAL = 600.0  # seconds between purges (the first one a minute after the start)
 
 
 async def maintain(svc: Services) -> None:
+    next_purge = time.monotonic() + 60
     while True:
         await asyncio.sleep(POLL_INTERVAL)
         try:
             await svc.denylist.poll()
         except Exception:  # noqa: BLE001 - keep serving; the next round tries again
             log.warning("could not read the denylist", exc_info=True)
+        if time.monotonic() >= next_purge:
+            next_purge = time.monotonic() + PURGE_INTERVAL
+            try:
+                done = await purge(svc.sessions, svc.clock.now())
+                svc.denylist.local.purge(svc.clock.now())
+                if done.total:
+                    log.info("purged expired rows", extra={"purged": done.counts})
+            except Exception:  # noqa: BLE001
+                log.warning("purge failed", exc_info=True)

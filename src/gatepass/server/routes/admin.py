@@ -9,9 +9,10 @@ from fastapi.responses import JSONResponse
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest, NotFound
+from gatepass.oauth import sessions
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
-from gatepass.server.deps import bearer, services
+from gatepass.server.deps import bearer, client_ip, services, user_agent
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routes import clients
 
@@ -63,6 +64,19 @@ async def user_sessions(
             for r in rows
         ]
     }
+
+
+@router.post("/users/{user_id}/revoke")
+async def revoke_user(
+    user_id: str,
+    request: Request,
+    claims: AccessClaims = Depends(admin),
+    svc: Services = Depends(services),
+) -> dict[str, Any]:
+    """End every login of the user at once, with every access token issued to them."""
+    caller = sessions.Caller(client_ip(request), user_agent(request))
+    revoked = await sessions.force_logout(svc, user_id, by=claims.sub, caller=caller)
+    return {"revoked_sessions": revoked}
 
 
 @router.post("/keys/rotate")

@@ -1,0 +1,165 @@
+"""Administration of logins (POST /admin/users/{id}/revoke, GET .../sessions, GET /admin/events),
+the `gatepass sessions` and `gatepass db purge` commands, and the purge itself on both databases."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Harness
+from gatepass.clock import FrozenClock
+from gatepass.core.jose import b64url_decode
+from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.purge import purge
+
+
+def sub_sid(token: str) -> tuple[str, str]:
+    c = json.loads(b64url_decode(token.split(".")[1]))
+    return c["sub"], c["sid"]
+
+
+def profile(h: Harness, token: str) -> int:
+    return h.client.get("/api/profile", headers=h.bearer(token)).status_code
+
+
+def test_admin_revoke_ends_every_login_of_the_user(gp: Harness) -> None:
+    admin = gp.access_token("alice")
+    bob = [gp.login("bob").json() for _ in range(2)]
+    bob_id, _ = sub_sid(bob[0]["access_token"])
+    listed = gp.client.get(f"/admin/users/{bob_id}/sessions", headers=gp.bearer(admin))
+    assert len(listed.json()["sessions"]) == 2
+    assert (
+        gp.client.post(
+            f"/admin/users/{bob_id}/revoke", headers=gp.bearer(bob[0]["access_token"])
+        ).status_code
+        == 403
+    )
+    r = gp.client.post(f"/admin/users/{bob_id}/revoke", headers=gp.bearer(admin))
+    assert r.status_code == 200 and r.json() == {"revoked_sessions": 2}
+    for b in bob:
+        assert profile(gp, b["access_token"]) == 401
+        refresh = {"grant_type": "refresh_token", "refresh_token": b["refresh_token"]}
+        assert gp.client.post("/oauth/token", data=refresh).json()["error"] == "invalid_grant"
+    assert profile(gp, admin) == 200
+    listed = gp.client.get(f"/admin/users/{bob_id}/sessions", headers=gp.bearer(admin))
+    assert listed.json()["sessions"] == []
+    assert gp.client.post("/admin/users/nobody/revoke", headers=gp.bearer(admin)).status_code == 404
+    events = gp.client.get("/admin/events?type=forced_logout", headers=gp.bearer(admin)).json()
+    (event,) = events["events"]
+    assert event["user_id"] == bob_id and event["details"]["sessions"] == 2
+    assert event["details"]["by"] == sub_sid(admin)[0]
+    assert profile(gp, gp.access_token("bob")) == 200  # a later login works
+
+
+def test_events_are_paginated(gp: Harness) -> None:
+    admin = gp.access_token("alice")
+    for _ in range(3):
+        gp.client.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "refresh_token": "gpr_" + "x" * 43},
+        )
+        t = gp.login("bob").json()
+        gp.client.post("/auth/logout-all", headers=gp.bearer(t["access_token"]))
+    page = gp.client.get("/admin/events?limit=2", headers=gp.bearer(admin)).json()
+    assert len(page["events"]) == 2 and page["next"] is not None
+    rest = gp.client.get(f"/admin/events?limit=2&after={page['next']}", headers=gp.bearer(admin))
+    assert len(rest.json()["events"]) == 1 and rest.json()["next"] is None
+
+
+def test_purge_deletes_only_what_is_dead(
+    make_harness: Callable[..., Harness], database_url: str
+) -> None:
+    clock = FrozenClock()
+    h = make_harness(
+        clock=clock, database_url=database_url, refresh_token_ttl=3600, refresh_idle_ttl=600
+    )
+    h.create_user("bob")
+    old = h.login("bob").json()  # will expire
+    t = old["refresh_token"]
+    for _ in range(3):  # leave used tokens behind
+        t = h.client.post(
+            "/oauth/token", data={"grant_type": "refresh_token", "refresh_token": t}
+        ).json()["refresh_token"]
+    clock.advance(3000)
+    live = h.login("bob").json()
+    revoked = h.login("bob").json()
+    h.client.delete(
+        f"/auth/sessions/{sub_sid(revoked['access_token'])[1]}",
+        headers=h.bearer(live["access_token"]),
+    )
+    clock.advance(1000)  # every login so far is idle-dead, the denylist entry past coverage
+    fresh = h.login("bob").json()
+    nxt = h.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": fresh["refresh_token"]},
+    )
+    assert nxt.status_code == 200
+    done = h.run(purge, h.svc.sessions, clock.now(), used_retention=3600, revoked_retention=60)
+    assert done.counts["login_sessions"] == 3 and done.counts["denylist"] == 1
+    assert done.counts["refresh_tokens"] >= 4
+
+    async def rows() -> tuple[list[Any], list[Any]]:
+        from sqlalchemy import select
+
+        async with h.svc.sessions() as s:
+            fams = list((await s.execute(select(LoginSession))).scalars())
+            toks = list((await s.execute(select(RefreshToken))).scalars())
+        return fams, toks
+
+    fams, toks = h.run(rows)
+    assert [f.id for f in fams] == [sub_sid(fresh["access_token"])[1]]
+    assert len(toks) == 2  # the used parent (still needed for reuse detection) and its child
+    again = h.run(purge, h.svc.sessions, clock.now())
+    assert again.total == 0
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(__import__("os").environ):
+        if key.startswith("GATEPASS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GATEPASS_SECRET_KEY", "test-master-secret-0123456789abcdef")
+    monkeypatch.setenv("GATEPASS_ISSUER", "http://testserver")
+    return tmp_path / "cli-data"
+
+
+def test_cli_sessions_list_revoke_and_purge(
+    make_harness: Callable[..., Harness], cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gatepass.cli import main
+
+    h = make_harness(data_dir=cli_env)
+    h.create_user("bob")
+    a, b = h.login("bob").json(), h.login("bob").json()
+    _, sid_a = sub_sid(a["access_token"])
+    capsys.readouterr()
+    assert main(["sessions", "list", "bob", "--json", "--data-dir", str(cli_env)]) == 0
+    assert {s["id"] for s in json.loads(capsys.readouterr().out)} == {
+        sid_a,
+        sub_sid(b["access_token"])[1],
+    }
+    assert main(["sessions", "list", "bob", "--data-dir", str(cli_env)]) == 0
+    assert sid_a in capsys.readouterr().out
+    assert main(["sessions", "revoke", sid_a, "--json", "--data-dir", str(cli_env)]) == 0
+    assert json.loads(capsys.readouterr().out)["revoked_sessions"] == 1
+    h.run(h.svc.denylist.poll)  # what the running server does each second
+    assert profile(h, a["access_token"]) == 401 and profile(h, b["access_token"]) == 200
+    assert main(["sessions", "revoke", "bob", "--data-dir", str(cli_env)]) == 0
+    assert "ended 1 login(s) of bob" in capsys.readouterr().out
+    h.run(h.svc.denylist.poll)
+    assert profile(h, b["access_token"]) == 401
+    assert main(["sessions", "revoke", "nobody", "--data-dir", str(cli_env)]) == 1
+    capsys.readouterr()
+    assert main(["db", "purge", "--data-dir", str(cli_env)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("purged ") and "purging" in captured.err
+    assert main(["db", "purge", "--json", "--data-dir", str(cli_env)]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {
+        "refresh_tokens",
+        "login_sessions",
+        "denylist",
+    }
