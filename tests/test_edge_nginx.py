@@ -1,0 +1,218 @@
+"""The worked setup of docs/nginx/: Debian's nginx serving a folder of HLS files behind
+``auth_request`` to a real ``gatepass serve``; and nginx alone checking ``format: nginx`` links.
+
+nginx runs as a child process with its own prefix, pid file and temp dirs in tmp_path, on a free
+loopback port, and is stopped by its pid. Without nginx the test is skipped, unless CI=true.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from procs import Server, cli, free_port, gatepass_env
+
+pytestmark = pytest.mark.slow
+CONF = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "gatepass-hls.conf"
+SECURE_LINK_SECRET = "nginx-link-secret-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
+    )
+    if found is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("nginx is not installed (CI=true: .ci/run installs nginx-light)")
+        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
+    return found
+
+
+def media(root: Path) -> None:
+    for vid in ("42", "420", "43"):
+        d = root / "videos" / vid
+        d.mkdir(parents=True)
+        (d / "master.m3u8").write_text("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=800000\n720p.m3u8\n")
+        (d / "720p.m3u8").write_text(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nseg0.ts\n#EXTINF:4.0,\nseg1.ts\n"
+            "#EXT-X-ENDLIST\n"
+        )
+        for i in range(2):
+            (d / f"seg{i}.ts").write_bytes(f"segment {vid}/{i}".encode())
+    (root / "files").mkdir()
+    (root / "files" / "report.pdf").write_bytes(b"%PDF-1.4 report")
+    (root / "secret.txt").write_text("never served")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    binary = nginx_binary()
+    base = tmp_path_factory.mktemp("edge")
+    env = gatepass_env(
+        base / "data",
+        secret_key="edge-test-secret-0123456789abcdefgh",
+        secure_link_secret=SECURE_LINK_SECRET,
+    )
+    assert cli(env, "user", "create", "alice", "--role", "admin", "--password-stdin",
+               stdin=PASSWORD + "\n").returncode == 0  # fmt: skip
+    gatepass = Server(env, log=base / "gatepass.log").start()
+    prefix, root = base / "nginx", base / "media"
+    prefix.mkdir()
+    media(root)
+    port = free_port()
+    conf = CONF.read_text()
+    for name, value in {
+        "@PREFIX@": str(prefix),
+        "@LISTEN@": f"127.0.0.1:{port}",
+        "@GATEPASS@": f"127.0.0.1:{gatepass.port}",
+        "@MEDIA_ROOT@": str(root),
+        "@SECURE_LINK_SECRET@": SECURE_LINK_SECRET,
+    }.items():
+        conf = conf.replace(name, value)
+    assert "@" not in re.sub(r"#.*", "", conf)
+    (prefix / "nginx.conf").write_text(conf)
+    cmd = [binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf")]
+    test = subprocess.run([*cmd, "-t", "-q"], capture_output=True, text=True, timeout=30)
+    assert test.returncode == 0, test.stderr
+    # As root, nginx's workers would switch to "nobody", who cannot read pytest's 0700 tmp dirs.
+    globals_ = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    nginx = subprocess.Popen(
+        [*cmd, "-g", globals_], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(url + "/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        yield {"env": env, "url": url, "gatepass": gatepass}
+    finally:
+        nginx.send_signal(signal.SIGQUIT)  # graceful stop of the master, which ends its workers
+        try:
+            nginx.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+            nginx.wait(timeout=15)
+        gatepass.stop()
+
+
+def sign(stack: dict, *args: str) -> dict:
+    r = cli(stack["env"], "sign-url", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def get(stack: dict, uri: str) -> httpx.Response:
+    return httpx.get(stack["url"] + uri, timeout=10)
+
+
+def uri_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}"
+
+
+def test_signed_prefix_fetches_playlist_and_segments(stack: dict) -> None:
+    q = sign(stack, "/videos/42/", "--ttl", "300")["query"]
+    master = get(stack, f"/videos/42/master.m3u8?{q}")
+    assert master.status_code == 200
+    assert master.headers["content-type"] == "application/vnd.apple.mpegurl"
+    # the playlist lists its URIs with the grant appended, as a player will request them
+    assert f"720p.m3u8?{q}\n" in master.text
+    variant = get(stack, f"/videos/42/720p.m3u8?{q}")
+    assert variant.status_code == 200
+    segments = [line for line in variant.text.splitlines() if line.startswith("seg")]
+    assert segments == [f"seg0.ts?{q}", f"seg1.ts?{q}"]
+    seg = get(stack, "/videos/42/" + segments[1])
+    assert seg.status_code == 200 and seg.content == b"segment 42/1"
+
+
+def test_unsigned_tampered_and_out_of_prefix_requests_get_403(stack: dict) -> None:
+    q = sign(stack, "/videos/42/", "--ttl", "300")["query"]
+    assert get(stack, "/videos/42/seg0.ts").status_code == 403
+    assert get(stack, "/videos/42/seg0.ts?exp=9999999999&kid=x&sig=" + "A" * 43).status_code == 403
+    sig = q.rsplit("sig=", 1)[1]
+    tampered = q.replace(sig, ("B" if sig[0] != "B" else "C") + sig[1:])
+    assert get(stack, f"/videos/42/seg0.ts?{tampered}").status_code == 403
+    exp = re.search(r"exp=(\d+)", q).group(1)  # type: ignore[union-attr]
+    assert get(stack, f"/videos/42/seg0.ts?{q.replace(exp, str(int(exp) + 60))}").status_code == 403
+    for path in (
+        "/videos/420/seg0.ts",
+        "/videos/43/seg0.ts",
+        "/videos/42/../43/seg0.ts",
+        "/videos/42/%2e%2e/43/seg0.ts",
+        "/videos/42/..%2f43/seg0.ts",
+        "/videos/42%2f..%2f43/seg0.ts",
+        "/videos/42//seg0.ts",
+    ):
+        r = get(stack, f"{path}?{q}")
+        assert r.status_code == 403, (path, r.status_code)
+        assert b"segment" not in r.content
+    # nginx itself resolves this one to /secret.txt, outside /videos/: not found, not served
+    r = get(stack, f"/videos/42/%2e%2e/%2e%2e/secret.txt?{q}")
+    assert r.status_code == 404 and b"never served" not in r.content
+
+
+def test_expired_url_gets_403(stack: dict) -> None:
+    q = sign(stack, "/videos/42/", "--ttl", "1")["query"]
+    exp = int(re.search(r"exp=(\d+)", q).group(1))  # type: ignore[union-attr]
+    time.sleep(max(0.0, exp - time.time()) + 0.1)
+    assert get(stack, f"/videos/42/seg0.ts?{q}").status_code == 403
+
+
+def test_exact_path_grant_covers_one_file(stack: dict) -> None:
+    url = sign(stack, "/videos/42/seg0.ts")["url"]
+    assert get(stack, uri_of(url)).content == b"segment 42/0"
+    assert get(stack, uri_of(url).replace("seg0.ts", "seg1.ts")).status_code == 403
+
+
+def test_playback_jwt_url_plays(stack: dict) -> None:
+    base = stack["gatepass"].url
+    token = httpx.post(
+        base + "/oauth/token",
+        data={"grant_type": "password", "username": "alice", "password": PASSWORD},
+        timeout=10,
+    ).json()["access_token"]
+    r = httpx.post(
+        base + "/signed-urls",
+        json={"video_id": "42", "format": "jwt"},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    uri = uri_of(r.json()["url"])
+    assert uri.startswith("/videos/42?token=")
+    # /videos/42 -> 301 /videos/42/?token=… -> master.m3u8, every URI in it carrying the token
+    playlist = httpx.get(stack["url"] + uri, timeout=10, follow_redirects=True)
+    assert playlist.status_code == 200 and "720p.m3u8?token=" in playlist.text
+    assert get(stack, uri.replace("/videos/42?", "/videos/42/seg0.ts?")).status_code == 200
+    assert get(stack, uri.replace("/videos/42?", "/videos/43/seg0.ts?")).status_code == 403
+    assert get(stack, f"/videos/42/seg0.ts?token={token}").status_code == 403  # access token
+
+
+def test_nginx_alone_checks_secure_link_urls(stack: dict) -> None:
+    out = sign(stack, "/files/report.pdf", "--format", "nginx")
+    uri = uri_of(out["url"])
+    assert re.fullmatch(r"/files/report\.pdf\?md5=[A-Za-z0-9_-]{22}&expires=\d+", uri)
+    assert get(stack, uri).content == b"%PDF-1.4 report"
+    assert get(stack, "/files/report.pdf").status_code == 403
+    md5 = re.search(r"md5=([^&]+)", uri).group(1)  # type: ignore[union-attr]
+    assert get(stack, uri.replace(md5, "A" * 22)).status_code == 403
+    past = int(time.time()) - 10
+    from gatepass.oauth.signed_urls import secure_link_md5
+
+    md5 = secure_link_md5(SECURE_LINK_SECRET, "/files/report.pdf", past)
+    assert get(stack, f"/files/report.pdf?md5={md5}&expires={past}").status_code == 410
