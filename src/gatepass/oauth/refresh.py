@@ -13,7 +13,7 @@ from gatepass.core import opaque
 from gatepass.core import refresh as machine
 from gatepass.errors import InvalidGrant, InvalidScope
 from gatepass.oauth import scopes
-from gatepass.oauth.issuance import TokenResponse, access_token
+from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
 from gatepass.storage.logins import Rotation
@@ -58,6 +58,9 @@ async def refresh_grant(
     scope: str | None,
     ip: str | None,
     user_agent: str | None,
+    token_format: str = "jwt",
+    audience: str | None = None,
+    ttl: int | None = None,
 ) -> TokenResponse:
     if not refresh_token or not opaque.looks_like(refresh_token, opaque.REFRESH_PREFIX):
         raise InvalidGrant(REFUSED, debug="not a refresh token")
@@ -119,12 +122,16 @@ async def refresh_grant(
             log.warning("refresh token reuse: family revoked", extra={"sid": family.sid})
             raise InvalidGrant(REFUSED, debug=second.reason)
     svc.metrics.refreshes.inc()
-    token, ttl = access_token(
+    token, expires_in = await issue_access_token(
         svc,
+        token_format=token_format,
         subject=user.id,
         client_id=family.client_id,
         scope=granted,
         roles=user.roles,
         sid=family.sid,
+        audience=audience,
+        ttl=ttl,
+        username=user.username,
     )
-    return TokenResponse(token, ttl, " ".join(sorted(granted)), child, family.sid)
+    return TokenResponse(token, expires_in, " ".join(sorted(granted)), child, family.sid)

@@ -64,6 +64,9 @@ async def token(
             scope=form.get("scope"),
             ip=ip,
             user_agent=user_agent,
+            token_format=client.token_format if client else "jwt",
+            audience=client.audience if client else None,
+            ttl=client.access_token_ttl if client else None,
         )
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response

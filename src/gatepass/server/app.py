@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 
 from gatepass.clock import Clock
+from gatepass.oauth import opaque_access
 from gatepass.oauth.services import Services, open_services
 from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
@@ -32,7 +34,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = await open_services(settings, clock)
         app.state.services = svc
-        app.state.bearer = BearerAuth(svc.verifier)
+        app.state.bearer = BearerAuth(
+            svc.verifier, opaque=functools.partial(opaque_access.resolve, svc)
+        )
         svc.url_keys.attach(edge)
         refresher = asyncio.create_task(_refresh_keys(svc))
         upkeep = asyncio.create_task(maintain(svc))

@@ -1,0 +1,153 @@
+"""Opaque access tokens end to end: the server's own API, refresh for opaque clients,
+revocation on the next request, and the SDK's Introspector in another service."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+from conftest import PASSWORD, Harness
+from gatepass.sdk import AccessClaims, Verifier
+from gatepass.sdk.errors import InvalidTokenError
+from gatepass.sdk.fastapi import BearerAuth
+from gatepass.sdk.introspect import (
+    IntrospectionUnavailable,
+    Introspector,
+    claims_from_introspection,
+)
+
+
+def _basic(cid: str, secret: str | None) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
+
+
+def test_opaque_login_refresh_profile_and_revocation(gp: Harness) -> None:
+    cid, secret = gp.create_client("legacy", token_format="opaque")
+    auth = _basic(cid, secret)
+    r = gp.client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "bob", "password": PASSWORD},
+        headers=auth,
+    )
+    body = r.json()
+    assert body["access_token"].startswith("gpa_")
+    profile = gp.client.get("/api/profile", headers=gp.bearer(body["access_token"]))
+    assert profile.status_code == 200 and profile.json()["scope"] == "profile"
+
+    refreshed = gp.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": body["refresh_token"]},
+        headers=auth,
+    ).json()
+    assert refreshed["access_token"].startswith("gpa_")
+    assert (
+        gp.client.get("/api/profile", headers=gp.bearer(refreshed["access_token"])).status_code
+        == 200
+    )
+
+    gp.client.post("/oauth/revoke", data={"token": refreshed["access_token"]}, headers=auth)
+    r = gp.client.get("/api/profile", headers=gp.bearer(refreshed["access_token"]))
+    assert r.status_code == 401 and 'error="invalid_token"' in r.headers["www-authenticate"]
+
+
+def test_ending_the_login_kills_its_opaque_tokens(gp: Harness) -> None:
+    cid, secret = gp.create_client("legacy", token_format="opaque")
+    auth = _basic(cid, secret)
+    body = gp.client.post(
+        "/oauth/token",
+        data={"grant_type": "password", "username": "bob", "password": PASSWORD},
+        headers=auth,
+    ).json()
+    gp.client.post("/oauth/revoke", data={"token": body["refresh_token"]}, headers=auth)
+    assert gp.client.get("/api/profile", headers=gp.bearer(body["access_token"])).status_code == 401
+
+
+def test_unknown_opaque_token_is_invalid_token(gp: Harness) -> None:
+    r = gp.client.get("/api/profile", headers=gp.bearer("gpa_" + "A" * 43))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+
+
+def test_claims_from_introspection() -> None:
+    c = claims_from_introspection(
+        {
+            "active": True,
+            "sub": "u",
+            "exp": 10,
+            "iat": 1,
+            "scope": "a b",
+            "aud": "api",
+            "client_id": "c",
+        }
+    )
+    assert c.sub == "u" and c.scope == frozenset({"a", "b"}) and c.aud == ("api",)
+    for bad in (
+        {"active": False},
+        {},
+        {"active": "true", "sub": "u", "exp": 1},
+        {"active": True, "exp": 1},
+    ):
+        with pytest.raises(InvalidTokenError):
+            claims_from_introspection(bad)
+
+
+def test_introspector_in_another_service(tmp_path) -> None:
+    """A resource server using Introspector against a real gatepass process."""
+    import json
+
+    from procs import Server, cli, gatepass_env
+
+    env = gatepass_env(tmp_path / "data", secret_key="opaque-secret-0123456789abcdefghijk")
+    rs = json.loads(
+        cli(env, "client", "create", "rs", "--grant", "client_credentials", "--json").stdout
+    )
+    op = json.loads(
+        cli(
+            env,
+            "client",
+            "create",
+            "op",
+            "--grant",
+            "client_credentials",
+            "--token-format",
+            "opaque",
+            "--json",
+        ).stdout
+    )
+    with Server(env) as srv:
+        import httpx
+
+        token = httpx.post(
+            srv.url + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(op["client_id"], op["client_secret"]),
+        ).json()["access_token"]
+        introspector = Introspector.from_issuer(
+            srv.url, client_id=rs["client_id"], client_secret=rs["client_secret"], cache_ttl=0
+        )
+        verifier = Verifier.from_issuer(srv.url, audience="gatepass")
+        auth = BearerAuth(verifier, opaque=introspector.aresolve)
+        app = FastAPI()
+
+        @app.get("/whoami")
+        async def whoami(claims: AccessClaims = Depends(auth)) -> dict:
+            return {"sub": claims.sub}
+
+        client = TestClient(app)
+        r = client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json() == {"sub": op["client_id"]}
+        assert introspector.resolve(token).client_id == op["client_id"]
+        httpx.post(
+            srv.url + "/oauth/revoke",
+            data={"token": token},
+            auth=(op["client_id"], op["client_secret"]),
+        )
+        r = client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401  # revoked: the next request already sees it
+        bad = Introspector.from_issuer(
+            srv.url, client_id=rs["client_id"], client_secret="gps_wrong"
+        )
+        with pytest.raises(IntrospectionUnavailable):
+            bad.resolve(token)  # the service's own credentials are wrong: fail closed
