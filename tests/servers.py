@@ -65,7 +65,8 @@ class Server:
     def __init__(self, data_dir: Path, *, port: int | None = None, **settings: str) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = base_env(data_dir, ISSUER=self.url, **settings)
+        settings.setdefault("ISSUER", self.url)
+        self.env = base_env(data_dir, **settings)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 

@@ -179,7 +179,7 @@ class RedisDenylist:
                 if time.monotonic() > deadline:
                     raise TimeoutError("no subscription confirmation")
             if self._seed is not None:
-                self._write(list(self._seed()), publish=False)
+                self._write(list(self._seed()), publish=True)  # to followers already caught up
             self._catch_up(client)
             if self.reconnects:
                 log.info("denylist feed restored")
