@@ -6,7 +6,6 @@ Secrets are compared as SHA-256 digests in constant time; an unknown client cost
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -31,13 +30,14 @@ def presented_credentials(authorization: str | None, form: Mapping[str, str]) ->
     if authorization and authorization[:6].lower() == "basic ":
         try:
             raw = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII header text
             raise InvalidClient("Malformed HTTP Basic credentials.") from None
         cid, sep, secret = raw.partition(":")
-        if not sep:
-            raise InvalidClient("Malformed HTTP Basic credentials.")
         # RFC 6749 §2.3.1: client id and secret are form-urlencoded before Basic encoding
-        basic = Presented(unquote(cid), unquote(secret), "client_secret_basic")
+        cid, secret = unquote(cid), unquote(secret)
+        if not sep or "\x00" in cid or "\x00" in secret:
+            raise InvalidClient("Malformed HTTP Basic credentials.")
+        basic = Presented(cid, secret, "client_secret_basic")
     in_form = form.get("client_secret")
     if basic is not None:
         if in_form is not None:

@@ -19,7 +19,7 @@ from gatepass.server import errors
 from gatepass.server.cors import SessionCors
 from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
-from gatepass.server.middleware import BodyLimit, RequestMetrics, SecurityHeaders
+from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
@@ -66,6 +66,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
     app.add_middleware(SessionCors, origins=settings.allowed_origins)
     app.add_middleware(EdgeVerify, verifier=edge)  # added last: runs first, before routing
     return app

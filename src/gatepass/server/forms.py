@@ -43,7 +43,9 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     raw = await request.body()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        # "\ud800" parses to a lone surrogate, which no UTF-8 text (nor database) can hold
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # Unicode errors are ValueErrors; deep nesting recurses
         raise InvalidRequest("The body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")

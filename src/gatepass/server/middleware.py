@@ -75,6 +75,25 @@ class BodyLimit:
                 await _send_error(send, 413, "The request body is too large.")
 
 
+class RejectNul:
+    """Answer 400 to a request whose path or query string holds a NUL (raw or ``%00``).
+
+    No route wants one, and PostgreSQL refuses NUL in text: a path or query parameter that
+    reaches the database with one would otherwise end as a 500.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query: bytes = scope.get("query_string", b"")
+            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+                await _send_error(send, 400, "The request path or query holds a NUL character.")
+                return
+        await self.app(scope, receive, send)
+
+
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
