@@ -102,7 +102,7 @@ def build_claims(
 
 def _num(payload: Mapping[str, Any], name: str, required: bool) -> int | None:
     v = payload.get(name)
-    if v is None:
+    if v is None and name not in payload:  # present but null is not a number (below)
         if required:
             raise ClaimError(f"missing claim: {name}")
         return None

@@ -58,11 +58,19 @@ class UnsupportedHeader(JoseError):
     pass
 
 
+_B64URL_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SPARE_BITS = {2: 0b1111, 3: 0b11}  # low bits of the last character that carry no data
+
+
 def b64url_decode(segment: str) -> bytes:
-    """Strict base64url without padding (RFC 7515 §2); the caller checked the alphabet."""
+    """Strict base64url without padding (RFC 7515 §2); the caller checked the alphabet. Only
+    the canonical encoding is read (RFC 4648 §3.5: the spare bits of the last character are
+    zero), so no two strings decode to the same bytes."""
     rem = len(segment) % 4
     if rem == 1:
         raise MalformedToken("bad base64url length")
+    if rem and _B64URL_CHARS.find(segment[-1]) & _SPARE_BITS[rem]:
+        raise MalformedToken("non-canonical base64url")
     try:
         return binascii.a2b_base64(
             segment.replace("-", "+").replace("_", "/") + "=" * (-len(segment) % 4),
@@ -169,7 +177,7 @@ def decode_verified(
     h64, p64, s64 = token.split(".")
     try:
         header = json.loads(b64url_decode(h64))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise MalformedToken("header is not JSON") from None
     if type(header) is not dict:
         raise MalformedToken("header is not an object")
@@ -179,7 +187,7 @@ def decode_verified(
         raise UnsupportedHeader("unencoded payloads are not supported")
     alg = header.get("alg")
     kid = header.get("kid")
-    if kid is None and len(keys) == 1:
+    if "kid" not in header and len(keys) == 1:  # "kid": null is not a missing kid
         vk = next(iter(keys.values()))
     elif type(kid) is str:
         vk = keys.get(kid)  # type: ignore[assignment]
@@ -194,7 +202,7 @@ def decode_verified(
         raise BadSignature("signature does not verify")
     try:
         payload = json.loads(b64url_decode(p64))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedToken("payload is not JSON") from None
     if type(payload) is not dict:
         raise MalformedToken("payload is not an object")

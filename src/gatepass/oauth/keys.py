@@ -19,6 +19,7 @@ class KeyManager:
         self._settings = settings
         self._clock = clock
         self.ring = KeyRing(())
+        self._accepted: set[str] = set()  # the kids the verifiers were last given
         self._verifiers: list[Verifier] = []
         self._lock = asyncio.Lock()
 
@@ -38,10 +39,12 @@ class KeyManager:
         self._install(ring)
 
     async def reload(self) -> None:
+        """Install the stored keys when they changed, or when a retiring key's time is up (its
+        ``retire_at`` passed since the last install: it must stop verifying)."""
         ring = await self._store.load()
         if {(k.kid, k.state, k.retire_at) for k in ring.keys} != {
             (k.kid, k.state, k.retire_at) for k in self.ring.keys
-        }:
+        } or self._accepted != set(ring.verification_keys(self._clock.now())):
             self._install(ring)
 
     async def rotate(self) -> KeyRing:
@@ -58,5 +61,6 @@ class KeyManager:
     def _install(self, ring: KeyRing) -> None:
         self.ring = ring
         vkeys = ring.verification_keys(self._clock.now())
+        self._accepted = set(vkeys)
         for v in self._verifiers:
             v.set_keys(vkeys)
