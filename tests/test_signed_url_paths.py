@@ -138,3 +138,16 @@ def test_encode_then_canonicalise_is_the_identity(path: str) -> None:
     assert su.canonical_path(su.encode_path(path)) == path
     q = su.sign_query(SECRET, KID, kind="path", scope=path, exp=NOW + 60)
     assert accepted(su.encode_path(path), q)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("/.\\ a1é%\x00\x7f~")), max_size=12))
+def test_the_fast_path_for_plain_paths_agrees_with_the_full_check(raw: str) -> None:
+    raw = raw.replace("%", "")
+    fast = bool(raw) and su._CANONICAL_PLAIN.fullmatch(raw) is not None
+    full = (
+        raw.startswith("/")
+        and su._RAW_OK.fullmatch(raw) is not None
+        and su._CANONICAL.fullmatch(raw) is not None
+    )
+    assert fast == full, raw

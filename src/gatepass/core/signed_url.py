@@ -32,12 +32,13 @@ So ``/videos/42/`` covers ``/videos/42/seg1.ts`` and nothing of ``/videos/420/x`
 from __future__ import annotations
 
 import binascii
+import functools
 import hmac
 import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import quote
 
 VERSION = "gatepass-url-v1"
@@ -48,6 +49,8 @@ KID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # none of them "." or "..", no empty segment except a trailing slash.
 _CANONICAL = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[^/\\%\x00-\x1f\x7f]+)*/?")
 _RAW_OK = re.compile(r"[\x21-\x7e]*")
+# The same for a raw path without any escape: printable ASCII but "%", in one match.
+_CANONICAL_PLAIN = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[\x21-\x24\x26-\x2e\x30-\x5b\x5d-\x7e]+)*/?")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _FORBIDDEN_DECODED = frozenset(b"/\\%")
 _EXP_RE = re.compile(r"[0-9]{1,12}")
@@ -127,6 +130,8 @@ def canonical_path(raw: str) -> str:
     with ``.``/``..`` segments, ``//``, backslashes, NUL, control characters, an encoded ``/``,
     ``\\`` or ``%`` is refused.
     """
+    if raw and len(raw) <= MAX_URI_BYTES and "%" not in raw and _CANONICAL_PLAIN.fullmatch(raw):
+        return raw  # the common case: nothing to decode, already canonical
     if not raw.startswith("/") or len(raw) > MAX_URI_BYTES or _RAW_OK.fullmatch(raw) is None:
         raise BadPath("path must be printable ASCII starting with /")
     decoded = _percent_decode(raw) if "%" in raw else raw
@@ -160,6 +165,7 @@ def covers(kind: ScopeKind, scope: str, path: str) -> bool:
 
 
 # -- addresses ------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=4096)
 def canonical_ip(value: str) -> str:
     """An address (``203.0.113.7``, ``2001:db8::1``) or network (``203.0.113.0/24``) in its one
     canonical text; IPv4-mapped IPv6 addresses become IPv4. ``ValueError`` when it is neither."""
@@ -178,6 +184,7 @@ def canonical_ip(value: str) -> str:
     return str(addr)
 
 
+@functools.lru_cache(maxsize=8192)
 def address_matches(bound: str, client: str | None) -> bool:
     if not client:
         return False
@@ -206,8 +213,7 @@ def signature(secret: bytes, kid: str, kind: ScopeKind, scope: str, exp: int, ip
     return b64url(hmac.digest(secret, canonical_string(kid, kind, scope, exp, ip), "sha256"))
 
 
-@dataclass(frozen=True, slots=True)
-class Grant:
+class Grant(NamedTuple):
     """What a signed URL grants: one path or one prefix, until ``exp``, maybe to one address."""
 
     kind: ScopeKind

@@ -17,7 +17,7 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
 from gatepass.server.cors import SessionCors
-from gatepass.server.edge import EdgeVerify, edge_verifier
+from gatepass.server.edge import EdgeFirstFastAPI, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
@@ -51,7 +51,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
                 await upkeep
             await svc.close()
 
-    app = FastAPI(
+    app = EdgeFirstFastAPI(  # a FastAPI answering GET /edge/verify before anything else
+        edge=edge,
         title="gatepass",
         lifespan=lifespan,
         docs_url=None,
@@ -68,7 +69,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RejectNul)
     app.add_middleware(SessionCors, origins=settings.allowed_origins)
-    app.add_middleware(EdgeVerify, verifier=edge)  # added last: runs first, before routing
     return app
 
 

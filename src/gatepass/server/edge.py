@@ -1,18 +1,21 @@
 """``GET /edge/verify``: the target of an nginx ``auth_request``, answered before routing.
 
-A pure ASGI middleware: for the one path ``/edge/verify`` it reads ``X-Original-URI`` (nginx
-``$request_uri``: the path and query as the client sent them) and ``X-Real-IP``, checks the
-signed URL or playback JWT with the keys in memory (``SignedUrlVerifier``; no database, no
-network) and answers 204 (let it through) or 403 (refuse), with no body. Every other request goes
-on to the app. Skipping FastAPI's routing, dependencies and the other middleware is what keeps
-this path within a small factor of nginx itself.
+The app itself (``EdgeFirstFastAPI.__call__``), for the one path ``/edge/verify``, reads
+``X-Original-URI`` (nginx ``$request_uri``: the path and query as the client sent them) and
+``X-Real-IP``, checks the signed URL or playback JWT with the keys in memory
+(``SignedUrlVerifier``; no database, no network) and answers 204 (let it through) or 403
+(refuse), with no body. Every other request goes on to the app. Skipping FastAPI's per-request
+telemetry check, routing, dependencies and every middleware is what keeps this path within a
+small factor of nginx itself.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import FastAPI
+from starlette.types import Message, Receive, Scope, Send
 
 from gatepass.clock import Clock
 from gatepass.sdk.signed_url import SignedUrlVerifier
@@ -37,25 +40,33 @@ def edge_verifier(settings: Settings, clock: Clock | None = None) -> SignedUrlVe
     )
 
 
-class EdgeVerify:
-    def __init__(self, app: ASGIApp, verifier: SignedUrlVerifier) -> None:
-        self.app = app
-        self.verifier = verifier
+async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
+    """204 or 403 for one ``/edge/verify`` request; a repeated header is refused."""
+    uri: str | None = None
+    ip: str | None = None
+    repeated = False
+    for name, value in scope["headers"]:
+        if name == b"x-original-uri":
+            repeated = repeated or uri is not None
+            uri = value.decode("latin-1")
+        elif name == b"x-real-ip":
+            repeated = repeated or ip is not None
+            ip = value.decode("latin-1")
+    ok = not repeated and verifier.check(uri, ip)
+    await send(_ALLOW if ok else _DENY)
+    await send(_EMPTY)
+
+
+class EdgeFirstFastAPI(FastAPI):
+    """The gatepass app: a FastAPI that answers ``/edge/verify`` itself, before FastAPI's
+    per-request work (its telemetry check, middleware, routing) and before any middleware."""
+
+    def __init__(self, *, edge: SignedUrlVerifier, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.edge = edge
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH:
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == PATH:
+            await answer(self.edge, scope, send)
             return
-        uri: str | None = None
-        ip: str | None = None
-        repeated = False
-        for name, value in scope["headers"]:
-            if name == b"x-original-uri":
-                repeated = repeated or uri is not None
-                uri = value.decode("latin-1")
-            elif name == b"x-real-ip":
-                repeated = repeated or ip is not None
-                ip = value.decode("latin-1")
-        ok = not repeated and self.verifier.check(uri, ip)
-        await send(_ALLOW if ok else _DENY)
-        await send(_EMPTY)
+        await super().__call__(scope, receive, send)
