@@ -7,14 +7,19 @@ pure plan over the current keys; storage applies it in one transaction.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jwk as _jwk
-from joserfc import jwt as _jwt
 
 from gatepass.core.jose import VerificationKey, verification_key_from_jwk
 
@@ -118,7 +123,39 @@ class KeyRing:
     def sign(self, claims: dict[str, Any], typ: str) -> str:
         key = self.active()
         header = {"alg": key.alg, "typ": typ, "kid": key.kid}
-        return _jwt.encode(header, claims, key.private, algorithms=[key.alg])
+        return sign_compact(key, header, claims)
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _json(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
+
+
+def sign_compact(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
+    """A JWS compact serialization (RFC 7515 §7.1) of ``claims``, signed by ``key`` with its own
+    algorithm (RFC 7518 §3.2-3.4, RFC 8037 §3.1), straight through ``cryptography``: the same
+    output joserfc makes, without its per-call overhead on the token endpoint's hot path."""
+    if header.get("alg") != key.alg:
+        raise ValueError("the header's alg is not the key's")
+    if key.private is None:
+        raise ValueError("key has no private part loaded")
+    signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
+    raw = key.private.private_key
+    if key.alg == "ES256":
+        r, s = decode_dss_signature(raw.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # RFC 7518 §3.4
+    elif key.alg == "EdDSA":
+        signature = raw.sign(signing_input)
+    elif key.alg == "RS256":
+        signature = raw.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    elif key.alg == "HS256":
+        signature = hmac.new(raw, signing_input, hashlib.sha256).digest()
+    else:
+        raise ValueError(f"unsupported signing algorithm: {key.alg}")
+    return (signing_input + b"." + _b64(signature)).decode("ascii")
 
 
 def rotation_plan(

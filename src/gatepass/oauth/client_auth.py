@@ -1,6 +1,7 @@
 """Client authentication at the token endpoint (RFC 6749 §2.3.1): HTTP Basic or form body.
 
 Secrets are compared as SHA-256 digests in constant time; an unknown client costs the same.
+Client records come from the registry's short-lived cache (:meth:`Clients.cached`).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ async def authenticate(clients: Clients, presented: Presented) -> Client | None:
         if presented.secret is not None:
             raise InvalidClient()
         return None
-    client = await clients.get(presented.client_id) if len(presented.client_id) <= 64 else None
+    client = await clients.cached(presented.client_id) if len(presented.client_id) <= 64 else None
     stored = client.secret_digest if client is not None and client.secret_digest else None
     if presented.secret is not None:
         ok = opaque.matches(presented.secret, stored or _DUMMY_DIGEST) and stored is not None

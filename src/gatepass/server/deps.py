@@ -11,7 +11,9 @@ from gatepass.oauth.services import Services
 from gatepass.sdk.fastapi import BearerAuth
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async, so that FastAPI calls it inline rather than in its thread pool (a sync dependency
+    # costs a thread hand-off on every request)
     svc: Services = request.app.state.services
     return svc
 

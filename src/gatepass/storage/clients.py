@@ -1,4 +1,10 @@
-"""OAuth client registry. Client secrets are stored only as SHA-256 digests."""
+"""OAuth client registry. Client secrets are stored only as SHA-256 digests.
+
+Client authentication reads clients through :meth:`Clients.cached`: a small in-process cache, so
+that the token and introspection endpoints do not pay a database round trip per request. A
+delete or a secret rotation through this object drops the entry at once; another instance (or
+the CLI) sees the change within ``CACHE_TTL`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,27 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gatepass.clock import Clock, SystemClock
 from gatepass.core import opaque
 from gatepass.errors import Conflict
 from gatepass.storage.models import Client
 
+CACHE_TTL = 5.0  # seconds a cached client record is trusted (changes made elsewhere)
+CACHE_SIZE = 1024  # at most this many clients cached; the oldest entry goes first
+
 
 class Clients:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[Any],
+        *,
+        clock: Clock | None = None,
+        cache_ttl: float = CACHE_TTL,
+    ) -> None:
         self._s = sessions
+        self._clock = clock or SystemClock()
+        self._ttl = cache_ttl
+        self._cache: dict[str, tuple[float, Client]] = {}
 
     async def create(
         self,
@@ -57,20 +76,48 @@ class Clients:
         async with self._s() as s:
             return await s.get(Client, client_id)
 
+    async def cached(self, client_id: str) -> Client | None:
+        """The client, from a record at most ``CACHE_TTL`` seconds old (for authentication).
+
+        Unknown ids are never cached, so a client created elsewhere works at once.
+        """
+        now = self._clock.now()
+        hit = self._cache.get(client_id)
+        if hit is not None and 0 <= now - hit[0] < self._ttl:
+            return hit[1]
+        client = await self.get(client_id)
+        self._cache.pop(client_id, None)
+        if client is not None:
+            if len(self._cache) >= CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]
+            self._cache[client_id] = (now, client)
+        return client
+
+    def forget(self, client_id: str) -> None:
+        self._cache.pop(client_id, None)
+
     async def delete(self, client_id: str) -> bool:
-        async with self._s.begin() as s:
-            result = await s.execute(delete(Client).where(Client.id == client_id))
+        self.forget(client_id)
+        try:
+            async with self._s.begin() as s:
+                result = await s.execute(delete(Client).where(Client.id == client_id))
+        finally:
+            self.forget(client_id)  # a request that read it meanwhile must not keep it
         return bool(result.rowcount)
 
     async def rotate_secret(self, client_id: str) -> str | None:
         """A new secret for a confidential client (the old one stops working at once)."""
         secret = opaque.new_token(opaque.CLIENT_SECRET_PREFIX)
-        async with self._s.begin() as s:
-            result = await s.execute(
-                update(Client)
-                .where(Client.id == client_id, Client.public.is_(False))
-                .values(secret_digest=opaque.digest(secret))
-            )
+        self.forget(client_id)
+        try:
+            async with self._s.begin() as s:
+                result = await s.execute(
+                    update(Client)
+                    .where(Client.id == client_id, Client.public.is_(False))
+                    .values(secret_digest=opaque.digest(secret))
+                )
+        finally:
+            self.forget(client_id)  # a request that read it meanwhile must not keep it
         return secret if result.rowcount else None
 
     async def list(self) -> list[Client]:

@@ -1,0 +1,133 @@
+"""The client registry's authentication cache: changes made through this instance apply at once,
+changes made elsewhere within CACHE_TTL seconds; unknown ids are never cached."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from gatepass.clock import FrozenClock
+from gatepass.oauth import client_auth
+from gatepass.oauth.services import Services, open_services
+from gatepass.settings import Settings
+from gatepass.storage import clients as clients_module
+from gatepass.storage.clients import CACHE_TTL, Clients
+
+Body = Callable[[Services, Clients, Clients, FrozenClock], Awaitable[None]]
+
+
+def run(make_settings: Callable[..., Settings], database_url: str, body: Body) -> None:
+    """``here`` and ``elsewhere`` are two instances' registries on the same database."""
+
+    async def main() -> None:
+        svc = await open_services(make_settings(database_url=database_url))
+        clock = FrozenClock()
+        here = Clients(svc.sessions, clock=clock)
+        elsewhere = Clients(svc.sessions, clock=clock)
+        try:
+            await body(svc, here, elsewhere, clock)
+        finally:
+            await svc.close()
+
+    asyncio.run(main())
+
+
+async def _confidential(clients: Clients) -> tuple[str, str]:
+    c, secret = await clients.create(
+        "svc", grants=["client_credentials"], scopes=["x"], public=False, token_format="jwt", now=1
+    )
+    assert secret is not None
+    return c.id, secret
+
+
+async def _authenticates(clients: Clients, cid: str, secret: str) -> bool:
+    presented = client_auth.Presented(cid, secret, "client_secret_post")
+    try:
+        await client_auth.authenticate(clients, presented)
+    except Exception:  # noqa: BLE001 - InvalidClient is the only expected failure
+        return False
+    return True
+
+
+def test_rotation_here_applies_at_once(make_settings, database_url) -> None:
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        cid, old = await _confidential(here)
+        assert await _authenticates(here, cid, old)  # now cached
+        new = await here.rotate_secret(cid)
+        assert new is not None
+        assert not await _authenticates(here, cid, old)
+        assert await _authenticates(here, cid, new)
+
+    run(make_settings, database_url, body)
+
+
+def test_delete_here_applies_at_once(make_settings, database_url) -> None:
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        cid, secret = await _confidential(here)
+        assert await _authenticates(here, cid, secret)
+        assert await here.delete(cid)
+        assert await here.cached(cid) is None
+        assert not await _authenticates(here, cid, secret)
+
+    run(make_settings, database_url, body)
+
+
+def test_changes_made_elsewhere_apply_within_the_ttl(make_settings, database_url) -> None:
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        cid, old = await _confidential(here)
+        assert await _authenticates(here, cid, old)
+        new = await elsewhere.rotate_secret(cid)
+        assert new is not None
+        clock.advance(CACHE_TTL - 1)
+        assert await _authenticates(here, cid, old)  # the documented window
+        clock.advance(1)
+        assert not await _authenticates(here, cid, old)
+        assert await _authenticates(here, cid, new)
+
+        assert await elsewhere.delete(cid)
+        assert await _authenticates(here, cid, new)
+        clock.advance(CACHE_TTL)
+        assert not await _authenticates(here, cid, new)
+
+    run(make_settings, database_url, body)
+
+
+def test_unknown_ids_are_not_cached(make_settings, database_url) -> None:
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        assert await here.cached("gpc_not-yet") is None
+        await elsewhere.create(
+            "late", grants=["password"], scopes=[], public=True, token_format="jwt", now=1,
+            client_id="gpc_not-yet",
+        )  # fmt: skip
+        found = await here.cached("gpc_not-yet")
+        assert found is not None and found.name == "late"
+
+    run(make_settings, database_url, body)
+
+
+def test_a_clock_going_backwards_does_not_extend_an_entry(make_settings, tmp_path) -> None:
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        cid, old = await _confidential(here)
+        assert await _authenticates(here, cid, old)
+        await elsewhere.rotate_secret(cid)
+        clock.advance(-3600)
+        assert not await _authenticates(here, cid, old)
+
+    run(make_settings, f"sqlite:///{tmp_path / 'c.db'}", body)
+
+
+def test_the_cache_is_bounded(make_settings, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(clients_module, "CACHE_SIZE", 3)
+
+    async def body(svc: Services, here: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        ids = []
+        for i in range(5):
+            c, _ = await here.create(
+                f"c{i}", grants=["password"], scopes=[], public=True, token_format="jwt", now=1
+            )
+            ids.append(c.id)
+            assert await here.cached(c.id) is not None
+        assert len(here._cache) == 3
+        assert set(here._cache) == set(ids[2:])
+
+    run(make_settings, f"sqlite:///{tmp_path / 'c.db'}", body)
