@@ -73,6 +73,7 @@ class RedisDenylist:
         self._stale_after = stale_after
         self._clock = clock
         self._ready = threading.Event()
+        self._live = False
         self._stop = threading.Event()
         self._writer: redis.Redis | None = None
         self._writer_lock = threading.Lock()
@@ -83,14 +84,21 @@ class RedisDenylist:
 
     # -- the check, on every verification -------------------------------------------------
     def check(self, claims: AccessClaims) -> None:
-        if not self._ready.is_set():
+        if not self._live:  # a plain attribute: this runs on every verification
             raise DenylistUnavailable("the revocation feed is not current")
         if self.local.revoked(claims):
             raise RevokedToken("token revoked")
 
     @property
     def ready(self) -> bool:
-        return self._ready.is_set()
+        return self._live
+
+    def _set_live(self, live: bool) -> None:
+        self._live = live
+        if live:
+            self._ready.set()
+        else:
+            self._ready.clear()
 
     def wait_ready(self, timeout: float) -> bool:
         return self._ready.wait(timeout)
@@ -141,7 +149,7 @@ class RedisDenylist:
 
     def close(self) -> None:
         self._stop.set()
-        self._ready.clear()
+        self._set_live(False)
         if self._thread is not None:
             self._thread.join(timeout=2)
         with self._writer_lock:
@@ -156,9 +164,9 @@ class RedisDenylist:
                 self._follow()
                 backoff = 0.05
             except _ERRORS as exc:
-                if self._ready.is_set():
+                if self._live:
                     log.warning("denylist feed lost: %s", type(exc).__name__)
-                self._ready.clear()
+                self._set_live(False)
                 with self._writer_lock:  # a fresh connection for the writes too
                     if self._writer is not None:
                         self._writer.close()
@@ -184,7 +192,7 @@ class RedisDenylist:
             if self.reconnects:
                 log.info("denylist feed restored")
             self.reconnects += 1
-            self._ready.set()
+            self._set_live(True)
             last_seen = last_ping = time.monotonic()
             while not self._stop.is_set():
                 msg = pubsub.get_message(timeout=0.1)
@@ -199,7 +207,7 @@ class RedisDenylist:
                 if now - last_seen > self._stale_after:
                     raise TimeoutError("the revocation feed went quiet")
         finally:
-            self._ready.clear()
+            self._set_live(False)
             try:
                 pubsub.close()
             finally:
