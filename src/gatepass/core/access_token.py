@@ -7,6 +7,7 @@ types. Nothing is returned before all of it has passed.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 
 ACCESS_TOKEN_TYP = "at+jwt"
 _TYP_ACCEPTED = frozenset({"at+jwt", "application/at+jwt"})
+_INFINITIES = (math.inf, -math.inf)
 
 
 class ClaimError(Exception):
@@ -102,11 +104,13 @@ def build_claims(
 
 def _num(payload: Mapping[str, Any], name: str, required: bool) -> int | None:
     v = payload.get(name)
+    if type(v) is int:
+        return v
     if v is None and name not in payload:  # present but null is not a number (below)
         if required:
             raise ClaimError(f"missing claim: {name}")
         return None
-    if type(v) not in (int, float) or v != v or v in (float("inf"), float("-inf")):
+    if type(v) is not float or v != v or v in _INFINITIES:
         raise ClaimError(f"claim {name} is not a number")
     return int(v)
 
@@ -118,6 +122,15 @@ def _str(payload: Mapping[str, Any], name: str, required: bool = True) -> str | 
     if type(v) is not str or not v:
         raise ClaimError(f"missing or invalid claim: {name}")
     return v
+
+
+def _is_str_list(v: Any) -> bool:
+    if type(v) is not list:
+        return False
+    for item in v:
+        if type(item) is not str:
+            return False
+    return True
 
 
 def validate(
@@ -138,12 +151,11 @@ def validate(
     aud_raw = payload.get("aud")
     if type(aud_raw) is str:
         aud: tuple[str, ...] = (aud_raw,)
-    elif type(aud_raw) is list and aud_raw and all(type(a) is str for a in aud_raw):
+    elif _is_str_list(aud_raw) and aud_raw:
         aud = tuple(aud_raw)
     else:
         raise WrongAudience("missing or invalid audience")
-    wanted = {audience} if isinstance(audience, str) else audience
-    if not any(a in wanted for a in aud):
+    if not (audience in aud if isinstance(audience, str) else any(a in audience for a in aud)):
         raise WrongAudience("wrong audience")
     exp = _num(payload, "exp", True)
     iat = _num(payload, "iat", True)
@@ -161,7 +173,7 @@ def validate(
     if type(scope_raw) is not str:
         raise ClaimError("claim scope is not a string")
     roles_raw = payload.get("roles", [])
-    if type(roles_raw) is not list or not all(type(r) is str for r in roles_raw):
+    if not _is_str_list(roles_raw):
         raise ClaimError("claim roles is not a list of strings")
     sid = _str(payload, "sid", required=False)
     return AccessClaims(

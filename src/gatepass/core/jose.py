@@ -13,7 +13,6 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import sha256
@@ -25,7 +24,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 MAX_TOKEN_BYTES = 8192
-_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_B64URL_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_MAX_CACHED_HEADERS = 64
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
 _SHA256 = hashes.SHA256()
 _PKCS1 = padding.PKCS1v15()
@@ -164,46 +164,90 @@ def verification_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) ->
     return VerificationKey(kid=kid, alg=alg, key=key)
 
 
+_json_decode = json.JSONDecoder().decode  # what json.loads(str) uses without arguments
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    """``json.loads(data)``, which must give an object. A text that starts ``{`` followed by a
+    non-NUL byte is one that ``json.loads`` reads as UTF-8 (``json.detect_encoding``), so it is
+    decoded here the way ``json.loads`` would, and handed to the decoder without the detour."""
+    try:
+        if data[:1] == b"{" and data[1:2] != b"\x00":
+            value = _json_decode(data.decode("utf-8", "surrogatepass"))
+        else:
+            value = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
+        raise MalformedToken(f"{what} is not JSON") from None
+    if type(value) is not dict:
+        raise MalformedToken(f"{what} is not an object")
+    return value
+
+
+class KeySet:
+    """The verification keys in force, and the JWS headers they have already verified.
+
+    A header is parsed and checked once per distinct header segment: after a signature has
+    verified under it, its parsed form and key are kept (at most ``_MAX_CACHED_HEADERS``, so only
+    headers that came with a valid signature are ever kept). A new key set starts empty.
+    """
+
+    __slots__ = ("_keys", "_headers")
+
+    def __init__(self, keys: Mapping[str, VerificationKey]) -> None:
+        self._keys = dict(keys)
+        self._headers: dict[str, tuple[dict[str, Any], VerificationKey]] = {}
+
+    def _header(self, h64: str) -> tuple[dict[str, Any], VerificationKey]:
+        header = _json_object(b64url_decode(h64), "header")
+        if "crit" in header:
+            raise UnsupportedHeader("critical header extensions are not supported")
+        if "b64" in header:
+            raise UnsupportedHeader("unencoded payloads are not supported")
+        keys = self._keys
+        alg = header.get("alg")
+        kid = header.get("kid")
+        if "kid" not in header and len(keys) == 1:  # "kid": null is not a missing kid
+            vk = next(iter(keys.values()))
+        elif type(kid) is str:
+            vk = keys.get(kid)  # type: ignore[assignment]
+            if vk is None:
+                raise UnknownKey("unknown kid")
+        else:
+            raise UnknownKey("missing or invalid kid")
+        if alg != vk.alg:
+            raise AlgorithmNotAllowed("algorithm not allowed for this key")
+        return header, vk
+
+    def decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Check structure and signature; return ``(header, payload)``. Claims are NOT checked
+        here: callers go through ``access_token.validate`` (or an equivalent)."""
+        if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
+            raise MalformedToken("token too large or not text")
+        # base64url segments, exactly two dots, the first two segments not empty
+        if not token.isascii():
+            raise MalformedToken("not a compact JWS")
+        raw = token.encode("ascii")
+        if raw.translate(None, _B64URL_ALPHABET) != b"..":
+            raise MalformedToken("not a compact JWS")
+        h64, p64, s64 = token.split(".")
+        if not h64 or not p64:
+            raise MalformedToken("not a compact JWS")
+        cached = self._headers.get(h64)
+        header, vk = self._header(h64) if cached is None else cached
+        signature = b64url_decode(s64)
+        if not vk.verify(raw[: len(h64) + 1 + len(p64)], signature):
+            raise BadSignature("signature does not verify")
+        if cached is None and len(self._headers) < _MAX_CACHED_HEADERS:
+            self._headers[h64] = (header, vk)
+        payload = _json_object(b64url_decode(p64), "payload")
+        return dict(header), payload
+
+
 def decode_verified(
     token: str, keys: Mapping[str, VerificationKey]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Check structure and signature; return ``(header, payload)``. Claims are NOT checked here:
     callers go through ``access_token.validate`` (or an equivalent), never use this alone.
+    A caller verifying many tokens with the same keys keeps a :class:`KeySet` instead.
     """
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
-        raise MalformedToken("token too large or not text")
-    if _COMPACT.fullmatch(token) is None:
-        raise MalformedToken("not a compact JWS")
-    h64, p64, s64 = token.split(".")
-    try:
-        header = json.loads(b64url_decode(h64))
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
-        raise MalformedToken("header is not JSON") from None
-    if type(header) is not dict:
-        raise MalformedToken("header is not an object")
-    if "crit" in header:
-        raise UnsupportedHeader("critical header extensions are not supported")
-    if "b64" in header:
-        raise UnsupportedHeader("unencoded payloads are not supported")
-    alg = header.get("alg")
-    kid = header.get("kid")
-    if "kid" not in header and len(keys) == 1:  # "kid": null is not a missing kid
-        vk = next(iter(keys.values()))
-    elif type(kid) is str:
-        vk = keys.get(kid)  # type: ignore[assignment]
-        if vk is None:
-            raise UnknownKey("unknown kid")
-    else:
-        raise UnknownKey("missing or invalid kid")
-    if alg != vk.alg:
-        raise AlgorithmNotAllowed("algorithm not allowed for this key")
-    signature = b64url_decode(s64)
-    if not vk.verify(f"{h64}.{p64}".encode("ascii"), signature):
-        raise BadSignature("signature does not verify")
-    try:
-        payload = json.loads(b64url_decode(p64))
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise MalformedToken("payload is not JSON") from None
-    if type(payload) is not dict:
-        raise MalformedToken("payload is not an object")
-    return header, payload
+    return KeySet(keys).decode(token)
