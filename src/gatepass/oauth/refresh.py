@@ -66,8 +66,8 @@ async def refresh_grant(
         raise InvalidGrant(REFUSED, debug="not a refresh token")
     now = svc.clock.now()
     digest = opaque.digest(refresh_token)
-    found = await svc.logins.lookup(digest)
-    family_row, token_row = found if found is not None else (None, None)
+    found = await svc.logins.lookup_with_user(digest)  # one round trip for all three rows
+    family_row, token_row, user = found if found is not None else (None, None, None)
     first = machine.judge(
         _family(family_row) if family_row else None,
         _presented(token_row) if token_row else None,
@@ -76,7 +76,6 @@ async def refresh_grant(
     )
     if first.verdict is machine.Verdict.INVALID or family_row is None or token_row is None:
         raise InvalidGrant(REFUSED, debug=first.reason)
-    user = await svc.users.by_id(family_row.user_id)
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
     granted = narrow(scopes.parse(scope), family_row.scope)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.models import LoginSession, RefreshToken, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,20 @@ class Logins:
         async with self._s() as s:
             row = (await s.execute(q)).first()
         return (row[0], row[1]) if row is not None else None
+
+    async def lookup_with_user(
+        self, digest: str
+    ) -> tuple[LoginSession, RefreshToken, User | None] | None:
+        """As :meth:`lookup`, with the login's user (None when gone), in one round trip."""
+        q = (
+            select(LoginSession, RefreshToken, User)
+            .join(RefreshToken, RefreshToken.sid == LoginSession.id)
+            .outerjoin(User, User.id == LoginSession.user_id)
+            .where(RefreshToken.digest == digest)
+        )
+        async with self._s() as s:
+            row = (await s.execute(q)).first()
+        return (row[0], row[1], row[2]) if row is not None else None
 
     async def rotate(
         self,
