@@ -204,3 +204,21 @@ def test_server_with_redis_shares_revocations_with_an_sdk_verifier(
         assert profile(h, token) == 401
     finally:
         sdk.close()
+
+
+def test_an_entry_whose_publication_failed_is_published_by_the_next_poll(
+    make_harness: Callable[..., Harness], redis_url: str, prefix: str
+) -> None:
+    h = make_harness(redis_url=redis_url, redis_prefix=prefix)
+    sdk = RedisDenylist(redis_url, prefix=prefix)
+    try:
+        assert sdk.wait_ready(5)
+        lost = Revocation("jti", "lost-" + prefix, h.svc.clock.now() + 600)
+        h.run(h.svc.denylist.store.add, lost, now=h.svc.clock.now())  # in the DB, never published
+        assert not sdk.local.covers(lost)
+        assert h.run(h.svc.denylist.poll) == 1  # what every instance does each second
+        assert h.svc.denylist.local.covers(lost)
+        assert wait_until(lambda: sdk.local.covers(lost), timeout=5)
+        assert h.run(h.svc.denylist.poll) == 0  # nothing new the second time
+    finally:
+        sdk.close()

@@ -93,6 +93,14 @@ class LocalDenylist:
             nb, exp = self._sub.get(e.value, (0.0, 0.0))
             self._sub[e.value] = (max(nb, e.not_before or 0.0), max(exp, e.expires_at))
 
+    def covers(self, e: Revocation) -> bool:
+        """Whether the copy already holds ``e`` (or an entry reaching at least as far)."""
+        if e.kind == "sub":
+            nb, exp = self._sub.get(e.value, (0.0, 0.0))
+            return nb >= (e.not_before or 0.0) and exp >= e.expires_at
+        table = self._jti if e.kind == "jti" else self._sid
+        return table.get(e.value, 0.0) >= e.expires_at
+
     def revoked(self, claims: AccessClaims) -> bool:
         if self._jti and claims.jti in self._jti:
             return True

@@ -78,17 +78,25 @@ class ServerDenylist:
                 log.warning("revocation not published to Redis; it will be reseeded")
 
     async def poll(self) -> int:
-        """Without Redis: pick up entries other instances wrote to the shared database."""
-        if self.redis is not None:
-            return 0
+        """Pick up entries other instances (or the CLI) wrote to the shared database: the feed
+        without Redis, a safety net with it. An entry found here that the Redis feed never
+        delivered (its publication failed) is published again, for the SDK verifiers too.
+        Returns how many entries were new to this instance."""
         now = self._clock.now()
         since = (self._polled_at or now) - POLL_OVERLAP
-        entries = await self.store.active(now, since=since)
-        for e in entries:
+        missed = [e for e in await self.store.active(now, since=since) if not self.local.covers(e)]
+        for e in missed:
             self.local.add(e)
         self._polled_at = now
         self.local.purge(now)
-        return len(entries)
+        if missed and self.redis is not None and self.redis.ready:
+            for e in missed:
+                try:
+                    await asyncio.to_thread(self.redis.add, e)
+                except Exception:  # noqa: BLE001 - the next reconnection reseeds Redis
+                    log.warning("could not republish a revocation to Redis")
+                    break
+        return len(missed)
 
     def close(self) -> None:
         if self.redis is not None:
