@@ -66,8 +66,8 @@ class LoginSession(Base):
     created_at: Mapped[float] = mapped_column(Float)
     last_used_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
-    idle_expires_at: Mapped[float] = mapped_column(Float)
-    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    idle_expires_at: Mapped[float] = mapped_column(Float, index=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -83,7 +83,7 @@ class RefreshToken(Base):
     generation: Mapped[int] = mapped_column(Integer, default=0)
     parent_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     issued_at: Mapped[float] = mapped_column(Float)
-    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
