@@ -151,3 +151,71 @@ def test_introspector_in_another_service(tmp_path) -> None:
         )
         with pytest.raises(IntrospectionUnavailable):
             bad.resolve(token)  # the service's own credentials are wrong: fail closed
+
+
+def test_introspector_cache_honours_a_revocation_published_through_redis(
+    tmp_path, redis_url
+) -> None:
+    """A cached introspection answer dies as soon as the revocation reaches the service's
+    denylist feed (Redis), without waiting for the cache to expire."""
+    import json
+    import secrets
+    import time
+
+    import httpx
+
+    from gatepass.sdk.denylist import RedisDenylist
+    from gatepass.sdk.errors import RevokedToken
+    from procs import Server, cli, gatepass_env
+
+    prefix = "gp-test-" + secrets.token_hex(4)
+    env = gatepass_env(
+        tmp_path / "data",
+        secret_key="opaque-secret-0123456789abcdefghijk",
+        redis_url=redis_url,
+        redis_prefix=prefix,
+    )
+    rs = json.loads(
+        cli(env, "client", "create", "rs", "--grant", "client_credentials", "--json").stdout
+    )
+    op = json.loads(
+        cli(
+            env,
+            "client",
+            "create",
+            "op",
+            "--grant",
+            "client_credentials",
+            "--token-format",
+            "opaque",
+            "--json",
+        ).stdout
+    )
+    denylist = RedisDenylist(redis_url, prefix=prefix)
+    try:
+        assert denylist.wait_ready(10)
+        with Server(env) as srv:
+            creds = (op["client_id"], op["client_secret"])
+            token = httpx.post(
+                srv.url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=creds
+            ).json()["access_token"]
+            introspector = Introspector.from_issuer(
+                srv.url,
+                client_id=rs["client_id"],
+                client_secret=rs["client_secret"],
+                cache_ttl=600,
+                denylist=denylist,
+            )
+            assert introspector.resolve(token).sub == op["client_id"]  # now cached for 10 minutes
+            httpx.post(srv.url + "/oauth/revoke", data={"token": token}, auth=creds)
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                try:
+                    introspector.resolve(token)
+                except RevokedToken:
+                    break
+                time.sleep(0.01)
+            else:
+                pytest.fail("the cached answer outlived the revocation")
+    finally:
+        denylist.close()
