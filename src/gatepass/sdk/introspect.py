@@ -120,19 +120,25 @@ class Introspector:
             self.denylist.check(claims)
         return claims
 
+    def _request(self, token: str) -> dict[str, Any]:
+        return {
+            "url": self.endpoint,
+            "data": {"token": token, "token_type_hint": "access_token"},
+            "auth": self._auth,
+        }
+
+    def _body(self, r: httpx.Response) -> Any:
+        r.raise_for_status()
+        return r.json()
+
     async def aresolve(self, token: str) -> AccessClaims:
+        """The claims of an active token; ``InvalidTokenError`` otherwise (async)."""
         key = hashlib.sha256(token.encode()).hexdigest()
         claims = self._cached(key)
         if claims is None:
             try:
                 async with httpx.AsyncClient(timeout=self._timeout) as client:
-                    r = await client.post(
-                        self.endpoint,
-                        data={"token": token, "token_type_hint": "access_token"},
-                        auth=self._auth,
-                    )
-                r.raise_for_status()
-                body = r.json()
+                    body = self._body(await client.post(**self._request(token)))
             except (httpx.HTTPError, ValueError) as exc:
                 raise IntrospectionUnavailable(
                     f"introspection failed: {type(exc).__name__}"
@@ -141,18 +147,12 @@ class Introspector:
         return self._check(claims)
 
     def resolve(self, token: str) -> AccessClaims:
+        """The claims of an active token; ``InvalidTokenError`` otherwise (blocking)."""
         key = hashlib.sha256(token.encode()).hexdigest()
         claims = self._cached(key)
         if claims is None:
             try:
-                r = httpx.post(
-                    self.endpoint,
-                    data={"token": token, "token_type_hint": "access_token"},
-                    auth=self._auth,
-                    timeout=self._timeout,
-                )
-                r.raise_for_status()
-                body = r.json()
+                body = self._body(httpx.post(timeout=self._timeout, **self._request(token)))
             except (httpx.HTTPError, ValueError) as exc:
                 raise IntrospectionUnavailable(
                     f"introspection failed: {type(exc).__name__}"
