@@ -7,6 +7,8 @@ one transaction; the loser of a race sees zero rows updated, never a half-done r
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import enum
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,16 @@ class _Abort(Exception):
 class Logins:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._s = sessions
+        # SQLite has one writer at a time: rotations queue here, in order, rather than in
+        # SQLite's busy handler (which sleeps in growing steps and lets later writers overtake,
+        # so a few waited seconds under a refresh storm). Correctness never depends on this
+        # lock: the conditional UPDATE is the atomic step, also across processes.
+        bind = sessions.kw.get("bind")
+        sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._writer: asyncio.Lock | None = asyncio.Lock() if sqlite else None
+
+    def _writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return self._writer if self._writer is not None else contextlib.nullcontext()
 
     async def start(self, login: NewLogin) -> LoginSession:
         """Create the family and its first refresh token in one transaction."""
@@ -122,7 +134,7 @@ class Logins:
     ) -> Rotation:
         """Consume the parent and write the child, atomically (see the module docstring)."""
         try:
-            async with self._s.begin() as s:
+            async with self._writing(), self._s.begin() as s:
                 consumed = await s.execute(
                     update(RefreshToken)
                     .where(RefreshToken.digest == parent_digest, RefreshToken.used_at.is_(None))
