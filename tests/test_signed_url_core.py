@@ -238,6 +238,7 @@ def test_playback_token_covers_one_video() -> None:
     for other in ("/videos/43", "/videos/420", "/videos/42x/a", "/videos/42/../43", "/videos"):
         assert not edge.check(f"{other}?token={tok}")
     assert not edge.check(f"/videos/42?token={tok}&token={tok}")
+    assert edge.check(f"/videos/42?xsig=1&token={tok}")  # chosen by parameter name
 
 
 def test_playback_token_restrictions() -> None:

@@ -177,6 +177,24 @@ def test_rotation_never_refuses_a_valid_url(make_harness, fc: FrozenClock) -> No
     assert edge(a, "/v/x?" + before["query"]) == 204
 
 
+def test_running_instances_pick_up_rotations_made_elsewhere(make_harness) -> None:
+    import time
+
+    a = make_harness(key_refresh_interval=1)
+    b = make_harness(key_refresh_interval=1)  # same database, its own keys in memory
+    a.create_user("alice", roles=("admin",))
+    token = a.access_token("alice")
+    a.run(a.svc.url_keys.rotate)
+    a.run(a.svc.url_keys.rotate)  # now a key signs that b has never seen
+    uri = _uri(sign(a, token, path="/a")["url"])
+    assert edge(a, uri) == 204
+    assert edge(b, uri) == 403
+    deadline = time.monotonic() + 5
+    while edge(b, uri) != 204 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert edge(b, uri) == 204  # its periodic reload (no request touched the database)
+
+
 def test_retired_key_is_refused_after_its_urls_expired(h: Harness) -> None:
     from gatepass.core import signed_url as su
 

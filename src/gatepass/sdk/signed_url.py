@@ -97,9 +97,9 @@ class SignedUrlVerifier:
         """The grant a request URI carries; raises :class:`SignedUrlError` or
         :class:`~gatepass.core.playback.PlaybackError` (or a JOSE error for a bad JWT)."""
         _, _, query = uri.partition("?")
-        if "sig=" in query:
+        if query.startswith("sig=") or "&sig=" in query:
             return su.verify(uri, self._keys, now=self._clock(), client_ip=client_ip)
-        if "token=" in query and self.issuer is not None:
+        if (query.startswith("token=") or "&token=" in query) and self.issuer is not None:
             return self._verify_playback(uri, client_ip)
         raise su.MalformedUrl("no signature")
 
