@@ -175,3 +175,27 @@ def test_adapters_in_another_service(server: Server, kind: str) -> None:
         assert missing.status_code == 401 and missing.headers["WWW-Authenticate"].startswith(
             "Bearer"
         )
+
+
+def test_forwarded_for_is_not_trusted_by_default(tmp_path) -> None:
+    """A client cannot pick the address its failed logins count against."""
+    env = gatepass_env(
+        tmp_path / "data",
+        secret_key="xff-secret-0123456789abcdefghijklmn",
+        login_ip_threshold="3",
+        login_account_threshold="100",
+    )
+    with Server(env) as srv:
+        for i in range(3):
+            r = httpx.post(
+                srv.url + "/oauth/token",
+                data={"grant_type": "password", "username": f"u{i}", "password": "wrong password"},
+                headers={"X-Forwarded-For": f"203.0.113.{i}"},
+            )
+            assert r.status_code == 400
+        r = httpx.post(
+            srv.url + "/oauth/token",
+            data={"grant_type": "password", "username": "u9", "password": "wrong password"},
+            headers={"X-Forwarded-For": "198.51.100.7"},
+        )
+        assert r.status_code == 429

@@ -78,3 +78,11 @@ def test_config_file(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("GATEPASS_CONFIG_FILE", str(tmp_path / "missing.env"))
     with pytest.raises(ConfigError, match="GATEPASS_CONFIG_FILE"):
         load_settings()
+
+
+def test_trusted_proxies(monkeypatch) -> None:
+    monkeypatch.setenv("GATEPASS_TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
+    assert load_settings().trusted_proxies == ["127.0.0.1", "10.0.0.0/8"]
+    monkeypatch.setenv("GATEPASS_TRUSTED_PROXIES", "localhost")
+    with pytest.raises(ConfigError, match="GATEPASS_TRUSTED_PROXIES: expected a comma-separated"):
+        load_settings()

@@ -169,6 +169,7 @@ def _serve(settings: Settings, workers: int) -> int:
             access_log=settings.access_log,
             log_config=None,
             server_header=False,
+            **_proxy_options(settings),
         )
     else:
         import os
@@ -188,8 +189,17 @@ def _serve(settings: Settings, workers: int) -> int:
             access_log=settings.access_log,
             log_config=None,
             server_header=False,
+            **_proxy_options(settings),
         )
     return 0
+
+
+def _proxy_options(settings: Settings) -> dict[str, Any]:
+    """Trust X-Forwarded-For / -Proto only from the proxies named in GATEPASS_TRUSTED_PROXIES;
+    by default nobody, so a client cannot choose the address its failed logins count against."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
 
 
 async def _prepare(settings: Settings) -> None:

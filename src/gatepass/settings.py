@@ -32,6 +32,7 @@ _EXPECTED: dict[str, str] = {
     "secret_key": "at least 32 characters",
     "allowed_origins": "a comma-separated list of origins such as https://app.example",
     "log_level": "one of debug, info, warning, error",
+    "trusted_proxies": "a comma-separated list of addresses or networks (CIDR)",
     "signed_url_base": "an http(s) URL without query or fragment (the CDN host)",
     "signed_url_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "playback_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
@@ -89,6 +90,7 @@ class Settings(BaseSettings):
     key_refresh_interval: int = Field(10, ge=1)
     jwks_max_age: int = Field(300, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    trusted_proxies: Annotated[list[str], NoDecode] = []
     access_log: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -157,7 +159,16 @@ class Settings(BaseSettings):
             raise ValueError("secret too short")
         return v
 
-    @field_validator("default_scopes", "allowed_origins", mode="before")
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item, strict=False)  # ValueError names the setting
+        return v
+
+    @field_validator("default_scopes", "allowed_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         return _csv(v)
