@@ -163,7 +163,7 @@ def _serve(settings: Settings, workers: int) -> int:
     asyncio.run(_prepare(settings))
     if workers == 1:
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, freeze_gc=True),
             host=settings.host,
             port=settings.port,
             access_log=settings.access_log,
