@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.core import keys as corekeys
 from gatepass.core.keys import KeyRing, SigningKey
 from gatepass.core.sealing import seal, unseal
+from gatepass.storage.key_rows import serialise, write_plan
 from gatepass.storage.models import SigningKeyRow
 
 
@@ -35,22 +36,13 @@ class KeyStore:
     ) -> KeyRing:
         """Apply one rotation atomically; concurrent rotations are serialised."""
         async with self._s.begin() as s:
-            await _lock(s)
+            await serialise(s, "signing_keys", 7364502)
             rows = {r.kid: r for r in (await s.execute(select(SigningKeyRow))).scalars()}
             current = [self._from_row(r) for r in rows.values() if r.state != "retired"]
             if only_if_needed and not corekeys.needs_initial_rotation(current, alg):
                 return KeyRing(tuple(current))
             planned = corekeys.rotation_plan(current, alg=alg, now=now, retire_after=retire_after)
-            for k in planned:
-                row = rows.get(k.kid)
-                if row is None:
-                    s.add(self._to_row(k))
-                else:
-                    row.state, row.activated_at, row.retire_at = (
-                        k.state,
-                        k.activated_at,
-                        k.retire_at,
-                    )
+            write_plan(s, rows, planned, self._to_row)
         return KeyRing(tuple(k for k in planned if k.state != "retired"))
 
     async def all_rows(self) -> list[SigningKeyRow]:
@@ -80,11 +72,3 @@ class KeyStore:
             activated_at=k.activated_at,
             retire_at=k.retire_at,
         )
-
-
-async def _lock(s: AsyncSession) -> None:
-    """Serialise writers: an advisory lock on PostgreSQL, the write lock on SQLite."""
-    if s.get_bind().dialect.name == "postgresql":
-        await s.execute(text("SELECT pg_advisory_xact_lock(7364502)"))
-    else:
-        await s.execute(text("UPDATE signing_keys SET state = state WHERE 1 = 0"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.core.sealing import seal, unseal
 from gatepass.core.url_keys import UrlKey, UrlKeyRing, rotation_plan
+from gatepass.storage.key_rows import serialise, write_plan
 from gatepass.storage.models import UrlSigningKeyRow
 
 # The sealed blob is bound to its row by this associated data (and the kid).
@@ -37,22 +38,13 @@ class UrlKeyStore:
     ) -> UrlKeyRing:
         """Apply one rotation atomically; concurrent rotations are serialised."""
         async with self._s.begin() as s:
-            await _lock(s)
+            await serialise(s, "url_signing_keys", 7364503)
             rows = {r.kid: r for r in (await s.execute(select(UrlSigningKeyRow))).scalars()}
             current = [self._from_row(r) for r in rows.values() if r.state != "retired"]
             if only_if_needed and any(k.state == "active" for k in current):
                 return UrlKeyRing(tuple(current))
             planned = rotation_plan(current, now=now, retire_after=retire_after)
-            for k in planned:
-                row = rows.get(k.kid)
-                if row is None:
-                    s.add(self._to_row(k))
-                else:
-                    row.state, row.activated_at, row.retire_at = (
-                        k.state,
-                        k.activated_at,
-                        k.retire_at,
-                    )
+            write_plan(s, rows, planned, self._to_row)
         return UrlKeyRing(tuple(k for k in planned if k.state != "retired"))
 
     async def all_rows(self) -> list[UrlSigningKeyRow]:
@@ -79,11 +71,3 @@ class UrlKeyStore:
             activated_at=k.activated_at,
             retire_at=k.retire_at,
         )
-
-
-async def _lock(s: AsyncSession) -> None:
-    """Serialise writers: an advisory lock on PostgreSQL, the write lock on SQLite."""
-    if s.get_bind().dialect.name == "postgresql":
-        await s.execute(text("SELECT pg_advisory_xact_lock(7364503)"))
-    else:
-        await s.execute(text("UPDATE url_signing_keys SET state = state WHERE 1 = 0"))
