@@ -202,3 +202,29 @@ def test_events_page(make_settings, database_url) -> None:
         assert all(e.type == "lockout" for e in await svc.events.page(type_="lockout"))
 
     run(make_settings, database_url, body)
+
+
+def test_database_errors_never_carry_parameters(make_settings, database_url) -> None:
+    """A failing statement's message (which may reach a log) shows no bound values."""
+    from sqlalchemy.exc import IntegrityError
+
+    async def body(svc: Services) -> None:
+        await svc.users.create("frank", "$argon2id$secret-hash-value", [], 0)
+        from gatepass.storage.models import User
+
+        with pytest.raises(IntegrityError) as err:
+            async with svc.sessions.begin() as s:
+                s.add(
+                    User(
+                        id="x1",
+                        username="frank",
+                        password_hash="$argon2id$other-secret-hash",
+                        roles=[],
+                        disabled=False,
+                        created_at=0,
+                    )
+                )
+        assert "other-secret-hash" not in str(err.value)
+        assert "hidden due to hide_parameters" in str(err.value)
+
+    run(make_settings, database_url, body)

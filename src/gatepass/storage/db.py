@@ -18,7 +18,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
-    kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite}
+    # hide_parameters: a database error in a log never carries a digest, hash or token
+    kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite, "hide_parameters": True}
     if settings.is_sqlite:
         path = settings.database_url.split(":///", 1)[-1]
         if path and path != ":memory:":
