@@ -108,3 +108,21 @@ def test_cli_delete_and_rotate_secret(tmp_path, monkeypatch, capsys) -> None:
     assert main(["client", "rotate-secret", "nope", *d]) == 1
     assert main(["client", "create", "x", "--public", "--grant", "client_credentials", *d]) == 1
     assert "public client" in capsys.readouterr().err
+
+
+def test_client_cache_follows_the_app_clock(make_harness) -> None:
+    """The client-record cache ages with the injected clock: a client deleted behind this
+    instance's back (another instance, the CLI) stops working once the TTL has passed."""
+    from gatepass.clock import FrozenClock
+    from gatepass.storage.clients import CACHE_TTL, Clients
+
+    clock = FrozenClock()
+    h: Harness = make_harness(clock=clock)
+    h.create_user("bob")
+    cid, secret = h.create_client("web")
+    login = dict(grant_type="password", username="bob", password=PASSWORD)
+    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 200
+    h.run(Clients(h.svc.sessions).delete, cid)  # another instance's store
+    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 200
+    clock.advance(CACHE_TTL + 1)
+    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 401

@@ -88,7 +88,7 @@ async def open_services(
         engine=engine,
         sessions=sessions,
         users=Users(sessions),
-        clients=Clients(sessions),
+        clients=Clients(sessions, clock=clock),
         logins=Logins(sessions),
         events=Events(sessions),
         throttle=SqlThrottle(sessions),
