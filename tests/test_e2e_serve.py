@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from gatepass.sdk import AccessClaims, Verifier
 from gatepass.sdk.errors import UnknownKeyError
-from procs import Server, cli, gatepass_env
+from servers import Server, base_env, cli, running
 
 PASSWORD = "correct horse battery"
 pytestmark = pytest.mark.slow
@@ -25,30 +25,18 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("e2e")
-    env = gatepass_env(data / "data", secret_key="e2e-secret-0123456789abcdefghijkl")
-    assert (
-        cli(
-            env,
-            "user",
-            "create",
-            "alice",
-            "--role",
-            "admin",
-            "--password-stdin",
-            stdin=PASSWORD + "\n",
-        ).returncode
-        == 0
+    data = tmp_path_factory.mktemp("e2e") / "data"
+    env = base_env(data)
+    cli(
+        env, "user", "create", "alice", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n"
     )
-    assert (
-        cli(env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
-    )
-    srv = Server(env, log=data / "server.log").start()
+    cli(env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n")
+    srv = Server(data).start()
     try:
         yield srv
     finally:
         srv.stop()
-    assert "correct horse" not in (data / "server.log").read_text()  # no password in the logs
+    assert "correct horse" not in srv.log.read_text()  # no password in the logs
 
 
 def _login(server: Server, user: str = "bob", password: str = PASSWORD) -> httpx.Response:
@@ -179,13 +167,8 @@ def test_adapters_in_another_service(server: Server, kind: str) -> None:
 
 def test_forwarded_for_is_not_trusted_by_default(tmp_path) -> None:
     """A client cannot pick the address its failed logins count against."""
-    env = gatepass_env(
-        tmp_path / "data",
-        secret_key="xff-secret-0123456789abcdefghijklmn",
-        login_ip_threshold="3",
-        login_account_threshold="100",
-    )
-    with Server(env) as srv:
+    srv = Server(tmp_path / "data", login_ip_threshold="3", login_account_threshold="100")
+    with running(srv):
         for i in range(3):
             r = httpx.post(
                 srv.url + "/oauth/token",

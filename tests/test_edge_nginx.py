@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from procs import Server, cli, free_port, gatepass_env
+from servers import Server, base_env, cli, free_port
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "gatepass-hls.conf"
@@ -60,14 +60,11 @@ def media(root: Path) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     binary = nginx_binary()
     base = tmp_path_factory.mktemp("edge")
-    env = gatepass_env(
-        base / "data",
-        secret_key="edge-test-secret-0123456789abcdefgh",
-        secure_link_secret=SECURE_LINK_SECRET,
+    env = base_env(base / "data", secure_link_secret=SECURE_LINK_SECRET)
+    cli(
+        env, "user", "create", "alice", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n"
     )
-    assert cli(env, "user", "create", "alice", "--role", "admin", "--password-stdin",
-               stdin=PASSWORD + "\n").returncode == 0  # fmt: skip
-    gatepass = Server(env, log=base / "gatepass.log").start()
+    gatepass = Server(base / "data", secure_link_secret=SECURE_LINK_SECRET).start()
     prefix, root = base / "nginx", base / "media"
     prefix.mkdir()
     media(root)
@@ -111,9 +108,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
 
 
 def sign(stack: dict, *args: str) -> dict:
-    r = cli(stack["env"], "sign-url", *args, "--json")
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+    return json.loads(cli(stack["env"], "sign-url", *args, "--json"))
 
 
 def get(stack: dict, uri: str) -> httpx.Response:

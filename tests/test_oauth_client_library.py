@@ -11,7 +11,7 @@ import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from procs import Server, cli, gatepass_env
+from servers import Server, base_env, cli
 
 PASSWORD = "correct horse battery"
 pytestmark = pytest.mark.slow
@@ -19,11 +19,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    data = tmp_path_factory.mktemp("authlib")
-    env = gatepass_env(data / "data", secret_key="authlib-secret-0123456789abcdefghij")
-    assert (
-        cli(env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n").returncode == 0
-    )
+    data = tmp_path_factory.mktemp("authlib") / "data"
+    env = base_env(data)
+    cli(env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n")
     web = cli(
         env, "client", "create", "web", "--scope", "profile", "--scope", "files:read", "--json"
     )
@@ -41,9 +39,9 @@ def server(tmp_path_factory):
         "opaque",
         "--json",
     )
-    srv = Server(env).start()
+    srv = Server(data).start()
     try:
-        yield srv, json.loads(web.stdout), json.loads(m2m.stdout), json.loads(op.stdout)
+        yield srv, json.loads(web), json.loads(m2m), json.loads(op)
     finally:
         srv.stop()
 

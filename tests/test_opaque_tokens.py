@@ -4,6 +4,7 @@ revocation on the next request, and the SDK's Introspector in another service.""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from fastapi import Depends, FastAPI
@@ -18,6 +19,7 @@ from gatepass.sdk.introspect import (
     Introspector,
     claims_from_introspection,
 )
+from servers import Server, base_env, cli, running
 
 
 def _basic(cid: str, secret: str | None) -> dict[str, str]:
@@ -93,16 +95,9 @@ def test_claims_from_introspection() -> None:
             claims_from_introspection(bad)
 
 
-def test_introspector_in_another_service(tmp_path) -> None:
-    """A resource server using Introspector against a real gatepass process."""
-    import json
-
-    from procs import Server, cli, gatepass_env
-
-    env = gatepass_env(tmp_path / "data", secret_key="opaque-secret-0123456789abcdefghijk")
-    rs = json.loads(
-        cli(env, "client", "create", "rs", "--grant", "client_credentials", "--json").stdout
-    )
+def _resource_server_and_opaque_client(env: dict[str, str]) -> tuple[dict, dict]:
+    """Registered through the CLI: a resource server (introspects) and an opaque-token client."""
+    rs = json.loads(cli(env, "client", "create", "rs", "--grant", "client_credentials", "--json"))
     op = json.loads(
         cli(
             env,
@@ -114,9 +109,16 @@ def test_introspector_in_another_service(tmp_path) -> None:
             "--token-format",
             "opaque",
             "--json",
-        ).stdout
+        )
     )
-    with Server(env) as srv:
+    return rs, op
+
+
+def test_introspector_in_another_service(tmp_path) -> None:
+    """A resource server using Introspector against a real gatepass process."""
+    data = tmp_path / "data"
+    rs, op = _resource_server_and_opaque_client(base_env(data))
+    with running(Server(data)) as (srv,):
         import httpx
 
         token = httpx.post(
@@ -158,7 +160,6 @@ def test_introspector_cache_honours_a_revocation_published_through_redis(
 ) -> None:
     """A cached introspection answer dies as soon as the revocation reaches the service's
     denylist feed (Redis), without waiting for the cache to expire."""
-    import json
     import secrets
     import time
 
@@ -166,35 +167,15 @@ def test_introspector_cache_honours_a_revocation_published_through_redis(
 
     from gatepass.sdk.denylist import RedisDenylist
     from gatepass.sdk.errors import RevokedToken
-    from procs import Server, cli, gatepass_env
 
     prefix = "gp-test-" + secrets.token_hex(4)
-    env = gatepass_env(
-        tmp_path / "data",
-        secret_key="opaque-secret-0123456789abcdefghijk",
-        redis_url=redis_url,
-        redis_prefix=prefix,
-    )
-    rs = json.loads(
-        cli(env, "client", "create", "rs", "--grant", "client_credentials", "--json").stdout
-    )
-    op = json.loads(
-        cli(
-            env,
-            "client",
-            "create",
-            "op",
-            "--grant",
-            "client_credentials",
-            "--token-format",
-            "opaque",
-            "--json",
-        ).stdout
-    )
+    data = tmp_path / "data"
+    settings = {"redis_url": redis_url, "redis_prefix": prefix}
+    rs, op = _resource_server_and_opaque_client(base_env(data, **settings))
     denylist = RedisDenylist(redis_url, prefix=prefix)
     try:
         assert denylist.wait_ready(10)
-        with Server(env) as srv:
+        with running(Server(data, **settings)) as (srv,):
             creds = (op["client_id"], op["client_secret"])
             token = httpx.post(
                 srv.url + "/oauth/token", data={"grant_type": "client_credentials"}, auth=creds

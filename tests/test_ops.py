@@ -14,7 +14,7 @@ def test_healthz_and_readyz(gp: Harness) -> None:
 
 
 def test_readyz_reports_unreachable_redis(make_harness, tmp_path) -> None:
-    from procs import free_port
+    from servers import free_port
 
     h: Harness = make_harness(redis_url=f"redis://127.0.0.1:{free_port()}/0")
     r = h.client.get("/readyz")
