@@ -91,16 +91,23 @@ def test_keys_list_and_rotate(data_dir, capsys) -> None:
 def test_token_inspect(data_dir, monkeypatch, capsys) -> None:
     import asyncio
 
-    from gatepass.oauth.issuance import access_token
+    from gatepass.oauth.issuance import issue_access_token
     from gatepass.oauth.services import open_services
     from gatepass.settings import load_settings
 
     async def mint() -> str:
         svc = await open_services(load_settings(data_dir=data_dir))
         try:
-            return access_token(
-                svc, subject="u1", client_id="c", scope=["profile"], roles=[], sid="s"
-            )[0]
+            token, _ = await issue_access_token(
+                svc,
+                token_format="jwt",
+                subject="u1",
+                client_id="c",
+                scope=["profile"],
+                roles=[],
+                sid="s",
+            )
+            return token
         finally:
             await svc.close()
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gatepass.core import opaque
 from gatepass.core.access_token import ACCESS_TOKEN_TYP, build_claims
+from gatepass.oauth import opaque_access
 from gatepass.oauth.services import Services
 from gatepass.storage.logins import NewLogin
 
@@ -32,32 +33,6 @@ class TokenResponse:
         return out
 
 
-def access_token(
-    svc: Services,
-    *,
-    subject: str,
-    client_id: str,
-    scope: Iterable[str],
-    roles: Iterable[str],
-    sid: str | None,
-    audience: str | None = None,
-    ttl: int | None = None,
-) -> tuple[str, int]:
-    ttl = min(ttl or svc.settings.access_token_ttl, svc.settings.access_token_ttl)
-    claims = build_claims(
-        issuer=svc.settings.issuer,
-        subject=subject,
-        audience=audience or svc.settings.audience,
-        client_id=client_id,
-        scope=scope,
-        roles=roles,
-        now=svc.clock.now(),
-        ttl=ttl,
-        sid=sid,
-    )
-    return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
-
-
 async def issue_access_token(
     svc: Services,
     *,
@@ -71,9 +46,13 @@ async def issue_access_token(
     ttl: int | None = None,
     username: str | None = None,
 ) -> tuple[str, int]:
-    """A JWT (RFC 9068) or, for clients configured so, an opaque token stored as a digest."""
-    if token_format != "opaque":
-        return access_token(
+    """A JWT (RFC 9068) or, for clients configured so, an opaque token stored as a digest.
+    Returns the token and its lifetime, never longer than GATEPASS_ACCESS_TOKEN_TTL."""
+    settings = svc.settings
+    ttl = min(ttl or settings.access_token_ttl, settings.access_token_ttl)
+    audience = audience or settings.audience
+    if token_format == "opaque":
+        token = await opaque_access.issue(
             svc,
             subject=subject,
             client_id=client_id,
@@ -82,22 +61,21 @@ async def issue_access_token(
             sid=sid,
             audience=audience,
             ttl=ttl,
+            username=username,
         )
-    from gatepass.oauth import opaque_access
-
-    ttl = min(ttl or svc.settings.access_token_ttl, svc.settings.access_token_ttl)
-    token = await opaque_access.issue(
-        svc,
+        return token, ttl
+    claims = build_claims(
+        issuer=settings.issuer,
         subject=subject,
+        audience=audience,
         client_id=client_id,
         scope=scope,
         roles=roles,
-        sid=sid,
-        audience=audience or svc.settings.audience,
+        now=svc.clock.now(),
         ttl=ttl,
-        username=username,
+        sid=sid,
     )
-    return token, ttl
+    return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
 
 
 async def start_login(
