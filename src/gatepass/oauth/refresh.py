@@ -24,7 +24,8 @@ log = logging.getLogger("gatepass.refresh")
 REFUSED = "The refresh token is invalid, expired or revoked."
 
 
-def _family(row: LoginSession) -> machine.Family:
+def family_state(row: LoginSession) -> machine.Family:
+    """The state machine's view of a login row."""
     return machine.Family(
         sid=row.id,
         client_id=row.client_id,
@@ -69,7 +70,7 @@ async def refresh_grant(
     found = await svc.logins.lookup_with_user(digest)  # one round trip for all three rows
     family_row, token_row, user = found if found is not None else (None, None, None)
     first = machine.judge(
-        _family(family_row) if family_row else None,
+        family_state(family_row) if family_row else None,
         _presented(token_row) if token_row else None,
         client_id=client_id,
         now=now,
@@ -79,7 +80,7 @@ async def refresh_grant(
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
     granted = narrow(scopes.parse(scope), family_row.scope)
-    family = _family(family_row)
+    family = family_state(family_row)
     child = machine.child_token(svc.refresh_key, digest)
     child_digest = opaque.digest(child)
 

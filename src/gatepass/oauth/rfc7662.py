@@ -12,7 +12,7 @@ from typing import Any
 from gatepass.core import opaque
 from gatepass.core.refresh import live
 from gatepass.oauth import opaque_access
-from gatepass.oauth.refresh import _family
+from gatepass.oauth.refresh import family_state
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import VerifierError
 from gatepass.storage.models import Client
@@ -80,7 +80,7 @@ async def _refresh(svc: Services, client: Client, token: str) -> dict[str, Any] 
         family.client_id != client.id
         or row.used_at is not None
         or now >= row.expires_at
-        or live(_family(family), now) is not None
+        or live(family_state(family), now) is not None
     ):
         return INACTIVE
     user = await svc.users.by_id(family.user_id)
