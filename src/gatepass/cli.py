@@ -10,13 +10,13 @@ import asyncio
 import getpass
 import json
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from gatepass import __version__, cli_sessions, cli_urls
+from gatepass.cli_common import fmt_time, key_view
 from gatepass.core.sealing import SealError
 from gatepass.errors import GatepassError
 from gatepass.settings import ConfigError, Settings, load_settings
@@ -223,10 +223,6 @@ async def _with_services(
         await svc.close()
 
 
-def _fmt_time(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t)) if t else "-"
-
-
 async def _db_upgrade(svc: Any, args: argparse.Namespace) -> int:
     from gatepass.storage.db import current_revision
 
@@ -333,31 +329,20 @@ async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
     if args.urls:
         return await cli_urls.keys_list(svc, args)
     now = svc.clock.now()
-    rows = await svc.keys.rows()
     items = []
-    for r in rows:
-        state = r.state
-        if state == "retiring" and r.retire_at is not None and r.retire_at <= now:
-            state = "retired"
-        items.append(
-            {
-                "kid": r.kid,
-                "alg": r.alg,
-                "state": state,
-                "created_at": r.created_at,
-                "activated_at": r.activated_at,
-                "retire_at": r.retire_at,
-                "published": state in ("next", "active", "retiring"),
-            }
-        )
+    for r in await svc.keys.rows():
+        view = key_view(r, now)
+        view["alg"] = r.alg
+        view["published"] = view["state"] in ("next", "active", "retiring")
+        items.append(view)
     if args.json:
         print(json.dumps(items))
         return 0
     print(f"{'KID':<44} {'ALG':<6} {'STATE':<9} {'CREATED':<21} {'ACTIVATED':<21} RETIRES")
     for k in items:
         print(
-            f"{k['kid']:<44} {k['alg']:<6} {k['state']:<9} {_fmt_time(k['created_at']):<21} "
-            f"{_fmt_time(k['activated_at']):<21} {_fmt_time(k['retire_at'])}"
+            f"{k['kid']:<44} {k['alg']:<6} {k['state']:<9} {fmt_time(k['created_at']):<21} "
+            f"{fmt_time(k['activated_at']):<21} {fmt_time(k['retire_at'])}"
         )
     return 0
 
@@ -405,7 +390,7 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
             print("claims: " + json.dumps(report["claims"], indent=2))
             exp = report["claims"].get("exp") if isinstance(report["claims"], dict) else None
             if isinstance(exp, int | float):
-                print(f"expires: {_fmt_time(exp)}")
+                print(f"expires: {fmt_time(exp)}")
         verdict = "verifies" if report["verified"] else f"does NOT verify ({report['reason']})"
         print(f"against the local keys, issuer and audience: {verdict}")
     return 0 if report["verified"] else 1

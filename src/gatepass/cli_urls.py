@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
+
+from gatepass.cli_common import fmt_time, key_view
 
 URLS_FLAG = argparse.ArgumentParser(add_help=False)
 URLS_FLAG.add_argument(
@@ -32,10 +33,6 @@ def add_sign_url(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--bind-ip", help="only for this client address or network")
     p.add_argument("--format", choices=["hmac", "nginx"], default="hmac")
     p.add_argument("--json", action="store_true")
-
-
-def _fmt_time(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t)) if t else "-"
 
 
 async def sign_url(svc: Any, args: argparse.Namespace) -> int:
@@ -59,28 +56,18 @@ async def keys_list(svc: Any, args: argparse.Namespace) -> int:
     now = svc.clock.now()
     items = []
     for r in await svc.url_keys.rows():
-        state = r.state
-        if state == "retiring" and r.retire_at is not None and r.retire_at <= now:
-            state = "retired"
-        items.append(
-            {
-                "kid": r.kid,
-                "state": state,
-                "created_at": r.created_at,
-                "activated_at": r.activated_at,
-                "retire_at": r.retire_at,
-                "accepted": state in ("next", "active", "retiring"),
-            }
-        )
+        view = key_view(r, now)
+        view["accepted"] = view["state"] in ("next", "active", "retiring")
+        items.append(view)
     if args.json:
         print(json.dumps(items))
         return 0
     print(f"{'KID':<14} {'STATE':<9} {'CREATED':<21} {'ACTIVATED':<21} ACCEPTED UNTIL")
     for k in items:
-        until = _fmt_time(k["retire_at"]) if k["state"] != "retired" else "-"
+        until = fmt_time(k["retire_at"]) if k["state"] != "retired" else "-"
         print(
-            f"{k['kid']:<14} {k['state']:<9} {_fmt_time(k['created_at']):<21} "
-            f"{_fmt_time(k['activated_at']):<21} {until}"
+            f"{k['kid']:<14} {k['state']:<9} {fmt_time(k['created_at']):<21} "
+            f"{fmt_time(k['activated_at']):<21} {until}"
         )
     return 0
 
@@ -94,6 +81,6 @@ async def keys_rotate(svc: Any, args: argparse.Namespace) -> int:
         print(json.dumps({"active": active.kid, "previous_accepted_until": until}))
     else:
         print(f"rotated: URL key {active.kid} now signs; the previous key is still accepted")
-        print(f"until {_fmt_time(until)} (when the last URL it signed has expired). Running")
+        print(f"until {fmt_time(until)} (when the last URL it signed has expired). Running")
         print(f"servers pick this up within {svc.settings.key_refresh_interval} s.")
     return 0
