@@ -74,8 +74,9 @@ def family_rows(env: dict[str, str], digests: set[str]) -> dict[str, tuple[str, 
 
     async def read() -> dict[str, tuple[str, int]]:
         engine = db.make_engine(settings)
+        rows = await db.open_token_rows(settings)
         try:
-            logins = Logins(db.sessionmaker(engine))
+            logins = Logins(db.sessionmaker(engine), rows)
             out = {}
             for d in digests:
                 row = await logins.refresh_token(d)
@@ -83,6 +84,7 @@ def family_rows(env: dict[str, str], digests: set[str]) -> dict[str, tuple[str, 
                     out[d] = (row.sid, row.generation)
             return out
         finally:
+            await rows.close()
             await engine.dispose()
 
     return asyncio.run(read())

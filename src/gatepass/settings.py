@@ -25,7 +25,7 @@ SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 # What each field expects, said to a person when the value is wrong.
 _EXPECTED: dict[str, str] = {
     "issuer": "an http(s) URL without query or fragment",
-    "database_url": "a sqlite:/// or postgresql:// URL",
+    "database_url": "a sqlite:/// URL naming a file, or a postgresql:// URL",
     "redis_url": "a redis:// or rediss:// URL",
     "redis_prefix": "1-64 letters, digits or . _ : -",
     "signing_alg": "one of ES256, EdDSA, RS256, HS256",
@@ -141,6 +141,8 @@ class Settings(BaseSettings):
     def _db(cls, v: str) -> str:
         if v and not v.startswith(("sqlite", "postgresql", "postgres://")):
             raise ValueError("bad database url")
+        if v.startswith("sqlite") and _sqlite_file(v) in ("", ":memory:"):
+            raise ValueError("an in-memory database is not shared between connections")
         return v
 
     @field_validator("redis_url")
@@ -208,6 +210,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> str:
+        """The SQLite database file (only for a sqlite URL)."""
+        return _sqlite_file(self.database_url)
+
+
+def _sqlite_file(url: str) -> str:
+    return url.partition(":///")[2].partition("?")[0]
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -19,7 +19,7 @@ from gatepass.storage.opaque_tokens import OpaqueTokens
 
 
 def store(svc: Services) -> OpaqueTokens:
-    return OpaqueTokens(svc.sessions)
+    return svc.opaque_tokens
 
 
 async def issue(

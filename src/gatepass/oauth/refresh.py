@@ -16,8 +16,8 @@ from gatepass.oauth import scopes
 from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
-from gatepass.storage.logins import Rotation
 from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.token_rows import Rotation
 
 log = logging.getLogger("gatepass.refresh")
 

@@ -25,7 +25,9 @@ from gatepass.storage.events import Events
 from gatepass.storage.keystore import KeyStore
 from gatepass.storage.logins import Logins
 from gatepass.storage.master_secret import load_master_secret
+from gatepass.storage.opaque_tokens import OpaqueTokens
 from gatepass.storage.throttle import SqlThrottle
+from gatepass.storage.token_rows import TokenRows
 from gatepass.storage.url_keys import UrlKeyStore
 from gatepass.storage.users import Users
 
@@ -39,6 +41,8 @@ class Services:
     users: Users
     clients: Clients
     logins: Logins
+    opaque_tokens: OpaqueTokens
+    token_rows: TokenRows  # the hot statements' own connections (storage/token_rows.py)
     events: Events
     throttle: SqlThrottle
     passwords: Passwords
@@ -51,6 +55,7 @@ class Services:
 
     async def close(self) -> None:
         self.denylist.close()
+        await self.token_rows.close()
         await self.engine.dispose()
 
 
@@ -70,6 +75,7 @@ async def open_services(
         await url_keys.start()
         denylist = ServerDenylist(SqlDenylist(sessions), settings, clock)
         await denylist.start()
+        token_rows = await db.open_token_rows(settings)
     except BaseException:
         await engine.dispose()
         raise
@@ -89,7 +95,9 @@ async def open_services(
         sessions=sessions,
         users=Users(sessions),
         clients=Clients(sessions, clock=clock),
-        logins=Logins(sessions),
+        logins=Logins(sessions, token_rows),
+        opaque_tokens=OpaqueTokens(sessions, token_rows),
+        token_rows=token_rows,
         events=Events(sessions),
         throttle=SqlThrottle(sessions),
         passwords=Passwords(

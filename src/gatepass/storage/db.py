@@ -7,11 +7,12 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from gatepass.settings import Settings
+from gatepass.storage.token_rows import PostgresTokenRows, SqliteTokenRows, TokenRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,9 +22,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     # hide_parameters: a database error in a log never carries a digest, hash or token
     kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite, "hide_parameters": True}
     if settings.is_sqlite:
-        path = settings.database_url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        Path(settings.sqlite_path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
@@ -31,6 +30,14 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+async def open_token_rows(settings: Settings) -> TokenRows:
+    """The hot statements' own connections (``storage/token_rows.py``), beside the engine."""
+    if settings.is_sqlite:
+        return SqliteTokenRows(settings.sqlite_path)
+    url = make_url(settings.async_database_url).set(drivername="postgresql")
+    return await PostgresTokenRows.open(url.render_as_string(hide_password=False))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -2,14 +2,12 @@
 
 Rotation is one atomic step: a conditional ``UPDATE ... WHERE used_at IS NULL`` consumes the
 parent, the family's deadlines move only if it is still live, and the child is inserted, all in
-one transaction; the loser of a race sees zero rows updated, never a half-done rotation.
+one transaction; the loser of a race sees zero rows updated, never a half-done rotation. That
+step and the lookup before it run on the driver directly (``storage/token_rows.py``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import LoginSession, RefreshToken, User
+from gatepass.storage.token_rows import Rotation, TokenRows
+
+__all__ = ["Logins", "NewLogin", "Rotation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,29 +34,10 @@ class NewLogin:
     ip: str | None
 
 
-class Rotation(enum.Enum):
-    ROTATED = "rotated"  # this call consumed the parent and wrote the child
-    LOST = "lost"  # the parent was already used (another request won, or it is reuse)
-    DEAD = "dead"  # the family was revoked or expired meanwhile; nothing changed
-
-
-class _Abort(Exception):
-    pass
-
-
 class Logins:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], rows: TokenRows) -> None:
         self._s = sessions
-        # SQLite has one writer at a time: rotations queue here, in order, rather than in
-        # SQLite's busy handler (which sleeps in growing steps and lets later writers overtake,
-        # so a few waited seconds under a refresh storm). Correctness never depends on this
-        # lock: the conditional UPDATE is the atomic step, also across processes.
-        bind = sessions.kw.get("bind")
-        sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._writer: asyncio.Lock | None = asyncio.Lock() if sqlite else None
-
-    def _writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
-        return self._writer if self._writer is not None else contextlib.nullcontext()
+        self._rows = rows  # the refresh grant's two statements (lookup, rotation)
 
     async def start(self, login: NewLogin) -> LoginSession:
         """Create the family and its first refresh token in one transaction."""
@@ -111,16 +93,9 @@ class Logins:
     async def lookup_with_user(
         self, digest: str
     ) -> tuple[LoginSession, RefreshToken, User | None] | None:
-        """As :meth:`lookup`, with the login's user (None when gone), in one round trip."""
-        q = (
-            select(LoginSession, RefreshToken, User)
-            .join(RefreshToken, RefreshToken.sid == LoginSession.id)
-            .outerjoin(User, User.id == LoginSession.user_id)
-            .where(RefreshToken.digest == digest)
-        )
-        async with self._s() as s:
-            row = (await s.execute(q)).first()
-        return (row[0], row[1], row[2]) if row is not None else None
+        """As :meth:`lookup`, with the login's user (None when gone), in one statement on the
+        hot path (``token_rows``)."""
+        return await self._rows.refresh(digest)
 
     async def rotate(
         self,
@@ -132,44 +107,15 @@ class Logins:
         now: float,
         idle_deadline: float,
     ) -> Rotation:
-        """Consume the parent and write the child, atomically (see the module docstring)."""
-        try:
-            async with self._writing(), self._s.begin() as s:
-                consumed = await s.execute(
-                    update(RefreshToken)
-                    .where(RefreshToken.digest == parent_digest, RefreshToken.used_at.is_(None))
-                    .values(used_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                if consumed.rowcount != 1:
-                    return Rotation.LOST
-                moved = await s.execute(
-                    update(LoginSession)
-                    .where(
-                        LoginSession.id == sid,
-                        LoginSession.revoked_at.is_(None),
-                        LoginSession.expires_at > now,
-                        LoginSession.idle_expires_at > now,
-                    )
-                    .values(last_used_at=now, idle_expires_at=idle_deadline)
-                    .execution_options(synchronize_session=False)
-                )
-                if moved.rowcount != 1:
-                    raise _Abort
-                s.add(
-                    RefreshToken(
-                        digest=child_digest,
-                        sid=sid,
-                        generation=generation + 1,
-                        parent_digest=parent_digest,
-                        issued_at=now,
-                        used_at=None,
-                        expires_at=idle_deadline,
-                    )
-                )
-        except _Abort:
-            return Rotation.DEAD
-        return Rotation.ROTATED
+        """Consume the parent and write the child, atomically (see ``token_rows``)."""
+        return await self._rows.rotate(
+            sid=sid,
+            parent_digest=parent_digest,
+            child_digest=child_digest,
+            generation=generation,
+            now=now,
+            idle_deadline=idle_deadline,
+        )
 
     async def child_used(self, child_digest: str) -> bool | None:
         """Whether the child was used; None when it does not exist."""

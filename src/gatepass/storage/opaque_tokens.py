@@ -8,19 +8,21 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import OpaqueAccessToken
+from gatepass.storage.token_rows import TokenRows
 
 
 class OpaqueTokens:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    """Insert and lookup run on the hot path (``token_rows``); the rest on SQLAlchemy."""
+
+    def __init__(self, sessions: async_sessionmaker[Any], rows: TokenRows) -> None:
         self._s = sessions
+        self._rows = rows
 
     async def add(self, row: OpaqueAccessToken) -> None:
-        async with self._s.begin() as s:
-            s.add(row)
+        await self._rows.add_opaque(row)
 
     async def get(self, digest: str) -> OpaqueAccessToken | None:
-        async with self._s() as s:
-            return await s.get(OpaqueAccessToken, digest)
+        return await self._rows.opaque(digest)
 
     async def delete(self, digest: str) -> bool:
         async with self._s.begin() as s:

@@ -1,0 +1,412 @@
+"""The statements every token request runs, on the database driver directly.
+
+Four statements carry the request load: storing an opaque access token, reading one back
+(introspection, ``/api/profile``), reading a presented refresh token with its login and user,
+and rotating it. Through an async SQLAlchemy session each cost 0.4-0.9 ms of CPU (greenlet
+switches, pool check-out with a ping on PostgreSQL, five or six hops to aiosqlite's thread),
+several times the statement itself. Here they run:
+
+* on SQLite, on the event loop, on one ``sqlite3`` connection of this process: a WAL commit
+  without fsync (``synchronous=NORMAL``) takes tens of µs, less than one hop to a thread. A
+  write transaction starts with ``BEGIN IMMEDIATE`` and never waits inside SQLite (busy
+  timeout 0): when another process or connection holds the write lock, it backs off with
+  ``asyncio.sleep`` and tries again, so the loop never blocks on a lock. The loop never fsyncs
+  either: this connection does not checkpoint; a thread checkpoints the WAL a few times a
+  second instead.
+* on PostgreSQL, on an asyncpg pool, one round trip each; rotation is a single statement.
+
+Everything else stays on SQLAlchemy; the schema is the models' (``storage/models.py``) and the
+same suites run against both paths.
+
+Rotation is the atomic step of ``oauth/refresh.py``: the login must be live, the parent must be
+unused, and consuming it, moving the login's idle deadline and writing the child happen
+together or not at all. SQLite holds the write lock for the three statements; PostgreSQL locks
+the login row (``FOR UPDATE``) and consumes the parent with a conditional ``UPDATE``, which a
+concurrent rotation of the same parent re-checks after the first commits and then skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken, User
+
+T = TypeVar("T")
+
+
+class Rotation(enum.Enum):
+    ROTATED = "rotated"  # this call consumed the parent and wrote the child
+    LOST = "lost"  # the parent was already used (another request won, or it is reuse)
+    DEAD = "dead"  # the login was revoked or expired meanwhile; nothing changed
+
+
+RefreshFound = tuple[LoginSession, RefreshToken, User | None]
+
+# the columns of the statements below, in their order (a row becomes a model instance)
+_OPAQUE_COLUMNS = (
+    "digest",
+    "jti",
+    "client_id",
+    "sub",
+    "sid",
+    "username",
+    "scope",
+    "roles",
+    "audience",
+    "issued_at",
+    "expires_at",
+)
+_LOGIN_COLUMNS = (
+    "id",
+    "user_id",
+    "client_id",
+    "scope",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "idle_expires_at",
+    "revoked_at",
+    "revoked_reason",
+    "user_agent",
+    "ip",
+)
+_REFRESH_COLUMNS = (
+    "digest",
+    "sid",
+    "generation",
+    "parent_digest",
+    "issued_at",
+    "used_at",
+    "expires_at",
+)
+# never the password hash: the refresh grant needs none of it
+_USER_COLUMNS = ("id", "username", "roles", "disabled", "created_at", "tokens_not_before")
+
+
+# both dialects; {p} is the parameter: "?" for sqlite3, "$1" for asyncpg
+_SELECT_REFRESH = """
+SELECT l.id, l.user_id, l.client_id, l.scope, l.created_at, l.last_used_at, l.expires_at,
+       l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip,
+       r.digest, r.sid, r.generation, r.parent_digest, r.issued_at, r.used_at, r.expires_at,
+       u.id, u.username, u.roles, u.disabled, u.created_at, u.tokens_not_before
+FROM refresh_tokens r
+JOIN login_sessions l ON l.id = r.sid
+LEFT JOIN users u ON u.id = l.user_id
+WHERE r.digest = {p}
+"""
+
+
+def _opaque_row(values: Sequence[Any]) -> OpaqueAccessToken:
+    row = dict(zip(_OPAQUE_COLUMNS, values, strict=True))
+    row["roles"] = _json_list(row["roles"])
+    return OpaqueAccessToken(**row)
+
+
+def _refresh_found(values: Sequence[Any]) -> RefreshFound:
+    n_login, n_refresh = len(_LOGIN_COLUMNS), len(_REFRESH_COLUMNS)
+    login = LoginSession(**dict(zip(_LOGIN_COLUMNS, values[:n_login], strict=True)))
+    token = RefreshToken(
+        **dict(zip(_REFRESH_COLUMNS, values[n_login : n_login + n_refresh], strict=True))
+    )
+    user_values = dict(zip(_USER_COLUMNS, values[n_login + n_refresh :], strict=True))
+    user = None
+    if user_values["id"] is not None:
+        user_values["roles"] = _json_list(user_values["roles"])
+        user_values["disabled"] = bool(user_values["disabled"])
+        user = User(**user_values)
+    return login, token, user
+
+
+def _json_list(value: Any) -> list[str]:
+    data = json.loads(value) if isinstance(value, str | bytes) else value
+    return [str(v) for v in data or ()]
+
+
+def _opaque_values(row: OpaqueAccessToken) -> list[Any]:
+    values = [getattr(row, c) for c in _OPAQUE_COLUMNS]
+    values[_OPAQUE_COLUMNS.index("roles")] = json.dumps(list(row.roles or ()))
+    return values
+
+
+class TokenRows(Protocol):
+    async def add_opaque(self, row: OpaqueAccessToken) -> None: ...
+
+    async def opaque(self, digest: str) -> OpaqueAccessToken | None: ...
+
+    async def refresh(self, digest: str) -> RefreshFound | None:
+        """The presented refresh token's row, its login and the login's user (None if gone)."""
+
+    async def rotate(
+        self,
+        *,
+        sid: str,
+        parent_digest: str,
+        child_digest: str,
+        generation: int,
+        now: float,
+        idle_deadline: float,
+    ) -> Rotation: ...
+
+    async def close(self) -> None: ...
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+_SQLITE_INSERT_OPAQUE = """
+INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
+                           issued_at, expires_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+_SQLITE_OPAQUE = """
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+FROM opaque_tokens WHERE digest = ?
+"""
+_SQLITE_REFRESH = _SELECT_REFRESH.format(p="?")
+_SQLITE_MOVE_LOGIN = (
+    "UPDATE login_sessions SET last_used_at = ?, idle_expires_at = ?"
+    " WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?"
+)
+_SQLITE_CONSUME = (
+    "UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND sid = ? AND used_at IS NULL"
+)
+_SQLITE_INSERT_REFRESH = """
+INSERT INTO refresh_tokens (digest, sid, generation, parent_digest, issued_at, used_at, expires_at)
+VALUES (?, ?, ?, ?, ?, NULL, ?)
+"""
+
+BUSY_WAIT_FIRST = 0.0002  # seconds before the first retry of a locked database
+BUSY_WAIT_MAX = 0.01  # longest back-off between retries
+BUSY_TIMEOUT = 30.0  # then the lock error goes up, as SQLAlchemy's busy timeout would
+CHECKPOINT_INTERVAL = 0.25  # seconds between WAL checkpoints (in a thread) after writes
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:  # pragma: no cover - Python < 3.11
+        return "locked" in str(exc)
+    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class SqliteTokenRows:
+    """The four statements on one ``sqlite3`` connection, run on the event loop."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._db = _connect(path)
+        # this connection never checkpoints (a checkpoint fsyncs): _checkpoints does, in a thread
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._dirty = threading.Event()
+        self._closed = threading.Event()
+        self._checkpointer = threading.Thread(
+            target=self._checkpoints, name="gatepass-wal-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
+
+    async def add_opaque(self, row: OpaqueAccessToken) -> None:
+        values = _opaque_values(row)
+        await self._write(lambda db: db.execute(_SQLITE_INSERT_OPAQUE, values))
+
+    async def opaque(self, digest: str) -> OpaqueAccessToken | None:
+        found = await self._read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
+        return _opaque_row(found) if found is not None else None
+
+    async def refresh(self, digest: str) -> RefreshFound | None:
+        found = await self._read(lambda db: db.execute(_SQLITE_REFRESH, (digest,)).fetchone())
+        return _refresh_found(found) if found is not None else None
+
+    async def rotate(
+        self,
+        *,
+        sid: str,
+        parent_digest: str,
+        child_digest: str,
+        generation: int,
+        now: float,
+        idle_deadline: float,
+    ) -> Rotation:
+        def step(db: sqlite3.Connection) -> Rotation:
+            moved = db.execute(_SQLITE_MOVE_LOGIN, (now, idle_deadline, sid, now, now))
+            if moved.rowcount != 1:
+                raise _Undo(Rotation.DEAD)
+            consumed = db.execute(_SQLITE_CONSUME, (now, parent_digest, sid))
+            if consumed.rowcount != 1:
+                raise _Undo(Rotation.LOST)
+            db.execute(
+                _SQLITE_INSERT_REFRESH,
+                (child_digest, sid, generation + 1, parent_digest, now, idle_deadline),
+            )
+            return Rotation.ROTATED
+
+        try:
+            return await self._write(step)
+        except _Undo as undo:
+            return undo.outcome
+
+    async def close(self) -> None:
+        self._closed.set()
+        self._dirty.set()
+        await asyncio.to_thread(self._checkpointer.join)
+        self._db.close()
+
+    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        # a read in WAL mode takes no lock a writer holds; busy only in rare moments (recovery)
+        async for _ in _backoff():
+            try:
+                return query(self._db)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+        raise _timed_out()
+
+    async def _write(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        """``step`` in one write transaction: committed if it returns, rolled back if it raises.
+
+        No ``await`` between BEGIN and COMMIT: nothing else on this loop runs in between."""
+        db = self._db
+        async for _ in _backoff():
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                continue
+            try:
+                result = step(db)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            self._dirty.set()
+            return result
+        raise _timed_out()
+
+    def _checkpoints(self) -> None:
+        db = _connect(self._path)
+        try:
+            while not self._closed.is_set():
+                self._dirty.wait()
+                self._dirty.clear()
+                with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                self._closed.wait(CHECKPOINT_INTERVAL)
+        finally:
+            db.close()
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+class _Undo(Exception):
+    def __init__(self, outcome: Rotation) -> None:
+        self.outcome = outcome
+
+
+async def _backoff() -> Any:
+    """Yield at once, then after growing sleeps, until ``BUSY_TIMEOUT`` has passed."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + BUSY_TIMEOUT
+    wait = BUSY_WAIT_FIRST
+    yield
+    while loop.time() < deadline:
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, BUSY_WAIT_MAX)
+        yield
+
+
+def _timed_out() -> sqlite3.OperationalError:
+    return sqlite3.OperationalError("database is locked")
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+
+_PG_INSERT_OPAQUE = """
+INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
+                           issued_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+"""
+_PG_OPAQUE = """
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+FROM opaque_tokens WHERE digest = $1
+"""
+_PG_REFRESH = _SELECT_REFRESH.format(p="$1")
+# $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline
+_PG_ROTATE = """
+WITH live AS (
+    SELECT id FROM login_sessions
+    WHERE id = $1 AND revoked_at IS NULL AND expires_at > $5 AND idle_expires_at > $5
+    FOR UPDATE
+), consumed AS (
+    UPDATE refresh_tokens SET used_at = $5
+    WHERE digest = $2 AND used_at IS NULL AND sid IN (SELECT id FROM live)
+    RETURNING sid
+), moved AS (
+    UPDATE login_sessions SET last_used_at = $5, idle_expires_at = $6
+    WHERE id IN (SELECT sid FROM consumed)
+    RETURNING id
+), child AS (
+    INSERT INTO refresh_tokens (digest, sid, generation, parent_digest, issued_at, used_at,
+                                expires_at)
+    SELECT $3, id, $4, $2, $5, NULL, $6 FROM moved
+    RETURNING digest
+)
+SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM child)
+"""
+
+
+class PostgresTokenRows:
+    """The four statements on an asyncpg pool: one round trip each."""
+
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+
+    @classmethod
+    async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresTokenRows:
+        import asyncpg
+
+        # connections open on first use (min_size 0), so an idle instance holds none
+        pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size)
+        return cls(pool)
+
+    async def add_opaque(self, row: OpaqueAccessToken) -> None:
+        await self._pool.execute(_PG_INSERT_OPAQUE, *_opaque_values(row))
+
+    async def opaque(self, digest: str) -> OpaqueAccessToken | None:
+        found = await self._pool.fetchrow(_PG_OPAQUE, digest)
+        return _opaque_row(tuple(found)) if found is not None else None
+
+    async def refresh(self, digest: str) -> RefreshFound | None:
+        found = await self._pool.fetchrow(_PG_REFRESH, digest)
+        return _refresh_found(tuple(found)) if found is not None else None
+
+    async def rotate(
+        self,
+        *,
+        sid: str,
+        parent_digest: str,
+        child_digest: str,
+        generation: int,
+        now: float,
+        idle_deadline: float,
+    ) -> Rotation:
+        live, written = await self._pool.fetchrow(
+            _PG_ROTATE, sid, parent_digest, child_digest, generation + 1, now, idle_deadline
+        )
+        if not live:
+            return Rotation.DEAD
+        return Rotation.ROTATED if written else Rotation.LOST
+
+    async def close(self) -> None:
+        await self._pool.close()

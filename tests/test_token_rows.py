@@ -1,0 +1,250 @@
+"""The hot statements on the driver directly (storage/token_rows.py), on SQLite and PostgreSQL:
+the same rows as SQLAlchemy reads, one winner per parent under concurrent rotation, nothing
+changed when the login has ended, and on SQLite a locked database waited out without blocking
+the event loop, and a WAL checkpointed by the background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, update
+
+from gatepass.oauth.services import Services, open_services
+from gatepass.settings import ConfigError, Settings
+from gatepass.storage.logins import NewLogin, Rotation
+from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
+
+
+def run(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    body: Callable[[Services], Awaitable[None]],
+) -> None:
+    async def main() -> None:
+        svc = await open_services(make_settings(database_url=database_url))
+        try:
+            await body(svc)
+        finally:
+            await svc.close()
+
+    asyncio.run(main())
+
+
+def opaque_row(digest: str, **over: object) -> OpaqueAccessToken:
+    values: dict[str, object] = {
+        "digest": digest,
+        "jti": "j-" + digest[:8],
+        "client_id": "c1",
+        "sub": "s1",
+        "sid": None,
+        "username": None,
+        "scope": "a b",
+        "roles": ["x", "y"],
+        "audience": "api",
+        "issued_at": 100,
+        "expires_at": 200,
+    }
+    values.update(over)
+    return OpaqueAccessToken(**values)
+
+
+async def start_login(svc: Services, sid: str, digest: str, *, now: float = 100.0) -> str:
+    user = await svc.users.create("u-" + sid, "h", ["r"], 0)
+    await svc.logins.start(
+        NewLogin(sid, user.id, "gatepass", "profile", digest, now, 1000, 500, "ua", "1.2.3.4")
+    )
+    return user.id
+
+
+def test_opaque_rows_read_back_as_sqlalchemy_reads_them(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        await svc.token_rows.add_opaque(opaque_row("a" * 64, sid="s9", username="ann"))
+        fast = await svc.token_rows.opaque("a" * 64)
+        async with svc.sessions() as s:
+            slow = await s.get(OpaqueAccessToken, "a" * 64)
+        assert fast is not None and slow is not None
+        cols = [c.key for c in OpaqueAccessToken.__table__.columns]
+        assert {c: getattr(fast, c) for c in cols} == {c: getattr(slow, c) for c in cols}
+        assert fast.roles == ["x", "y"] and fast.sid == "s9"
+        assert await svc.token_rows.opaque("b" * 64) is None
+        with pytest.raises(Exception, match="(?i)unique|duplicate"):
+            await svc.token_rows.add_opaque(opaque_row("a" * 64))
+
+    run(make_settings, database_url, body)
+
+
+def test_refresh_lookup_has_every_column_but_the_password_hash(make_settings, database_url):
+    async def body(svc: Services) -> None:
+        uid = await start_login(svc, "sid1", "d" * 64)
+        found = await svc.token_rows.refresh("d" * 64)
+        assert found is not None
+        login, token, user = found
+        async with svc.sessions() as s:
+            slow_login = await s.get(LoginSession, "sid1")
+            slow_token = await s.get(RefreshToken, "d" * 64)
+        for fast, slow in ((login, slow_login), (token, slow_token)):
+            cols = [c.key for c in type(slow).__table__.columns]
+            assert {c: getattr(fast, c) for c in cols} == {c: getattr(slow, c) for c in cols}
+        assert user is not None and user.id == uid and user.roles == ["r"]
+        assert user.disabled is False and user.password_hash is None
+
+    run(make_settings, database_url, body)
+
+
+def rotate(svc: Services, parent: str, child: str, now: float = 110.0) -> Awaitable[Rotation]:
+    return svc.token_rows.rotate(
+        sid="sid1",
+        parent_digest=parent,
+        child_digest=child,
+        generation=0,
+        now=now,
+        idle_deadline=now + 500,
+    )
+
+
+def test_rotation_has_one_winner_among_concurrent_requests(make_settings, database_url):
+    async def body(svc: Services) -> None:
+        await start_login(svc, "sid1", "p" * 64)
+        outcomes = await asyncio.gather(*(rotate(svc, "p" * 64, f"{i:064d}") for i in range(16)))
+        assert outcomes.count(Rotation.ROTATED) == 1
+        assert outcomes.count(Rotation.LOST) == 15
+        async with svc.sessions() as s:
+            rows = (await s.execute(select(RefreshToken).where(RefreshToken.sid == "sid1"))).all()
+            login = await s.get(LoginSession, "sid1")
+        assert len(rows) == 2  # the parent, now used, and one child
+        assert login is not None and login.last_used_at == 110.0
+        assert login.idle_expires_at == 610.0
+
+    run(make_settings, database_url, body)
+
+
+def test_rotation_across_processes_has_one_winner(make_settings, database_url, tmp_path):
+    """Two processes (separate connections and pools) rotate the same parents at once."""
+    settings = make_settings(database_url=database_url)
+
+    async def setup(svc: Services) -> None:
+        await start_login(svc, "sid1", "p" * 64)
+
+    run(make_settings, database_url, setup)
+    script = tmp_path / "rotate.py"
+    script.write_text(
+        "import asyncio, sys\n"
+        "from gatepass.settings import load_settings\n"
+        "from gatepass.storage import db\n"
+        "async def main():\n"
+        f"    rows = await db.open_token_rows(load_settings(**{settings_kwargs(settings)!r}))\n"
+        "    try:\n"
+        "        got = await asyncio.gather(*(rows.rotate(sid='sid1', parent_digest='p' * 64,\n"
+        "            child_digest=sys.argv[1] + str(i).zfill(63), generation=0, now=110.0,\n"
+        "            idle_deadline=610.0) for i in range(8)))\n"
+        "        print(' '.join(g.value for g in got))\n"
+        "    finally:\n"
+        "        await rows.close()\n"
+        "asyncio.run(main())\n"
+    )
+    import subprocess
+    import sys
+
+    procs = [
+        subprocess.Popen([sys.executable, str(script), tag], stdout=subprocess.PIPE, text=True)
+        for tag in "ab"
+    ]
+    words = " ".join(p.communicate(timeout=60)[0] for p in procs).split()
+    assert all(p.returncode == 0 for p in procs)
+    assert words.count("rotated") == 1 and words.count("lost") == 15
+
+
+def settings_kwargs(settings: Settings) -> dict[str, str]:
+    return {"database_url": settings.database_url, "data_dir": str(settings.data_dir)}
+
+
+def test_rotation_in_an_ended_login_changes_nothing(make_settings, database_url) -> None:
+    async def body(svc: Services) -> None:
+        await start_login(svc, "sid1", "p" * 64)
+        async with svc.sessions.begin() as s:
+            await s.execute(
+                update(LoginSession).where(LoginSession.id == "sid1").values(revoked_at=105.0)
+            )
+        assert await rotate(svc, "p" * 64, "c" * 64) is Rotation.DEAD
+        # idle deadline passed: also dead, also untouched
+        async with svc.sessions.begin() as s:
+            await s.execute(
+                update(LoginSession).where(LoginSession.id == "sid1").values(revoked_at=None)
+            )
+        assert await rotate(svc, "p" * 64, "c" * 64, now=700.0) is Rotation.DEAD
+        async with svc.sessions() as s:
+            parent = await s.get(RefreshToken, "p" * 64)
+            child = await s.get(RefreshToken, "c" * 64)
+        assert parent is not None and parent.used_at is None and child is None
+        assert await rotate(svc, "p" * 64, "c" * 64) is Rotation.ROTATED
+
+    run(make_settings, database_url, body)
+
+
+def test_sqlite_waits_out_a_held_write_lock_without_blocking_the_loop(make_settings) -> None:
+    """Another connection (as another process would) holds the write lock for 0.3 s: the insert
+    lands after it is released, and the event loop keeps running meanwhile."""
+    settings = make_settings()
+
+    async def main() -> None:
+        svc = await open_services(settings)
+        try:
+            holder = sqlite3.connect(
+                settings.sqlite_path, isolation_level=None, check_same_thread=False
+            )
+            holder.execute("BEGIN IMMEDIATE")
+            threading.Timer(0.3, holder.commit).start()
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            tick = asyncio.create_task(ticker())
+            started = time.monotonic()
+            await svc.token_rows.add_opaque(opaque_row("e" * 64))
+            waited = time.monotonic() - started
+            tick.cancel()
+            holder.close()
+            assert waited >= 0.25  # it did wait for the lock...
+            assert ticks >= 5  # ...and the loop ran other work meanwhile
+            assert await svc.token_rows.opaque("e" * 64) is not None
+        finally:
+            await svc.close()
+
+    asyncio.run(main())
+
+
+def test_sqlite_wal_is_checkpointed_off_the_loop(make_settings) -> None:
+    settings = make_settings()
+    db_file = Path(settings.sqlite_path)
+
+    async def main() -> None:
+        svc = await open_services(settings)
+        try:
+            before = db_file.stat().st_size
+            for i in range(400):
+                await svc.token_rows.add_opaque(opaque_row(f"{i:064d}", jti=f"j{i}"))
+            deadline = time.monotonic() + 10
+            while db_file.stat().st_size <= before and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            # only the checkpoint thread copies WAL pages into the database file
+            assert db_file.stat().st_size > before
+        finally:
+            await svc.close()
+
+    asyncio.run(main())
+
+
+def test_an_in_memory_sqlite_database_is_refused(make_settings) -> None:
+    for url in ("sqlite:///:memory:", "sqlite://"):
+        with pytest.raises(ConfigError, match="GATEPASS_DATABASE_URL"):
+            make_settings(database_url=url)
