@@ -79,6 +79,27 @@ def test_opaque_rows_read_back_as_sqlalchemy_reads_them(make_settings, database_
     run(make_settings, database_url, body)
 
 
+def test_concurrent_inserts_all_land_and_a_bad_one_fails_alone(make_settings, database_url):
+    """On SQLite, inserts that arrive together share one commit; a duplicate among them must
+    fail on its own, and every other token must still be stored."""
+
+    async def body(svc: Services) -> None:
+        await svc.token_rows.add_opaque(opaque_row("a" * 64))
+        rows = [opaque_row(f"{i:064d}", jti=f"j{i}") for i in range(20)]
+        rows[7] = opaque_row("a" * 64, jti="other")  # the digest exists already
+        got = await asyncio.gather(
+            *(svc.token_rows.add_opaque(r) for r in rows), return_exceptions=True
+        )
+        failed = [i for i, g in enumerate(got) if isinstance(g, Exception)]
+        assert failed == [7]
+        for i, r in enumerate(rows):
+            if i != 7:
+                assert await svc.token_rows.opaque(r.digest) is not None
+        assert (await svc.token_rows.opaque("a" * 64)).jti == "j-aaaaaaaa"  # type: ignore[union-attr]
+
+    run(make_settings, database_url, body)
+
+
 def test_refresh_lookup_has_every_column_but_the_password_hash(make_settings, database_url):
     async def body(svc: Services) -> None:
         uid = await start_login(svc, "sid1", "d" * 64)

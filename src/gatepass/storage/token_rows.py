@@ -11,8 +11,8 @@ several times the statement itself. Here they run:
   write transaction starts with ``BEGIN IMMEDIATE`` and never waits inside SQLite (busy
   timeout 0): when another process or connection holds the write lock, it backs off with
   ``asyncio.sleep`` and tries again, so the loop never blocks on a lock. The loop never fsyncs
-  either: this connection does not checkpoint; a thread checkpoints the WAL a few times a
-  second instead.
+  either: this connection does not checkpoint; a thread checkpoints the WAL (RESTART) a few
+  times a second instead.
 * on PostgreSQL, on an asyncpg pool, one round trip each; rotation is a single statement.
 
 Everything else stays on SQLAlchemy; the schema is the models' (``storage/models.py``) and the
@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import functools
 import json
 import sqlite3
 import threading
@@ -185,6 +186,8 @@ BUSY_WAIT_FIRST = 0.0002  # seconds before the first retry of a locked database
 BUSY_WAIT_MAX = 0.01  # longest back-off between retries
 BUSY_TIMEOUT = 30.0  # then the lock error goes up, as SQLAlchemy's busy timeout would
 CHECKPOINT_INTERVAL = 0.25  # seconds between WAL checkpoints (in a thread) after writes
+WAL_SIZE_LIMIT = 64 << 20  # bytes the WAL file is cut back to when it starts over
+CHECKPOINT_LOCK_WAIT = 1.0  # how long a checkpoint waits for the write lock, then skips a round
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -202,6 +205,9 @@ class SqliteTokenRows:
         self._db = _connect(path)
         # this connection never checkpoints (a checkpoint fsyncs): _checkpoints does, in a thread
         self._db.execute("PRAGMA wal_autocheckpoint=0")
+        self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+        self._inserts: list[tuple[list[Any], asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._checkpointer = threading.Thread(
@@ -210,8 +216,35 @@ class SqliteTokenRows:
         self._checkpointer.start()
 
     async def add_opaque(self, row: OpaqueAccessToken) -> None:
-        values = _opaque_values(row)
-        await self._write(lambda db: db.execute(_SQLITE_INSERT_OPAQUE, values))
+        """Stored (committed) when this returns. Inserts that arrive together share one commit:
+        each commit writes every b-tree page it touched, ~8 pages per token alone."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._inserts.append((_opaque_values(row), done))
+        if len(self._inserts) == 1:
+            self._flusher = loop.create_task(self._flush_inserts())
+        await done
+
+    async def _flush_inserts(self) -> None:
+        batch, self._inserts = self._inserts, []
+        try:
+            await self._write(
+                lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, [v for v, _ in batch])
+            )
+        except Exception as exc:  # noqa: BLE001 - one bad row must not fail the others
+            if len(batch) == 1:
+                _settle(batch[0][1], exc)
+                return
+            for values, done in batch:  # one at a time: only the bad row fails
+                try:
+                    await self._write(functools.partial(_insert_opaque, values=values))
+                except Exception as one:  # noqa: BLE001
+                    _settle(done, one)
+                else:
+                    _settle(done, None)
+            return
+        for _, done in batch:
+            _settle(done, None)
 
     async def opaque(self, digest: str) -> OpaqueAccessToken | None:
         found = await self._read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
@@ -250,6 +283,8 @@ class SqliteTokenRows:
             return undo.outcome
 
     async def close(self) -> None:
+        if self._flusher is not None:
+            await self._flusher
         self._closed.set()
         self._dirty.set()
         await asyncio.to_thread(self._checkpointer.join)
@@ -289,20 +324,40 @@ class SqliteTokenRows:
         raise _timed_out()
 
     def _checkpoints(self) -> None:
-        db = _connect(self._path)
+        """Checkpoints that let the WAL start over instead of growing under steady writes.
+
+        A PASSIVE checkpoint never finishes while writers keep appending, and the WAL only
+        starts over after one that did; a RESTART holds off writers while it runs (the loop
+        meets a busy database and backs off without blocking, ``_write``). So: PASSIVE for the
+        bulk, then RESTART for the few frames written meanwhile."""
+        db = _connect(self._path, timeout=CHECKPOINT_LOCK_WAIT)
         try:
             while not self._closed.is_set():
                 self._dirty.wait()
                 self._dirty.clear()
                 with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the bulk, writers go on
+                    db.execute("PRAGMA wal_checkpoint(RESTART)")  # the rest, writers wait
                 self._closed.wait(CHECKPOINT_INTERVAL)
         finally:
             db.close()
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+def _insert_opaque(db: sqlite3.Connection, values: list[Any]) -> None:
+    db.execute(_SQLITE_INSERT_OPAQUE, values)
+
+
+def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
+    if done.done():  # the waiting request was cancelled
+        return
+    if exc is None:
+        done.set_result(None)
+    else:
+        done.set_exception(exc)
+
+
+def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
+    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
