@@ -21,6 +21,7 @@ from gatepass.server.cors import SessionCors
 from gatepass.server.edge import EdgeFirstFastAPI, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
+from gatepass.server.oauth_lane import oauth_lane
 from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
@@ -61,8 +62,9 @@ def create_app(
                 await upkeep
             await svc.close()
 
-    app = EdgeFirstFastAPI(  # a FastAPI answering GET /edge/verify before anything else
+    app = EdgeFirstFastAPI(  # a FastAPI answering GET /edge/verify before anything else,
         edge=edge,
+        lane=oauth_lane(settings),  # and the OAuth POST endpoints before FastAPI's own work
         title="gatepass",
         lifespan=lifespan,
         docs_url=None,
@@ -74,6 +76,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(session_routes.router)
     app.include_router(signed_urls.router)
+    # innermost first (the last added is the outermost); the OAuth lane repeats this stack
     app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestMetrics)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)

@@ -3,6 +3,10 @@
 GatepassError -> its own status and body; FastAPI/Starlette HTTP errors and validation errors ->
 the same JSON shape; anything unexpected -> a generic 500 ``server_error``, details only in the
 log. No answer ever carries a stack trace, a token, a password or a hash.
+
+``render`` and ``unexpected`` are public because two apps use them: the FastAPI app (through
+``install``) and the OAuth lane (``server/oauth_lane.py``), which answers the three OAuth POST
+endpoints without FastAPI and must render their errors exactly as the FastAPI app does.
 """
 
 from __future__ import annotations
@@ -43,12 +47,18 @@ def error_json(
     )
 
 
-async def _gatepass_error(_: Request, exc: Exception) -> JSONResponse:
-    if not isinstance(exc, GatepassError):  # pragma: no cover - registered for the class
-        raise exc
+def render(exc: GatepassError) -> JSONResponse:
+    """The answer to a refused request: the error's status, RFC code, safe description and
+    headers (``WWW-Authenticate`` where it has one); its ``debug`` text goes only to the log."""
     if exc.debug:
         log.info("request refused: %s (%s)", exc.error, exc.debug)
     return error_json(exc.status, exc.error, exc.description, exc.headers)
+
+
+async def _gatepass_error(_: Request, exc: Exception) -> JSONResponse:
+    if not isinstance(exc, GatepassError):  # pragma: no cover - registered for the class
+        raise exc
+    return render(exc)
 
 
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
@@ -75,7 +85,9 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_json(400, "invalid_request", f"The request body is invalid{where}.")
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    """The handler of last resort (Starlette's ``ServerErrorMiddleware`` calls it): a generic 500
+    ``server_error``; the exception and its traceback go only to the log."""
     log.error("unhandled error", exc_info=exc)
     return error_json(500, "server_error", "The server could not complete the request.")
 
@@ -84,4 +96,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatepassError, _gatepass_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, unexpected)
