@@ -17,14 +17,14 @@ from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
 from gatepass.storage.models import LoginSession, RefreshToken
-from gatepass.storage.token_rows import Rotation
+from gatepass.storage.token_rows import LoginRow, RefreshRow, Rotation
 
 log = logging.getLogger("gatepass.refresh")
 
 REFUSED = "The refresh token is invalid, expired or revoked."
 
 
-def family_state(row: LoginSession) -> machine.Family:
+def family_state(row: LoginSession | LoginRow) -> machine.Family:
     """The state machine's view of a login row."""
     return machine.Family(
         sid=row.id,
@@ -35,7 +35,7 @@ def family_state(row: LoginSession) -> machine.Family:
     )
 
 
-def _presented(row: RefreshToken) -> machine.Presented:
+def _presented(row: RefreshToken | RefreshRow) -> machine.Presented:
     return machine.Presented(
         generation=row.generation, used_at=row.used_at, expires_at=row.expires_at
     )
@@ -79,6 +79,7 @@ async def refresh_grant(
         raise InvalidGrant(REFUSED, debug=first.reason)
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
+    presented: RefreshToken | RefreshRow = token_row  # re-read below if the rotation lost
     granted = narrow(scopes.parse(scope), family_row.scope)
     family = family_state(family_row)
     child = machine.child_token(svc.refresh_key, digest)
@@ -97,13 +98,13 @@ async def refresh_grant(
         if outcome is Rotation.DEAD:
             raise InvalidGrant(REFUSED, debug="family ended during the rotation")
         if outcome is Rotation.LOST:
-            token_row = await svc.logins.refresh_token(digest)
-            if token_row is None:
+            reread = await svc.logins.refresh_token(digest)
+            if reread is None:
                 raise InvalidGrant(REFUSED, debug="token vanished during the rotation")
-            verdict = machine.Verdict.REUSE
+            presented, verdict = reread, machine.Verdict.REUSE
     if verdict is not machine.Verdict.ROTATE:
         second = machine.judge_used(
-            _presented(token_row),
+            _presented(presented),
             child_used=await svc.logins.child_used(child_digest),
             now=now,
             grace=svc.settings.refresh_reuse_grace,
@@ -117,7 +118,7 @@ async def refresh_grant(
                 event="refresh_reuse",
                 ip=ip,
                 user_agent=user_agent,
-                details={"generation": token_row.generation, "why": second.reason},
+                details={"generation": presented.generation, "why": second.reason},
             )
             log.warning("refresh token reuse: family revoked", extra={"sid": family.sid})
             raise InvalidGrant(REFUSED, debug=second.reason)

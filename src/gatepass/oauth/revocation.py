@@ -13,6 +13,7 @@ from typing import Any
 from gatepass.core.denylist import Revocation, user_not_before
 from gatepass.oauth.services import Services
 from gatepass.storage.models import LoginSession
+from gatepass.storage.token_rows import LoginRow
 
 MARGIN = 60.0
 
@@ -25,7 +26,7 @@ def coverage(svc: Services, now: float) -> float:
 async def _record(
     svc: Services,
     event: str | None,
-    rows: Iterable[LoginSession],
+    rows: Iterable[LoginSession | LoginRow],
     *,
     user_id: str | None,
     ip: str | None,
@@ -51,7 +52,7 @@ async def _record(
 
 async def end_login(
     svc: Services,
-    row: LoginSession,
+    row: LoginSession | LoginRow,
     *,
     reason: str,
     event: str | None = None,

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from gatepass.storage.models import LoginSession, RefreshToken, User
-from gatepass.storage.token_rows import Rotation, TokenRows
+from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.token_rows import RefreshFound, Rotation, TokenRows
 
 __all__ = ["Logins", "NewLogin", "Rotation"]
 
@@ -90,9 +90,7 @@ class Logins:
             row = (await s.execute(q)).first()
         return (row[0], row[1]) if row is not None else None
 
-    async def lookup_with_user(
-        self, digest: str
-    ) -> tuple[LoginSession, RefreshToken, User | None] | None:
+    async def lookup_with_user(self, digest: str) -> RefreshFound | None:
         """As :meth:`lookup`, with the login's user (None when gone), in one statement on the
         hot path (``token_rows``)."""
         return await self._rows.refresh(digest)

@@ -8,7 +8,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import OpaqueAccessToken
-from gatepass.storage.token_rows import TokenRows
+from gatepass.storage.token_rows import OpaqueRow, TokenRows
 
 
 class OpaqueTokens:
@@ -21,7 +21,7 @@ class OpaqueTokens:
     async def add(self, row: OpaqueAccessToken) -> None:
         await self._rows.add_opaque(row)
 
-    async def get(self, digest: str) -> OpaqueAccessToken | None:
+    async def get(self, digest: str) -> OpaqueRow | None:
         return await self._rows.opaque(digest)
 
     async def delete(self, digest: str) -> bool:
