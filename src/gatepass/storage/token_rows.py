@@ -324,36 +324,23 @@ class SqliteTokenRows:
 
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         # a read in WAL mode takes no lock a writer holds; busy only in rare moments (recovery)
-        async for _ in _backoff():
-            try:
-                return query(self._db)
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-        raise _timed_out()
+        return await _when_free(functools.partial(query, self._db))
 
     async def _write(self, step: Callable[[sqlite3.Connection], T]) -> T:
         """``step`` in one write transaction: committed if it returns, rolled back if it raises.
 
         No ``await`` between BEGIN and COMMIT: nothing else on this loop runs in between."""
         db = self._db
-        async for _ in _backoff():
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
-                continue
-            try:
-                result = step(db)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-            self._dirty.set()
-            return result
-        raise _timed_out()
+        await _when_free(functools.partial(db.execute, "BEGIN IMMEDIATE"))
+        try:
+            result = step(db)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        self._dirty.set()
+        return result
 
     def _checkpoints(self) -> None:
         """Checkpoints that let the WAL start over instead of growing under steady writes.
@@ -401,20 +388,26 @@ class _Undo(Exception):
         self.outcome = outcome
 
 
-async def _backoff() -> Any:
-    """Yield at once, then after growing sleeps, until ``BUSY_TIMEOUT`` has passed."""
+async def _when_free(attempt: Callable[[], T]) -> T:
+    """``attempt()``, again after growing sleeps while the database is busy; the lock error
+    after ``BUSY_TIMEOUT``. The first try costs no sleep and no switch: the common case."""
+    try:
+        return attempt()
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT
     wait = BUSY_WAIT_FIRST
-    yield
     while loop.time() < deadline:
         await asyncio.sleep(wait)
         wait = min(wait * 2, BUSY_WAIT_MAX)
-        yield
-
-
-def _timed_out() -> sqlite3.OperationalError:
-    return sqlite3.OperationalError("database is locked")
+        try:
+            return attempt()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+    raise sqlite3.OperationalError("database is locked")
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
