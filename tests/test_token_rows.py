@@ -100,6 +100,26 @@ def test_concurrent_inserts_all_land_and_a_bad_one_fails_alone(make_settings, da
     run(make_settings, database_url, body)
 
 
+def test_concurrent_lookups_each_get_their_own_row(make_settings, database_url) -> None:
+    """Lookups that arrive together are one statement on PostgreSQL: every caller must still
+    get its own row, or None for an unknown token."""
+
+    async def body(svc: Services) -> None:
+        for i in range(0, 10, 2):
+            await svc.token_rows.add_opaque(opaque_row(f"{i:064d}", jti=f"j{i}"))
+        await start_login(svc, "sid1", "r" * 64)
+        got = await asyncio.gather(*(svc.token_rows.opaque(f"{i:064d}") for i in range(10)))
+        for i, row in enumerate(got):
+            assert (row.digest if row else None) == (f"{i:064d}" if i % 2 == 0 else None)
+        refreshes = await asyncio.gather(
+            svc.token_rows.refresh("x" * 64), svc.token_rows.refresh("r" * 64)
+        )
+        assert refreshes[0] is None
+        assert refreshes[1] is not None and refreshes[1][1].digest == "r" * 64
+
+    run(make_settings, database_url, body)
+
+
 def test_refresh_lookup_has_every_column_but_the_password_hash(make_settings, database_url):
     async def body(svc: Services) -> None:
         uid = await start_login(svc, "sid1", "d" * 64)

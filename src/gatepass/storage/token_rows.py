@@ -38,6 +38,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from gatepass.storage.coalesce import Coalesce
 from gatepass.storage.models import OpaqueAccessToken
 
 T = TypeVar("T")
@@ -238,8 +239,7 @@ class SqliteTokenRows:
         # this connection never checkpoints (a checkpoint fsyncs): _checkpoints does, in a thread
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        self._inserts: list[tuple[list[Any], asyncio.Future[None]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._add_opaque = Coalesce(self._insert_opaque)
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._checkpointer = threading.Thread(
@@ -250,33 +250,11 @@ class SqliteTokenRows:
     async def add_opaque(self, row: OpaqueAccessToken) -> None:
         """Stored (committed) when this returns. Inserts that arrive together share one commit:
         each commit writes every b-tree page it touched, ~8 pages per token alone."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        self._inserts.append((_opaque_values(row), done))
-        if len(self._inserts) == 1:
-            self._flusher = loop.create_task(self._flush_inserts())
-        await done
+        await self._add_opaque(_opaque_values(row))
 
-    async def _flush_inserts(self) -> None:
-        batch, self._inserts = self._inserts, []
-        try:
-            await self._write(
-                lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, [v for v, _ in batch])
-            )
-        except Exception as exc:  # noqa: BLE001 - one bad row must not fail the others
-            if len(batch) == 1:
-                _settle(batch[0][1], exc)
-                return
-            for values, done in batch:  # one at a time: only the bad row fails
-                try:
-                    await self._write(functools.partial(_insert_opaque, values=values))
-                except Exception as one:  # noqa: BLE001
-                    _settle(done, one)
-                else:
-                    _settle(done, None)
-            return
-        for _, done in batch:
-            _settle(done, None)
+    async def _insert_opaque(self, rows: list[list[Any]]) -> list[None]:
+        await self._write(lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, rows))
+        return [None] * len(rows)
 
     async def opaque(self, digest: str) -> OpaqueRow | None:
         found = await self._read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
@@ -315,8 +293,7 @@ class SqliteTokenRows:
             return undo.outcome
 
     async def close(self) -> None:
-        if self._flusher is not None:
-            await self._flusher
+        await self._add_opaque.drain()
         self._closed.set()
         self._dirty.set()
         await asyncio.to_thread(self._checkpointer.join)
@@ -362,19 +339,6 @@ class SqliteTokenRows:
             db.close()
 
 
-def _insert_opaque(db: sqlite3.Connection, values: list[Any]) -> None:
-    db.execute(_SQLITE_INSERT_OPAQUE, values)
-
-
-def _settle(done: asyncio.Future[None], exc: BaseException | None) -> None:
-    if done.done():  # the waiting request was cancelled
-        return
-    if exc is None:
-        done.set_result(None)
-    else:
-        done.set_exception(exc)
-
-
 def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
     db.execute("PRAGMA journal_mode=WAL")
@@ -412,16 +376,20 @@ async def _when_free(attempt: Callable[[], T]) -> T:
 
 # -- PostgreSQL -------------------------------------------------------------------------------
 
+# many rows per statement (``Coalesce``): one array per column, one digest array
 _PG_INSERT_OPAQUE = """
 INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
                            issued_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+SELECT d, j, c, s, si, u, sc, r::json, a, i, e
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+            $8::text[], $9::text[], $10::float8[], $11::float8[])
+     AS t(d, j, c, s, si, u, sc, r, a, i, e)
 """
 _PG_OPAQUE = """
 SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
-FROM opaque_tokens WHERE digest = $1
+FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
-_PG_REFRESH = _SELECT_REFRESH.format(p="$1")
+_PG_REFRESH = _SELECT_REFRESH.format(p="ANY($1::text[])")
 # $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline
 _PG_ROTATE = """
 WITH live AS (
@@ -447,10 +415,15 @@ SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM child)
 
 
 class PostgresTokenRows:
-    """The four statements on an asyncpg pool: one round trip each."""
+    """The four statements on an asyncpg pool: one round trip each, and one for all the inserts
+    or lookups that arrive together (``Coalesce``: the database's own CPU, on the same cores
+    as the server, is what limits it)."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._add_opaque = Coalesce(self._insert_opaque)
+        self._opaque = Coalesce(self._opaque_rows)
+        self._refresh = Coalesce(self._refresh_rows)
 
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresTokenRows:
@@ -461,15 +434,30 @@ class PostgresTokenRows:
         return cls(pool)
 
     async def add_opaque(self, row: OpaqueAccessToken) -> None:
-        await self._pool.execute(_PG_INSERT_OPAQUE, *_opaque_values(row))
+        values = _opaque_values(row)
+        values[9], values[10] = float(values[9]), float(values[10])  # issued_at, expires_at
+        await self._add_opaque(values)
 
     async def opaque(self, digest: str) -> OpaqueRow | None:
-        found = await self._pool.fetchrow(_PG_OPAQUE, digest)
-        return _opaque_row(tuple(found)) if found is not None else None
+        return await self._opaque(digest)
 
     async def refresh(self, digest: str) -> RefreshFound | None:
-        found = await self._pool.fetchrow(_PG_REFRESH, digest)
-        return _refresh_found(tuple(found)) if found is not None else None
+        return await self._refresh(digest)
+
+    async def _insert_opaque(self, rows: list[list[Any]]) -> list[None]:
+        await self._pool.execute(
+            _PG_INSERT_OPAQUE, *(list(column) for column in zip(*rows, strict=True))
+        )
+        return [None] * len(rows)
+
+    async def _opaque_rows(self, digests: list[str]) -> list[OpaqueRow | None]:
+        found = {r[0]: _opaque_row(tuple(r)) for r in await self._pool.fetch(_PG_OPAQUE, digests)}
+        return [found.get(d) for d in digests]
+
+    async def _refresh_rows(self, digests: list[str]) -> list[RefreshFound | None]:
+        rows = [_refresh_found(tuple(r)) for r in await self._pool.fetch(_PG_REFRESH, digests)]
+        found = {token.digest: (login, token, user) for login, token, user in rows}
+        return [found.get(d) for d in digests]
 
     async def rotate(
         self,
@@ -489,4 +477,6 @@ class PostgresTokenRows:
         return Rotation.ROTATED if written else Rotation.LOST
 
     async def close(self) -> None:
+        for batches in (self._add_opaque, self._opaque, self._refresh):
+            await batches.drain()
         await self._pool.close()

@@ -1,0 +1,69 @@
+"""Calls that arrive in the same turn of the event loop go to the database as one statement.
+
+Under load, many requests reach the same statement at once (store this opaque token, read that
+one). ``Coalesce(run_many)`` turns those calls into one ``run_many(keys)``: one commit, one
+round trip, one statement for the database to parse and plan. Each caller still gets its own
+answer, and only after the whole batch is done (committed, for a write). When the batch fails,
+its calls run again one by one, so one bad call (a duplicate key) fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+R = TypeVar("R")
+
+
+class Coalesce(Generic[K, R]):
+    def __init__(self, run_many: Callable[[list[K]], Awaitable[Sequence[R]]]) -> None:
+        self._run_many = run_many
+        self._pending: list[tuple[K, asyncio.Future[R]]] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, key: K) -> R:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[R] = loop.create_future()
+        self._pending.append((key, answer))
+        if len(self._pending) == 1:  # the first of this turn: flush once the turn is over
+            task = loop.create_task(self._flush())
+            self._flushing.add(task)
+            task.add_done_callback(self._flushing.discard)
+        return await answer
+
+    async def drain(self) -> None:
+        """Wait for every batch in flight (before closing the connection under it)."""
+        while self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
+    async def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            results = await self._run_many([key for key, _ in batch])
+        except Exception as exc:  # noqa: BLE001 - handed to the callers, never lost
+            if len(batch) == 1:
+                _settle(batch[0][1], exc=exc)
+                return
+            for key, answer in batch:  # one by one: only a bad call fails
+                try:
+                    (result,) = await self._run_many([key])
+                except Exception as one:  # noqa: BLE001
+                    _settle(answer, exc=one)
+                else:
+                    _settle(answer, result)
+            return
+        for (_, answer), result in zip(batch, results, strict=True):
+            _settle(answer, result)
+
+
+def _settle(
+    answer: asyncio.Future[R], result: R | None = None, *, exc: BaseException | None = None
+) -> None:
+    if answer.done():  # the waiting request was cancelled
+        return
+    if exc is not None:
+        answer.set_exception(exc)
+    else:
+        answer.set_result(result)  # type: ignore[arg-type]
