@@ -165,6 +165,41 @@ def test_rotation_has_one_winner_among_concurrent_requests(make_settings, databa
     run(make_settings, database_url, body)
 
 
+def test_a_small_move_of_the_idle_deadline_leaves_the_login_row_alone(
+    make_settings, database_url
+) -> None:
+    """The login row is rewritten only when the idle deadline moves by more than idle_step; the
+    child is written either way."""
+
+    async def body(svc: Services) -> None:
+        await start_login(svc, "sid1", "p" * 64)  # idle deadline 600
+
+        async def step(parent: str, child: str, now: float) -> Rotation:
+            return await svc.token_rows.rotate(
+                sid="sid1",
+                parent_digest=parent,
+                child_digest=child,
+                generation=0,
+                now=now,
+                idle_deadline=now + 500,
+                idle_step=60.0,
+            )
+
+        async def login_row() -> tuple[float, float]:
+            async with svc.sessions() as s:
+                row = await s.get(LoginSession, "sid1")
+                assert row is not None
+                return row.last_used_at, row.idle_expires_at
+
+        assert await step("p" * 64, "q" * 64, 130.0) is Rotation.ROTATED  # 630: +30, kept
+        assert await login_row() == (100.0, 600.0)
+        assert await svc.token_rows.refresh("q" * 64) is not None
+        assert await step("q" * 64, "s" * 64, 170.0) is Rotation.ROTATED  # 670: +70, moved
+        assert await login_row() == (170.0, 670.0)
+
+    run(make_settings, database_url, body)
+
+
 def test_rotation_across_processes_has_one_winner(make_settings, database_url, tmp_path):
     """Two processes (separate connections and pools) rotate the same parents at once."""
     settings = make_settings(database_url=database_url)

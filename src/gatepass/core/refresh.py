@@ -127,3 +127,11 @@ def judge_used(
 def next_idle_deadline(family: Family, now: float, idle_ttl: int) -> float:
     """A rotation moves the idle deadline, never past the absolute one."""
     return min(family.expires_at, now + idle_ttl)
+
+
+def idle_step(idle_ttl: int) -> float:
+    """How far the idle deadline must move before a rotation rewrites the login's row: 1% of
+    the idle lifetime, at most a minute. A busy login is then not rewritten on every refresh (on
+    PostgreSQL each rewrite adds entries to all five of the table's indexes); it can idle out
+    up to this much early, never late."""
+    return min(60.0, idle_ttl / 100)

@@ -94,6 +94,7 @@ async def refresh_grant(
             generation=token_row.generation,
             now=now,
             idle_deadline=machine.next_idle_deadline(family, now, svc.settings.refresh_idle_ttl),
+            idle_step=machine.idle_step(svc.settings.refresh_idle_ttl),
         )
         if outcome is Rotation.DEAD:
             raise InvalidGrant(REFUSED, debug="family ended during the rotation")

@@ -104,6 +104,7 @@ class Logins:
         generation: int,
         now: float,
         idle_deadline: float,
+        idle_step: float = 0.0,
     ) -> Rotation:
         """Consume the parent and write the child, atomically (see ``token_rows``)."""
         return await self._rows.rotate(
@@ -113,6 +114,7 @@ class Logins:
             generation=generation,
             now=now,
             idle_deadline=idle_deadline,
+            idle_step=idle_step,
         )
 
     async def child_used(self, child_digest: str) -> bool | None:

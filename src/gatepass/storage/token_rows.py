@@ -186,7 +186,10 @@ class TokenRows(Protocol):
         generation: int,
         now: float,
         idle_deadline: float,
-    ) -> Rotation: ...
+        idle_step: float = 0.0,
+    ) -> Rotation:
+        """Consume the parent and write the child; move the login's idle deadline (and
+        ``last_used_at``) only when that moves it by more than ``idle_step`` seconds."""
 
     async def close(self) -> None: ...
 
@@ -203,9 +206,13 @@ SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issue
 FROM opaque_tokens WHERE digest = ?
 """
 _SQLITE_REFRESH = _SELECT_REFRESH.format(p="?")
+_SQLITE_LIVE = (
+    "SELECT 1 FROM login_sessions"
+    " WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?"
+)
 _SQLITE_MOVE_LOGIN = (
     "UPDATE login_sessions SET last_used_at = ?, idle_expires_at = ?"
-    " WHERE id = ? AND revoked_at IS NULL AND expires_at > ? AND idle_expires_at > ?"
+    " WHERE id = ? AND idle_expires_at < ?"
 )
 _SQLITE_CONSUME = (
     "UPDATE refresh_tokens SET used_at = ? WHERE digest = ? AND sid = ? AND used_at IS NULL"
@@ -273,24 +280,22 @@ class SqliteTokenRows:
         generation: int,
         now: float,
         idle_deadline: float,
+        idle_step: float = 0.0,
     ) -> Rotation:
         def step(db: sqlite3.Connection) -> Rotation:
-            moved = db.execute(_SQLITE_MOVE_LOGIN, (now, idle_deadline, sid, now, now))
-            if moved.rowcount != 1:
-                raise _Undo(Rotation.DEAD)
+            if db.execute(_SQLITE_LIVE, (sid, now, now)).fetchone() is None:
+                return Rotation.DEAD
             consumed = db.execute(_SQLITE_CONSUME, (now, parent_digest, sid))
             if consumed.rowcount != 1:
-                raise _Undo(Rotation.LOST)
+                return Rotation.LOST
+            db.execute(_SQLITE_MOVE_LOGIN, (now, idle_deadline, sid, idle_deadline - idle_step))
             db.execute(
                 _SQLITE_INSERT_REFRESH,
                 (child_digest, sid, generation + 1, parent_digest, now, idle_deadline),
             )
             return Rotation.ROTATED
 
-        try:
-            return await self._write(step)
-        except _Undo as undo:
-            return undo.outcome
+        return await self._write(step)
 
     async def close(self) -> None:
         await self._add_opaque.drain()
@@ -347,11 +352,6 @@ def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
     return db
 
 
-class _Undo(Exception):
-    def __init__(self, outcome: Rotation) -> None:
-        self.outcome = outcome
-
-
 async def _when_free(attempt: Callable[[], T]) -> T:
     """``attempt()``, again after growing sleeps while the database is busy; the lock error
     after ``BUSY_TIMEOUT``. The first try costs no sleep and no switch: the common case."""
@@ -390,7 +390,7 @@ SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issue
 FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
 _PG_REFRESH = _SELECT_REFRESH.format(p="ANY($1::text[])")
-# $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline
+# $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline, $7 idle step
 _PG_ROTATE = """
 WITH live AS (
     SELECT id FROM login_sessions
@@ -402,12 +402,11 @@ WITH live AS (
     RETURNING sid
 ), moved AS (
     UPDATE login_sessions SET last_used_at = $5, idle_expires_at = $6
-    WHERE id IN (SELECT sid FROM consumed)
-    RETURNING id
+    WHERE id IN (SELECT sid FROM consumed) AND idle_expires_at < $6::float8 - $7::float8
 ), child AS (
     INSERT INTO refresh_tokens (digest, sid, generation, parent_digest, issued_at, used_at,
                                 expires_at)
-    SELECT $3, id, $4, $2, $5, NULL, $6 FROM moved
+    SELECT $3, sid, $4, $2, $5, NULL, $6 FROM consumed
     RETURNING digest
 )
 SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM child)
@@ -468,9 +467,17 @@ class PostgresTokenRows:
         generation: int,
         now: float,
         idle_deadline: float,
+        idle_step: float = 0.0,
     ) -> Rotation:
         live, written = await self._pool.fetchrow(
-            _PG_ROTATE, sid, parent_digest, child_digest, generation + 1, now, idle_deadline
+            _PG_ROTATE,
+            sid,
+            parent_digest,
+            child_digest,
+            generation + 1,
+            now,
+            idle_deadline,
+            idle_step,
         )
         if not live:
             return Rotation.DEAD
