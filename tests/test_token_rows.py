@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
@@ -19,6 +20,7 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.settings import ConfigError, Settings
 from gatepass.storage.logins import NewLogin, Rotation
 from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
+from gatepass.storage.token_rows import OpaqueRow
 
 
 def run(
@@ -36,8 +38,8 @@ def run(
     asyncio.run(main())
 
 
-def opaque_row(digest: str, **over: object) -> OpaqueAccessToken:
-    values: dict[str, object] = {
+def opaque_row(digest: str, **over: Any) -> OpaqueRow:
+    values: dict[str, Any] = {
         "digest": digest,
         "jti": "j-" + digest[:8],
         "client_id": "c1",
@@ -51,7 +53,7 @@ def opaque_row(digest: str, **over: object) -> OpaqueAccessToken:
         "expires_at": 200,
     }
     values.update(over)
-    return OpaqueAccessToken(**values)
+    return OpaqueRow(**values)
 
 
 async def start_login(svc: Services, sid: str, digest: str, *, now: float = 100.0) -> str:

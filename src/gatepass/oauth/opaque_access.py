@@ -14,8 +14,8 @@ from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import InvalidTokenError
-from gatepass.storage.models import OpaqueAccessToken
 from gatepass.storage.opaque_tokens import OpaqueTokens
+from gatepass.storage.token_rows import OpaqueRow
 
 
 def store(svc: Services) -> OpaqueTokens:
@@ -37,7 +37,7 @@ async def issue(
     token = opaque.new_token(opaque.OPAQUE_ACCESS_PREFIX)
     now = svc.clock.now()
     await store(svc).add(
-        OpaqueAccessToken(
+        OpaqueRow(
             digest=opaque.digest(token),
             jti=secrets.token_urlsafe(16),
             client_id=client_id,

@@ -18,7 +18,7 @@ class OpaqueTokens:
         self._s = sessions
         self._rows = rows
 
-    async def add(self, row: OpaqueAccessToken) -> None:
+    async def add(self, row: OpaqueRow) -> None:
         await self._rows.add_opaque(row)
 
     async def get(self, digest: str) -> OpaqueRow | None:

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from gatepass.storage.coalesce import Coalesce
-from gatepass.storage.models import OpaqueAccessToken
 
 T = TypeVar("T")
 
@@ -163,14 +162,14 @@ def _json_list(value: Any) -> list[str]:
     return [str(v) for v in data or ()]
 
 
-def _opaque_values(row: OpaqueAccessToken) -> list[Any]:
+def _opaque_values(row: OpaqueRow) -> list[Any]:
     values = [getattr(row, c) for c in _OPAQUE_COLUMNS]
-    values[_OPAQUE_COLUMNS.index("roles")] = json.dumps(list(row.roles or ()))
+    values[_OPAQUE_COLUMNS.index("roles")] = json.dumps(list(row.roles))
     return values
 
 
 class TokenRows(Protocol):
-    async def add_opaque(self, row: OpaqueAccessToken) -> None: ...
+    async def add_opaque(self, row: OpaqueRow) -> None: ...
 
     async def opaque(self, digest: str) -> OpaqueRow | None: ...
 
@@ -254,7 +253,7 @@ class SqliteTokenRows:
         )
         self._checkpointer.start()
 
-    async def add_opaque(self, row: OpaqueAccessToken) -> None:
+    async def add_opaque(self, row: OpaqueRow) -> None:
         """Stored (committed) when this returns. Inserts that arrive together share one commit:
         each commit writes every b-tree page it touched, ~8 pages per token alone."""
         await self._add_opaque(_opaque_values(row))
@@ -432,7 +431,7 @@ class PostgresTokenRows:
         pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max_size)
         return cls(pool)
 
-    async def add_opaque(self, row: OpaqueAccessToken) -> None:
+    async def add_opaque(self, row: OpaqueRow) -> None:
         values = _opaque_values(row)
         values[9], values[10] = float(values[9]), float(values[10])  # issued_at, expires_at
         await self._add_opaque(values)
