@@ -4,25 +4,29 @@ Four statements carry the request load: storing an opaque access token, reading 
 (introspection, ``/api/profile``), reading a presented refresh token with its login and user,
 and rotating it. Through an async SQLAlchemy session each cost 0.4-0.9 ms of CPU (greenlet
 switches, pool check-out with a ping on PostgreSQL, five or six hops to aiosqlite's thread),
-several times the statement itself. Here they run:
+several times the statement itself, and building model instances from the rows cost more than
+the statements (rows come back as the plain frozen classes below). Here they run:
 
 * on SQLite, on the event loop, on one ``sqlite3`` connection of this process: a WAL commit
   without fsync (``synchronous=NORMAL``) takes tens of µs, less than one hop to a thread. A
   write transaction starts with ``BEGIN IMMEDIATE`` and never waits inside SQLite (busy
   timeout 0): when another process or connection holds the write lock, it backs off with
   ``asyncio.sleep`` and tries again, so the loop never blocks on a lock. The loop never fsyncs
-  either: this connection does not checkpoint; a thread checkpoints the WAL (RESTART) a few
-  times a second instead.
-* on PostgreSQL, on an asyncpg pool, one round trip each; rotation is a single statement.
+  either: this connection does not checkpoint; a thread checkpoints the WAL a few times a
+  second instead.
+* on PostgreSQL, on an asyncpg pool of its own, one round trip each; rotation is a single
+  statement.
 
-Everything else stays on SQLAlchemy; the schema is the models' (``storage/models.py``) and the
-same suites run against both paths.
+Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement
+(``storage/coalesce.py``); nothing is answered before its commit. Everything else stays on
+SQLAlchemy; the schema is the models' (``storage/models.py``), and the same suites run on both.
 
-Rotation is the atomic step of ``oauth/refresh.py``: the login must be live, the parent must be
-unused, and consuming it, moving the login's idle deadline and writing the child happen
-together or not at all. SQLite holds the write lock for the three statements; PostgreSQL locks
-the login row (``FOR UPDATE``) and consumes the parent with a conditional ``UPDATE``, which a
-concurrent rotation of the same parent re-checks after the first commits and then skips.
+Rotation is the atomic step of ``oauth/refresh.py``: the login must be live and the parent
+unused; consuming the parent and writing the child happen together or not at all, and so does
+moving the login's idle deadline when it moves by more than ``idle_step``. SQLite holds the
+write lock for the statements; PostgreSQL locks the login row (``FOR UPDATE``) and consumes the
+parent with a conditional ``UPDATE``, which a concurrent rotation of the same parent re-checks
+after the first commits, and then skips.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ class Rotation(enum.Enum):
     DEAD = "dead"  # the login was revoked or expired meanwhile; nothing changed
 
 
-# the columns of the statements below, in their order (a row becomes a model instance)
+# the opaque-token columns, in the order of the statements below and of OpaqueRow's fields
 _OPAQUE_COLUMNS = (
     "digest",
     "jti",
