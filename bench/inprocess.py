@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Microseconds per OAuth request inside one process: the ASGI app called directly (no HTTP,
+no uvicorn), one request at a time, on uvloop, SQLite in a temp dir (or GATEPASS_DATABASE_URL).
+
+    .venv/bin/python bench/inprocess.py                      # every kind, 3,000 requests each
+    .venv/bin/python bench/inprocess.py refresh -n 5000 --profile   # + cProfile, top 30 by own time
+
+Kinds: ``cc_jwt`` and ``cc_opaque`` (POST /oauth/token, client_credentials, HTTP Basic),
+``introspect`` (POST /oauth/introspect of one live opaque token), ``refresh`` (POST /oauth/token,
+refresh_token: each answer's refresh token is the next request's). The figure is the CPU a
+request costs gatepass itself: where its time goes, not what a server does under load
+(``oauth_vs_oidc.py`` measures that, against oidc-provider). It leaves out what one request at a
+time cannot show: inserts that arrive together share a commit (``storage/coalesce.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gatepass.oauth.issuance import start_login
+from gatepass.oauth.token_endpoint import token as token_endpoint
+from gatepass.server.app import create_app
+from gatepass.settings import load_settings
+
+KINDS = ("cc_jwt", "cc_opaque", "introspect", "refresh")
+FORM = b"application/x-www-form-urlencoded"
+
+
+async def lifespan(app: Any) -> tuple[asyncio.Queue[dict[str, str]], asyncio.Task[None]]:
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    started = asyncio.Event()
+    await inbox.put({"type": "lifespan.startup"})
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+        elif message["type"] == "lifespan.startup.failed":
+            raise SystemExit(message.get("message", "start-up failed"))
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    task = asyncio.create_task(app(scope, inbox.get, send))
+    await started.wait()
+    return inbox, task
+
+
+async def run(kind: str, n: int, profile: bool) -> float:
+    data = Path(tempfile.mkdtemp(prefix="gp-bench-inprocess-"))
+    settings = load_settings(
+        data_dir=data,
+        issuer="http://bench",
+        secret_key="b" * 40,
+        database_url=os.environ.get("GATEPASS_DATABASE_URL") or None,
+    )
+    app = create_app(settings)
+    inbox, life = await lifespan(app)
+    svc = app.state.services
+    fmt = "opaque" if kind in ("cc_opaque", "introspect") else "jwt"
+    client, secret = await svc.clients.create(
+        "bench",
+        grants=["client_credentials", "refresh_token", "password"],
+        scopes=["read"],
+        public=False,
+        token_format=fmt,
+        now=time.time(),
+    )
+    auth = b"Basic " + base64.b64encode(f"{client.id}:{secret}".encode())
+    path, body = "/oauth/token", b"grant_type=client_credentials"
+    if kind == "introspect":
+        issued = await token_endpoint(
+            svc,
+            {"grant_type": "client_credentials"},
+            authorization=auth.decode(),
+            ip=None,
+            user_agent=None,
+        )
+        path, body = "/oauth/introspect", b"token=" + issued.access_token.encode()
+    if kind == "refresh":
+        user = await svc.users.create("bench", "x", [], 0)
+        login = await start_login(
+            svc,
+            user_id=user.id,
+            roles=[],
+            client_id=client.id,
+            scope=frozenset(["read"]),
+            ip=None,
+            user_agent=None,
+        )
+        body = b"grant_type=refresh_token&refresh_token=" + str(login.refresh_token).encode()
+    scope: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"bench"), (b"authorization", auth), (b"content-type", FORM)],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    state = {"body": body, "status": 0}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": state["body"], "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+        elif kind == "refresh" and message.get("body"):
+            nxt = json.loads(message["body"])["refresh_token"]
+            state["body"] = b"grant_type=refresh_token&refresh_token=" + nxt.encode()
+
+    async def requests(count: int) -> None:
+        for _ in range(count):
+            await app({**scope, "state": {}}, receive, send)
+            if state["status"] != 200:
+                raise SystemExit(f"{kind}: answered {state['status']}")
+
+    await requests(200)  # warm-up
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    await requests(n)
+    if profiler:
+        profiler.disable()
+    elapsed = time.perf_counter() - started
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    await inbox.put({"type": "lifespan.shutdown"})
+    await life
+    return elapsed / n * 1e6
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("kinds", nargs="*", help=f"any of {', '.join(KINDS)} (default: all)")
+    ap.add_argument("-n", type=int, default=3000, help="requests per kind")
+    ap.add_argument("--profile", action="store_true", help="cProfile (slows every call)")
+    args = ap.parse_args()
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    unknown = set(args.kinds) - set(KINDS)
+    if unknown:
+        ap.error(f"unknown kinds: {', '.join(sorted(unknown))}")
+    for kind in args.kinds or KINDS:
+        us = asyncio.run(run(kind, args.n, args.profile))
+        print(f"{kind:11} {us:7.1f} us/request")
+
+
+if __name__ == "__main__":
+    main()
