@@ -38,7 +38,7 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.settings import load_settings
 from gatepass.storage.logins import NewLogin, Rotation
 from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
-from gatepass.storage.token_rows import OpaqueRow
+from gatepass.storage.token_rows import OpaqueRow, RotationStep
 
 TASKS = 64
 PG = "postgresql://postgres@127.0.0.1:5432/{db}"
@@ -120,13 +120,15 @@ async def direct_rotate(
     if await svc.token_rows.refresh(parent) is None:
         raise SystemExit("bench: a chain lost its token")
     return await svc.token_rows.rotate(
-        sid=sid,
-        parent_digest=parent,
-        child_digest=child,
-        generation=generation,
-        now=now,
-        idle_deadline=now + 10**5,
-        idle_step=60.0,
+        RotationStep(
+            sid=sid,
+            parent_digest=parent,
+            child_digest=child,
+            generation=generation,
+            now=now,
+            idle_deadline=now + 10**5,
+            idle_step=60.0,
+        )
     )
 
 

@@ -20,7 +20,7 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.settings import ConfigError, Settings
 from gatepass.storage.logins import NewLogin, Rotation
 from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
-from gatepass.storage.token_rows import OpaqueRow
+from gatepass.storage.token_rows import OpaqueRow, RotationStep
 
 
 def run(
@@ -142,12 +142,14 @@ def test_refresh_lookup_has_every_column_but_the_password_hash(make_settings, da
 
 def rotate(svc: Services, parent: str, child: str, now: float = 110.0) -> Awaitable[Rotation]:
     return svc.token_rows.rotate(
-        sid="sid1",
-        parent_digest=parent,
-        child_digest=child,
-        generation=0,
-        now=now,
-        idle_deadline=now + 500,
+        RotationStep(
+            sid="sid1",
+            parent_digest=parent,
+            child_digest=child,
+            generation=0,
+            now=now,
+            idle_deadline=now + 500,
+        )
     )
 
 
@@ -178,13 +180,15 @@ def test_a_small_move_of_the_idle_deadline_leaves_the_login_row_alone(
 
         async def step(parent: str, child: str, now: float) -> Rotation:
             return await svc.token_rows.rotate(
-                sid="sid1",
-                parent_digest=parent,
-                child_digest=child,
-                generation=0,
-                now=now,
-                idle_deadline=now + 500,
-                idle_step=60.0,
+                RotationStep(
+                    sid="sid1",
+                    parent_digest=parent,
+                    child_digest=child,
+                    generation=0,
+                    now=now,
+                    idle_deadline=now + 500,
+                    idle_step=60.0,
+                )
             )
 
         async def login_row() -> tuple[float, float]:
@@ -215,12 +219,13 @@ def test_rotation_across_processes_has_one_winner(make_settings, database_url, t
         "import asyncio, sys\n"
         "from gatepass.settings import load_settings\n"
         "from gatepass.storage import db\n"
+        "from gatepass.storage.token_rows import RotationStep\n"
         "async def main():\n"
         f"    rows = await db.open_token_rows(load_settings(**{settings_kwargs(settings)!r}))\n"
         "    try:\n"
-        "        got = await asyncio.gather(*(rows.rotate(sid='sid1', parent_digest='p' * 64,\n"
-        "            child_digest=sys.argv[1] + str(i).zfill(63), generation=0, now=110.0,\n"
-        "            idle_deadline=610.0) for i in range(8)))\n"
+        "        got = await asyncio.gather(*(rows.rotate(RotationStep(sid='sid1',\n"
+        "            parent_digest='p' * 64, child_digest=sys.argv[1] + str(i).zfill(63),\n"
+        "            generation=0, now=110.0, idle_deadline=610.0)) for i in range(8)))\n"
         "        print(' '.join(g.value for g in got))\n"
         "    finally:\n"
         "        await rows.close()\n"

@@ -17,7 +17,7 @@ from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
 from gatepass.storage.models import LoginSession, RefreshToken
-from gatepass.storage.token_rows import LoginRow, RefreshRow, Rotation
+from gatepass.storage.token_rows import LoginRow, RefreshRow, Rotation, RotationStep
 
 log = logging.getLogger("gatepass.refresh")
 
@@ -88,13 +88,17 @@ async def refresh_grant(
     verdict = first.verdict
     if verdict is machine.Verdict.ROTATE:
         outcome = await svc.logins.rotate(
-            sid=family.sid,
-            parent_digest=digest,
-            child_digest=child_digest,
-            generation=token_row.generation,
-            now=now,
-            idle_deadline=machine.next_idle_deadline(family, now, svc.settings.refresh_idle_ttl),
-            idle_step=machine.idle_step(svc.settings.refresh_idle_ttl),
+            RotationStep(
+                sid=family.sid,
+                parent_digest=digest,
+                child_digest=child_digest,
+                generation=presented.generation,
+                now=now,
+                idle_deadline=machine.next_idle_deadline(
+                    family, now, svc.settings.refresh_idle_ttl
+                ),
+                idle_step=machine.idle_step(svc.settings.refresh_idle_ttl),
+            )
         )
         if outcome is Rotation.DEAD:
             raise InvalidGrant(REFUSED, debug="family ended during the rotation")

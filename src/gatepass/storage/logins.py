@@ -15,9 +15,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import LoginSession, RefreshToken
-from gatepass.storage.token_rows import RefreshFound, Rotation, TokenRows
+from gatepass.storage.token_rows import RefreshFound, Rotation, RotationStep, TokenRows
 
-__all__ = ["Logins", "NewLogin", "Rotation"]
+__all__ = ["Logins", "NewLogin", "Rotation", "RotationStep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,27 +95,9 @@ class Logins:
         hot path (``token_rows``)."""
         return await self._rows.refresh(digest)
 
-    async def rotate(
-        self,
-        *,
-        sid: str,
-        parent_digest: str,
-        child_digest: str,
-        generation: int,
-        now: float,
-        idle_deadline: float,
-        idle_step: float = 0.0,
-    ) -> Rotation:
+    async def rotate(self, step: RotationStep) -> Rotation:
         """Consume the parent and write the child, atomically (see ``token_rows``)."""
-        return await self._rows.rotate(
-            sid=sid,
-            parent_digest=parent_digest,
-            child_digest=child_digest,
-            generation=generation,
-            now=now,
-            idle_deadline=idle_deadline,
-            idle_step=idle_step,
-        )
+        return await self._rows.rotate(step)
 
     async def child_used(self, child_digest: str) -> bool | None:
         """Whether the child was used; None when it does not exist."""
