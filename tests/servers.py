@@ -1,5 +1,6 @@
 """Real processes for fault tests: `gatepass serve` and a private redis-server, each on a free
-loopback port, always stopped by pid (never by name, never the machine's shared servers)."""
+loopback port, always stopped by pid (never by name, never the machine's shared servers); and a
+TCP relay whose path to a server can be cut."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -175,3 +177,71 @@ def create_user(env: dict[str, str], name: str, password: str, *roles: str) -> N
     for r in roles:
         args += ["--role", r]
     cli(env, *args, stdin=password + "\n")
+
+
+class TcpRelay:
+    """A TCP forwarder from a local port to ``host:port``: a real network path that a test can
+    cut (every connection reset, new ones refused, as when a database server goes away) and
+    restore, without touching the server behind it."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> TcpRelay:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def cut(self) -> None:
+        """Refuse new connections and reset every open one."""
+        if self._listener is not None:  # shutdown too: close alone leaves accept() listening
+            with contextlib.suppress(OSError):
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._open = self._open, set()
+        for conn in conns:  # shutdown, not just close: it also wakes the pump blocked in recv
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
+
+    def restore(self) -> None:
+        self.start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                self._open |= {client, upstream}
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()

@@ -1,8 +1,9 @@
 """The one place that turns exceptions into HTTP answers.
 
 GatepassError -> its own status and body; FastAPI/Starlette HTTP errors and validation errors ->
-the same JSON shape; anything unexpected -> a generic 500 ``server_error``, details only in the
-log. No answer ever carries a stack trace, a token, a password or a hash.
+the same JSON shape; a database that cannot answer -> 503 ``temporarily_unavailable``; anything
+unexpected -> a generic 500 ``server_error``, details only in the log. No answer ever carries a
+stack trace, a token, a password or a hash.
 
 ``render`` and ``unexpected`` are public because two apps use them: the FastAPI app (through
 ``install``) and the OAuth lane (``server/oauth_lane.py``), which answers the three OAuth POST
@@ -20,6 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gatepass.errors import GatepassError
+from gatepass.storage.db import UNAVAILABLE
 
 log = logging.getLogger("gatepass.server")
 
@@ -85,6 +87,22 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return error_json(400, "invalid_request", f"The request body is invalid{where}.")
 
 
+def database_unavailable(exc: Exception) -> JSONResponse:
+    """503 ``temporarily_unavailable`` when the database cannot answer (``db.UNAVAILABLE``):
+    the request may succeed in a moment, and nothing about the database is shown."""
+    log.warning("database unavailable: %s", type(exc).__name__)
+    return error_json(
+        503,
+        "temporarily_unavailable",
+        "The service is temporarily unavailable; try again shortly.",
+        {"Retry-After": "1"},
+    )
+
+
+async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    return database_unavailable(exc)
+
+
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:
     """The handler of last resort (Starlette's ``ServerErrorMiddleware`` calls it): a generic 500
     ``server_error``; the exception and its traceback go only to the log."""
@@ -96,4 +114,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(GatepassError, _gatepass_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, _database_unavailable)
     app.add_exception_handler(Exception, unexpected)

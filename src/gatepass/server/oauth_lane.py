@@ -36,6 +36,7 @@ from gatepass.server import errors
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import oauth
 from gatepass.settings import Settings
+from gatepass.storage.db import UNAVAILABLE
 
 
 class _Dispatch:
@@ -52,6 +53,8 @@ class _Dispatch:
             response = await endpoint(scope["app"].state.services, Request(scope, receive))
         except GatepassError as exc:
             response = errors.render(exc)
+        except UNAVAILABLE as exc:
+            response = errors.database_unavailable(exc)
         await response(scope, receive, send)
 
 

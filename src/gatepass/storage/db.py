@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
+import asyncpg
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, make_url
@@ -15,6 +18,20 @@ from gatepass.settings import Settings
 from gatepass.storage.token_rows import PostgresTokenRows, SqliteTokenRows, TokenRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# What a database that is down, unreachable, locked past its busy timeout or out of connections
+# raises, through SQLAlchemy or the drivers directly: the server answers 503, not 500.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlite3.OperationalError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InterfaceError,  # "connection is closed"
+    ConnectionError,  # refused or reset on connect
+    TimeoutError,
+)
 
 
 def make_engine(settings: Settings) -> AsyncEngine:

@@ -1,0 +1,60 @@
+"""A database that goes away: the requests that need it get 503 temporarily_unavailable (never a
+500 or a traceback), those that do not keep working, and service comes back with the database.
+
+The fault is real: PostgreSQL is reached through a TCP relay (tests/servers.py) whose path is
+cut, so every pooled connection, SQLAlchemy's and the token rows' asyncpg pool, is reset."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import Harness
+from servers import TcpRelay, wait_until
+
+pytestmark = pytest.mark.postgres
+
+
+def basic(client_id: str, secret: str | None) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
+
+
+def test_database_down_is_503_and_service_returns_with_it(
+    make_harness: Callable[..., Harness], pg_url: str
+) -> None:
+    where = urlsplit(pg_url)
+    relay = TcpRelay(where.hostname or "127.0.0.1", where.port or 5432).start()
+    h = make_harness(database_url=pg_url.replace(where.netloc, f"postgres@127.0.0.1:{relay.port}"))
+    opaque = basic(*h.create_client("svc", grants=["client_credentials"], token_format="opaque"))
+    jwt = basic(*h.create_client("jwt", grants=["client_credentials"]))
+    grant = {"grant_type": "client_credentials"}
+
+    def issue(headers: dict[str, str]) -> int:
+        return int(h.client.post("/oauth/token", data=grant, headers=headers).status_code)
+
+    live = h.client.post("/oauth/token", data=grant, headers=opaque)
+    assert live.status_code == 200
+    token = live.json()["access_token"]
+    assert issue(jwt) == 200  # the client records are cached from here on
+
+    relay.cut()
+    for answer in (
+        h.client.post("/oauth/token", data=grant, headers=opaque),  # stores the token
+        h.client.post("/oauth/introspect", data={"token": token}, headers=opaque),  # reads it
+        h.client.get("/api/profile", headers={"Authorization": f"Bearer {token}"}),
+        h.login("nobody", "wrong password"),  # reads users and the throttle (SQLAlchemy)
+    ):
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "temporarily_unavailable"
+        assert answer.headers["retry-after"] == "1"
+        assert "Traceback" not in answer.text and "asyncpg" not in answer.text.lower()
+    assert issue(jwt) == 200  # a signed JWT for a cached client needs no database
+
+    relay.restore()
+    assert wait_until(lambda: issue(opaque) == 200, timeout=20)
+    again = h.client.post("/oauth/introspect", data={"token": token}, headers=opaque)
+    assert again.status_code == 200 and again.json()["active"] is True
+    relay.cut()
