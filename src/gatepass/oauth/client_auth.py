@@ -28,9 +28,10 @@ class Presented:
 
 def presented_credentials(authorization: str | None, form: Mapping[str, str]) -> Presented:
     basic = None
-    if authorization and authorization[:6].lower() == "basic ":
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() == "basic":  # a bare "Basic" is malformed too, not absent
         try:
-            raw = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+            raw = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
         except ValueError:  # binascii.Error, UnicodeDecodeError, or non-ASCII header text
             raise InvalidClient("Malformed HTTP Basic credentials.") from None
         cid, sep, secret = raw.partition(":")
