@@ -57,9 +57,7 @@ def test_opaque_access_token(gp: Harness, rs) -> None:
 
 
 async def _row(gp: Harness, digest: str):
-    from gatepass.oauth.opaque_access import store
-
-    return await store(gp.svc).get(digest)
+    return await gp.svc.opaque_tokens.get(digest)
 
 
 def test_refresh_token_only_for_its_client(gp: Harness, rs) -> None:

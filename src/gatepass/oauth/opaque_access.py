@@ -14,12 +14,7 @@ from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import InvalidTokenError
-from gatepass.storage.opaque_tokens import OpaqueTokens
 from gatepass.storage.token_rows import OpaqueRow
-
-
-def store(svc: Services) -> OpaqueTokens:
-    return svc.opaque_tokens
 
 
 async def issue(
@@ -36,7 +31,7 @@ async def issue(
 ) -> str:
     token = opaque.new_token(opaque.OPAQUE_ACCESS_PREFIX)
     now = svc.clock.now()
-    await store(svc).add(
+    await svc.opaque_tokens.add(
         OpaqueRow(
             digest=opaque.digest(token),
             jti=secrets.token_urlsafe(16),
@@ -62,7 +57,7 @@ async def lookup(svc: Services, token: str) -> AccessClaims | None:
     """The claims of a live opaque token, or None (unknown, expired or revoked)."""
     if not is_opaque(token):
         return None
-    row = await store(svc).get(opaque.digest(token))
+    row = await svc.opaque_tokens.get(opaque.digest(token))
     if row is None or svc.clock.now() >= row.expires_at:
         return None
     raw = {

@@ -39,11 +39,11 @@ async def _refresh(svc: Services, client: Client, token: str) -> None:
     if family.client_id != client.id:
         raise UnauthorizedClient(NOT_YOURS)
     await end_login(svc, family, reason="revoked by client")
-    await opaque_access.store(svc).delete_for(sid=family.id)
+    await svc.opaque_tokens.delete_for(sid=family.id)
 
 
 async def _opaque_access(svc: Services, client: Client, token: str) -> None:
-    store = opaque_access.store(svc)
+    store = svc.opaque_tokens
     row = await store.get(opaque.digest(token))
     if row is None:
         return

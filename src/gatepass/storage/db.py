@@ -20,15 +20,14 @@ from gatepass.storage.token_rows import PostgresTokenRows, SqliteTokenRows, Toke
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 # What a database that is down, unreachable, locked past its busy timeout or out of connections
-# raises, through SQLAlchemy or the drivers directly: the server answers 503, not 500.
+# raises, through SQLAlchemy or the drivers directly: the server answers 503, not 500. Interface
+# errors are left out on purpose: they mean a bug here (a bad parameter), which stays a 500.
 UNAVAILABLE: tuple[type[Exception], ...] = (
     sqlalchemy.exc.OperationalError,
-    sqlalchemy.exc.InterfaceError,
     sqlite3.OperationalError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
     asyncpg.TooManyConnectionsError,
-    asyncpg.InterfaceError,  # "connection is closed"
     ConnectionError,  # refused or reset on connect
     TimeoutError,
 )
