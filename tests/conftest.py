@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,6 +40,20 @@ def need_server(name: str, host: str, port: int) -> None:
         if IN_CI:
             pytest.fail(msg + " (CI=true: .ci/run must start it)")
         pytest.skip(msg)
+
+
+def need_binary(name: str, hint: str) -> str:
+    """The path of an installed program; a skip without it, a failure under CI=true."""
+    found = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.access(p, os.X_OK)),
+        None,
+    )
+    if found is None:
+        msg = f"{name} is not installed ({hint})"
+        if IN_CI:
+            pytest.fail(msg + " (CI=true: .ci/run must install it)")
+        pytest.skip(msg)
+    return found
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GATEPASS = str(Path(sys.executable).with_name("gatepass"))
@@ -132,9 +130,9 @@ class PrivateRedis:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrivateRedis:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            pytest.skip("redis-server is not installed")
+        from conftest import need_binary
+
+        exe = need_binary("redis-server", "apt-get install -y redis-server")
         self.proc = subprocess.Popen(
             [
                 exe,

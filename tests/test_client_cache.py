@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from gatepass.clock import FrozenClock
+from gatepass.errors import InvalidClient
 from gatepass.oauth import client_auth
 from gatepass.oauth.services import Services, open_services
 from gatepass.settings import Settings
@@ -44,7 +45,7 @@ async def _authenticates(clients: Clients, cid: str, secret: str) -> bool:
     presented = client_auth.Presented(cid, secret, "client_secret_post")
     try:
         await client_auth.authenticate(clients, presented)
-    except Exception:  # noqa: BLE001 - InvalidClient is the only expected failure
+    except InvalidClient:
         return False
     return True
 

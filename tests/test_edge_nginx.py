@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -21,7 +20,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from servers import Server, base_env, cli, free_port
+from conftest import need_binary
+from servers import Server, base_env, cli, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 CONF = Path(__file__).resolve().parent.parent / "docs" / "nginx" / "gatepass-hls.conf"
@@ -30,14 +30,7 @@ PASSWORD = "correct horse battery"
 
 
 def nginx_binary() -> str:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None
-    )
-    if found is None:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("nginx is not installed (CI=true: .ci/run installs nginx-light)")
-        pytest.skip("nginx is not installed (apt-get install -y nginx-light)")
-    return found
+    return need_binary("nginx", "apt-get install -y nginx-light")
 
 
 def media(root: Path) -> None:
@@ -90,12 +83,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
+
+        def up() -> bool:
             try:
                 httpx.get(url + "/", timeout=1)
-                break
             except httpx.HTTPError:
-                time.sleep(0.05)
+                return False
+            return True
+
+        assert wait_until(up, timeout=10), "nginx did not start"
         yield {"env": env, "url": url, "gatepass": gatepass}
     finally:
         nginx.send_signal(signal.SIGQUIT)  # graceful stop of the master, which ends its workers
@@ -164,6 +160,7 @@ def test_unsigned_tampered_and_out_of_prefix_requests_get_403(stack: dict) -> No
 def test_expired_url_gets_403(stack: dict) -> None:
     q = sign(stack, "/videos/42/", "--ttl", "1")["query"]
     exp = int(re.search(r"exp=(\d+)", q).group(1))  # type: ignore[union-attr]
+    assert get(stack, f"/videos/42/seg0.ts?{q}").status_code == 200  # good until it expires
     time.sleep(max(0.0, exp - time.time()) + 0.1)
     assert get(stack, f"/videos/42/seg0.ts?{q}").status_code == 403
 

@@ -407,7 +407,13 @@ REFUSED: dict[str, Builder] = {
 
 
 def _corpus(cases: dict[str, Builder]) -> list[Any]:
-    return [pytest.param(alg, name, id=f"{alg}-{name}") for alg in ALGS for name in cases]
+    """Every (algorithm, case) pair whose case applies to that key type (builds a token)."""
+    return [
+        pytest.param(alg, name, id=f"{alg}-{name}")
+        for alg in ALGS
+        for name, build in cases.items()
+        if build(KEYS[alg]) is not None
+    ]
 
 
 @pytest.mark.parametrize(("alg", "case"), _corpus(ACCEPTED))
@@ -420,8 +426,7 @@ def test_both_accept(alg: str, case: str) -> None:
 @pytest.mark.parametrize(("alg", "case"), _corpus(REFUSED))
 def test_both_refuse(alg: str, case: str) -> None:
     token = REFUSED[case](KEYS[alg])
-    if token is None:
-        pytest.skip(f"{case} does not apply to {alg} keys")
+    assert token is not None
     assert verdicts(token, [KEYS[alg]]) == (False, False)
 
 
