@@ -138,11 +138,14 @@ def validate(
     payload: Mapping[str, Any],
     *,
     issuer: str,
-    audience: str | frozenset[str],
+    audience: str | frozenset[str] | None,
     now: float,
     leeway: int,
     typ: frozenset[str] = _TYP_ACCEPTED,
 ) -> AccessClaims:
+    """``audience=None`` accepts any well-formed ``aud``: only for the issuer itself, judging
+    tokens it issued for its clients' APIs (introspection, revocation); a resource server always
+    names its audience."""
     t = header.get("typ")
     if type(t) is not str or t.lower() not in typ:
         raise WrongType("token type is not at+jwt")
@@ -155,7 +158,9 @@ def validate(
         aud = tuple(aud_raw)
     else:
         raise WrongAudience("missing or invalid audience")
-    if not (audience in aud if isinstance(audience, str) else any(a in audience for a in aud)):
+    if audience is not None and not (
+        audience in aud if isinstance(audience, str) else any(a in audience for a in aud)
+    ):
         raise WrongAudience("wrong audience")
     exp = _num(payload, "exp", True)
     iat = _num(payload, "iat", True)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth.services import Services
-from gatepass.sdk.errors import InvalidTokenError
+from gatepass.sdk.errors import InvalidAudience, InvalidTokenError
 from gatepass.storage.token_rows import OpaqueRow
 
 
@@ -90,11 +90,15 @@ async def lookup(svc: Services, token: str) -> AccessClaims | None:
     )
 
 
-async def resolve(svc: Services, token: str) -> AccessClaims:
-    """The server's own resolver for ``BearerAuth(opaque=...)``: live claims, denylist applied."""
+async def resolve(svc: Services, token: str, *, audience: str | None) -> AccessClaims:
+    """Live claims, denylist applied. ``audience``: the server's own resolver for
+    ``BearerAuth(opaque=...)`` passes its audience, as its JWT verifier checks it; introspection
+    passes None (any client's API)."""
     claims = await lookup(svc, token)
     if claims is None:
         raise InvalidTokenError("unknown, expired or revoked opaque token")
+    if audience is not None and audience not in claims.aud:
+        raise InvalidAudience("wrong audience")
     denylist = svc.verifier.denylist
     if denylist is not None:
         denylist.check(claims)

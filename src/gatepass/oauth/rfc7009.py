@@ -13,7 +13,7 @@ from gatepass.errors import UnauthorizedClient
 from gatepass.oauth import opaque_access
 from gatepass.oauth.revocation import end_login, revoke_access_token
 from gatepass.oauth.services import Services
-from gatepass.sdk.errors import VerifierError
+from gatepass.sdk.errors import InvalidTokenError
 from gatepass.storage.models import Client
 
 NOT_YOURS = "The token was not issued to this client."
@@ -54,10 +54,12 @@ async def _opaque_access(svc: Services, client: Client, token: str) -> None:
 
 
 async def _jwt(svc: Services, client: Client, token: str) -> None:
-    try:
-        claims = svc.verifier.verify(token)
-    except VerifierError:
-        return  # expired, revoked or not ours to judge: nothing left to revoke
+    try:  # a client's tokens carry its own audience when it has one
+        claims = svc.verifier.verify_issued(
+            token, audience=client.audience or svc.settings.audience
+        )
+    except InvalidTokenError:
+        return  # expired, forged or not for this client's audience: nothing to revoke
     if claims.client_id != client.id:
         raise UnauthorizedClient(NOT_YOURS)
     await revoke_access_token(svc, claims.jti, claims.exp)

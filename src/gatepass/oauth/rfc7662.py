@@ -10,11 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from gatepass.core import opaque
+from gatepass.core.access_token import AccessClaims
 from gatepass.core.refresh import live
+from gatepass.errors import ServiceUnavailable
 from gatepass.oauth import opaque_access
 from gatepass.oauth.refresh import family_state
 from gatepass.oauth.services import Services
-from gatepass.sdk.errors import VerifierError
+from gatepass.sdk.errors import DenylistUnavailable, InvalidTokenError
 from gatepass.storage.models import Client
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -38,9 +40,10 @@ async def introspect(svc: Services, client: Client, token: str, hint: str | None
 async def _jwt(svc: Services, client: Client, token: str) -> dict[str, Any] | None:
     if token.count(".") != 2:
         return None
-    try:
-        claims = svc.verifier.verify(token)
-    except VerifierError:
+    try:  # tokens for any client's API (its audience), then the denylist as for any token
+        claims = svc.verifier.verify_issued(token, audience=None)
+        _check_denylist(svc, claims)
+    except InvalidTokenError:
         return INACTIVE
     return await _access_answer(svc, claims.raw)
 
@@ -49,10 +52,22 @@ async def _opaque_access(svc: Services, client: Client, token: str) -> dict[str,
     if not opaque_access.is_opaque(token):
         return None
     try:
-        claims = await opaque_access.resolve(svc, token)
-    except VerifierError:
+        claims = await opaque_access.resolve(svc, token, audience=None)
+    except DenylistUnavailable:
+        raise ServiceUnavailable("Revocations cannot be read; try again shortly.") from None
+    except InvalidTokenError:
         return INACTIVE
     return await _access_answer(svc, claims.raw)
+
+
+def _check_denylist(svc: Services, claims: AccessClaims) -> None:
+    """RevokedToken for a revoked token; 503 (not "inactive") when revocations cannot be read."""
+    if svc.verifier.denylist is None:
+        return
+    try:
+        svc.verifier.denylist.check(claims)
+    except DenylistUnavailable:
+        raise ServiceUnavailable("Revocations cannot be read; try again shortly.") from None
 
 
 async def _access_answer(svc: Services, raw: Any) -> dict[str, Any]:
@@ -84,6 +99,8 @@ async def _refresh(svc: Services, client: Client, token: str) -> dict[str, Any] 
     ):
         return INACTIVE
     user = await svc.users.by_id(family.user_id)
+    if user is None or user.disabled:  # as the refresh grant: it would be refused
+        return INACTIVE
     answer: dict[str, Any] = {
         "active": True,
         "token_type": "refresh_token",
@@ -94,7 +111,6 @@ async def _refresh(svc: Services, client: Client, token: str) -> dict[str, Any] 
         "exp": int(min(row.expires_at, family.expires_at, family.idle_expires_at)),
         "iat": int(row.issued_at),
         "sid": family.id,
+        "username": user.username,
     }
-    if user is not None:
-        answer["username"] = user.username
     return answer

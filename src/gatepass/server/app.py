@@ -43,7 +43,8 @@ def create_app(
         svc = await open_services(settings, clock)
         app.state.services = svc
         app.state.bearer = BearerAuth(
-            svc.verifier, opaque=functools.partial(opaque_access.resolve, svc)
+            svc.verifier,
+            opaque=functools.partial(opaque_access.resolve, svc, audience=settings.audience),
         )
         svc.url_keys.attach(edge)
         if freeze_gc:
