@@ -35,10 +35,41 @@ def test_a_failing_batch_fails_only_its_bad_call() -> None:
         return keys
 
     async def main() -> None:
-        echo = Coalesce(run_many)
+        echo = Coalesce(run_many, split_on=(ValueError,))
         got = await asyncio.gather(*(echo(k) for k in range(6)), return_exceptions=True)
         assert got[:3] == [0, 1, 2] and got[4:] == [4, 5]
         assert isinstance(got[3], ValueError)
+
+    asyncio.run(main())
+
+
+def test_any_other_failure_reaches_every_caller_without_a_retry_each() -> None:
+    """A database that is down fails the whole batch once, not once per call."""
+    batches: list[list[int]] = []
+
+    async def run_many(keys: list[int]) -> list[int]:
+        batches.append(keys)
+        raise ConnectionRefusedError("down")
+
+    async def main() -> None:
+        echo = Coalesce(run_many, split_on=(ValueError,))
+        got = await asyncio.gather(*(echo(k) for k in range(5)), return_exceptions=True)
+        assert all(isinstance(g, ConnectionRefusedError) for g in got)
+
+    asyncio.run(main())
+    assert batches == [[0, 1, 2, 3, 4]]
+
+
+def test_a_cancelled_batch_cancels_its_callers_instead_of_leaving_them_waiting() -> None:
+    async def main() -> None:
+        async def run_many(keys: list[int]) -> list[int]:
+            raise asyncio.CancelledError
+
+        echo = Coalesce(run_many)
+        got = await asyncio.wait_for(
+            asyncio.gather(*(echo(k) for k in range(3)), return_exceptions=True), timeout=5
+        )
+        assert all(isinstance(g, asyncio.CancelledError) for g in got)
 
     asyncio.run(main())
 

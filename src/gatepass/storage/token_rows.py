@@ -42,6 +42,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import asyncpg
+
 from gatepass.storage.coalesce import Coalesce
 
 T = TypeVar("T")
@@ -253,7 +255,7 @@ class SqliteTokenRows:
         # this connection never checkpoints (a checkpoint fsyncs): _checkpoints does, in a thread
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        self._add_opaque = Coalesce(self._insert_opaque)
+        self._add_opaque = Coalesce(self._insert_opaque, split_on=(sqlite3.IntegrityError,))
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._checkpointer = threading.Thread(
@@ -419,13 +421,13 @@ class PostgresTokenRows:
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
-        self._add_opaque = Coalesce(self._insert_opaque)
+        self._add_opaque = Coalesce(
+            self._insert_opaque, split_on=(asyncpg.IntegrityConstraintViolationError,)
+        )
         self._opaque = Coalesce(self._opaque_rows)
 
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresTokenRows:
-        import asyncpg
-
         # Connections open on first use (min_size 0), so an idle instance holds none. Every
         # statement here finds its rows by key; enable_seqscan=off keeps a plan that PostgreSQL
         # cached while a table was tiny (a sequential scan was cheapest then) from scanning it
