@@ -53,6 +53,9 @@ def test_tampered_signature() -> None:
     last = uri[-1]
     refused(uri[:-1] + ("A" if last != "A" else "B"), "signature")
     refused(uri[:-1], "malformed")  # wrong length
+    # right length, not base64url: refused as malformed (compare_digest raised on non-ASCII)
+    refused(uri[:-1] + "%C3%A9", "malformed")
+    refused(uri[:-1] + "=", "malformed")
 
 
 def test_changed_expiry() -> None:

@@ -54,6 +54,7 @@ _CANONICAL_PLAIN = re.compile(r"(?:/(?!\.\.?(?:/|\Z))[\x21-\x24\x26-\x2e\x30-\x5
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _FORBIDDEN_DECODED = frozenset(b"/\\%")
 _EXP_RE = re.compile(r"[0-9]{1,12}")
+_SIG_RE = re.compile(f"[A-Za-z0-9_-]{{{SIG_LEN}}}")  # base64url; compare_digest wants ASCII
 _PATH_SAFE = "/-._~!$&'()*+,;=:@"
 PARAMS = ("exp", "prefix", "ip", "kid", "sig")
 
@@ -296,7 +297,7 @@ def verify(
     exp_s, kid, sig = params.get("exp"), params.get("kid"), params.get("sig")
     if exp_s is None or kid is None or sig is None:
         raise MalformedUrl("missing exp, kid or sig")
-    if _EXP_RE.fullmatch(exp_s) is None or len(sig) != SIG_LEN:
+    if _EXP_RE.fullmatch(exp_s) is None or _SIG_RE.fullmatch(sig) is None:
         raise MalformedUrl("bad exp or sig")
     path = canonical_path(raw_path)
     prefix_raw = params.get("prefix")
