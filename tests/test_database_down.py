@@ -22,6 +22,36 @@ def basic(client_id: str, secret: str | None) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
+def test_a_database_error_is_logged_without_the_values_it_quotes(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL's message for a duplicate key quotes the key (a digest, for a token row)."""
+    import asyncio
+
+    import asyncpg
+
+    from gatepass.server.errors import unexpected
+
+    async def duplicate() -> Exception:
+        conn = await asyncpg.connect(pg_url)
+        try:
+            await conn.execute("CREATE TABLE t (digest text PRIMARY KEY)")
+            await conn.execute("INSERT INTO t VALUES ('d1g3st-of-a-token')")
+            await conn.execute("INSERT INTO t VALUES ('d1g3st-of-a-token')")
+        except asyncpg.UniqueViolationError as exc:
+            return exc
+        finally:
+            await conn.close()
+        raise AssertionError("no duplicate-key error")
+
+    exc = asyncio.run(duplicate())
+    assert "d1g3st" in str(exc) + str(getattr(exc, "detail", ""))  # what would have been logged
+    answer = asyncio.run(unexpected(None, exc))  # type: ignore[arg-type]
+    assert answer.status_code == 500
+    assert "UniqueViolationError" in caplog.text and "23505" in caplog.text
+    assert "d1g3st" not in caplog.text
+
+
 def test_database_down_is_503_and_service_returns_with_it(
     make_harness: Callable[..., Harness], pg_url: str
 ) -> None:

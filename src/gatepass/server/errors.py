@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -106,7 +107,11 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:
     """The handler of last resort (Starlette's ``ServerErrorMiddleware`` calls it): a generic 500
     ``server_error``; the exception and its traceback go only to the log."""
-    log.error("unhandled error", exc_info=exc)
+    if isinstance(exc, asyncpg.PostgresError):
+        # its message and detail can quote a row's values (a digest): the state code only
+        log.error("database error %s (SQLSTATE %s)", type(exc).__name__, exc.sqlstate)
+    else:
+        log.error("unhandled error", exc_info=exc)
     return error_json(500, "server_error", "The server could not complete the request.")
 
 

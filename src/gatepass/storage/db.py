@@ -35,7 +35,8 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
 
 def make_engine(settings: Settings) -> AsyncEngine:
     url = settings.async_database_url
-    # hide_parameters: a database error in a log never carries a digest, hash or token
+    # hide_parameters: a database error in a log never carries a digest, hash or token (the
+    # token rows' asyncpg errors are logged without their detail: server/errors.py)
     kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite, "hide_parameters": True}
     if settings.is_sqlite:
         Path(settings.sqlite_path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)

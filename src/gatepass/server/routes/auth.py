@@ -21,7 +21,7 @@ from gatepass.oauth import sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, client_ip, services, user_agent
-from gatepass.server.errors import NO_STORE, error_json
+from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
 
 router = APIRouter(prefix="/auth")
@@ -101,7 +101,7 @@ async def refresh(request: Request, svc: Services = Depends(services)) -> Respon
         result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()
-        return _cleared(error_json(exc.status, exc.error, exc.description, exc.headers))
+        return _cleared(render(exc))  # render: as every refusal, its reason goes to the log
     return _tokens(result, svc)
 
 
