@@ -161,5 +161,6 @@ def test_cli_sessions_list_revoke_and_purge(
     assert set(json.loads(capsys.readouterr().out)) == {
         "refresh_tokens",
         "login_sessions",
+        "opaque_tokens",
         "denylist",
     }

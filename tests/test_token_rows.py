@@ -122,6 +122,20 @@ def test_concurrent_lookups_each_get_their_own_row(make_settings, database_url) 
     run(make_settings, database_url, body)
 
 
+def test_purge_deletes_expired_opaque_tokens_only(make_settings, database_url) -> None:
+    from gatepass.storage.purge import purge
+
+    async def body(svc: Services) -> None:
+        await svc.token_rows.add_opaque(opaque_row("a" * 64, expires_at=200))
+        await svc.token_rows.add_opaque(opaque_row("b" * 64, jti="live", expires_at=900))
+        done = await purge(svc.sessions, 500.0)
+        assert done.counts["opaque_tokens"] == 1
+        assert await svc.token_rows.opaque("a" * 64) is None
+        assert await svc.token_rows.opaque("b" * 64) is not None
+
+    run(make_settings, database_url, body)
+
+
 def test_refresh_lookup_has_every_column_but_the_password_hash(make_settings, database_url):
     async def body(svc: Services) -> None:
         uid = await start_login(svc, "sid1", "d" * 64)

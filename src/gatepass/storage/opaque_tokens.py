@@ -43,10 +43,3 @@ class OpaqueTokens:
         async with self._s.begin() as s:
             result = await s.execute(q)
         return int(result.rowcount or 0)
-
-    async def purge(self, now: float) -> int:
-        async with self._s.begin() as s:
-            result = await s.execute(
-                delete(OpaqueAccessToken).where(OpaqueAccessToken.expires_at <= now)
-            )
-        return int(result.rowcount or 0)

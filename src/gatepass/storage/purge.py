@@ -6,6 +6,7 @@ of what is live (each query uses an index on an expiry column).
   just unknown, and refused all the same);
 - logins past their absolute or idle deadline, and revoked ones after ``revoked_retention``
   (their tokens with them);
+- opaque access tokens past their expiry;
 - denylist entries whose tokens have all expired.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.denylist import SqlDenylist
-from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
 
 USED_RETENTION = 86400.0
 REVOKED_RETENTION = 86400.0
@@ -30,7 +31,12 @@ Progress = Callable[[str, int], None]
 @dataclass
 class Purged:
     counts: dict[str, int] = field(
-        default_factory=lambda: {"refresh_tokens": 0, "login_sessions": 0, "denylist": 0}
+        default_factory=lambda: {
+            "refresh_tokens": 0,
+            "login_sessions": 0,
+            "opaque_tokens": 0,
+            "denylist": 0,
+        }
     )
 
     @property
@@ -84,6 +90,18 @@ async def purge(
                 await s.execute(delete(LoginSession).where(LoginSession.id.in_(sids)))
         tell("login_sessions", len(sids))
         if len(sids) < batch:
+            break
+
+    opaque = select(OpaqueAccessToken.digest).where(OpaqueAccessToken.expires_at <= now)
+    while True:
+        async with sessions.begin() as s:
+            digests = list((await s.execute(opaque.limit(batch))).scalars())
+            if digests:
+                await s.execute(
+                    delete(OpaqueAccessToken).where(OpaqueAccessToken.digest.in_(digests))
+                )
+        tell("opaque_tokens", len(digests))
+        if len(digests) < batch:
             break
 
     tell("denylist", await SqlDenylist(sessions).purge(now, batch=batch))
