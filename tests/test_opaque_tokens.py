@@ -82,6 +82,7 @@ def test_claims_from_introspection() -> None:
             "scope": "a b",
             "aud": "api",
             "client_id": "c",
+            "token_type": "Bearer",
         }
     )
     assert c.sub == "u" and c.scope == frozenset({"a", "b"}) and c.aud == ("api",)
@@ -89,7 +90,9 @@ def test_claims_from_introspection() -> None:
         {"active": False},
         {},
         {"active": "true", "sub": "u", "exp": 1},
-        {"active": True, "exp": 1},
+        {"active": True, "exp": 1, "token_type": "Bearer"},
+        {"active": True, "sub": "u", "exp": 10, "aud": "api"},  # no token_type
+        {"active": True, "sub": "u", "exp": 10, "aud": "api", "token_type": "refresh_token"},
     ):
         with pytest.raises(InvalidTokenError):
             claims_from_introspection(bad)
@@ -127,8 +130,21 @@ def test_introspector_in_another_service(tmp_path) -> None:
             auth=(op["client_id"], op["client_secret"]),
         ).json()["access_token"]
         introspector = Introspector.from_issuer(
-            srv.url, client_id=rs["client_id"], client_secret=rs["client_secret"], cache_ttl=0
+            srv.url,
+            audience="gatepass",
+            client_id=rs["client_id"],
+            client_secret=rs["client_secret"],
+            cache_ttl=0,
         )
+        elsewhere = Introspector.from_issuer(
+            srv.url,
+            audience="reports-api",
+            client_id=rs["client_id"],
+            client_secret=rs["client_secret"],
+            cache_ttl=0,
+        )
+        with pytest.raises(InvalidTokenError):
+            elsewhere.resolve(token)  # a live token, but for another service
         verifier = Verifier.from_issuer(srv.url, audience="gatepass")
         auth = BearerAuth(verifier, opaque=introspector.aresolve)
         app = FastAPI()
@@ -149,7 +165,7 @@ def test_introspector_in_another_service(tmp_path) -> None:
         r = client.get("/whoami", headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401  # revoked: the next request already sees it
         bad = Introspector.from_issuer(
-            srv.url, client_id=rs["client_id"], client_secret="gps_wrong"
+            srv.url, audience="gatepass", client_id=rs["client_id"], client_secret="gps_wrong"
         )
         with pytest.raises(IntrospectionUnavailable):
             bad.resolve(token)  # the service's own credentials are wrong: fail closed
@@ -182,6 +198,7 @@ def test_introspector_cache_honours_a_revocation_published_through_redis(
             ).json()["access_token"]
             introspector = Introspector.from_issuer(
                 srv.url,
+                audience="gatepass",
                 client_id=rs["client_id"],
                 client_secret=rs["client_secret"],
                 cache_ttl=600,

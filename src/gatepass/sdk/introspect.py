@@ -1,12 +1,17 @@
 """An RFC 7662 introspection client for opaque access tokens, with a short bounded cache.
 
-    introspector = Introspector.from_issuer(url, client_id="api", client_secret="gps_…",
+    introspector = Introspector.from_issuer(url, audience="api", client_id="api",
+                                            client_secret="gps_…",
                                             denylist=RedisDenylist(redis_url))  # optional
     auth = BearerAuth(verifier, opaque=introspector.aresolve)
 
 An answer is cached for ``cache_ttl`` seconds at most (never past the token's ``exp``); given a
 denylist, every cached answer is checked against it again, so a revocation published there
 takes effect on the next request even for a cached token.
+
+As :class:`~gatepass.sdk.Verifier` does for a JWT, an answer is accepted only for an access
+token (``token_type`` Bearer: the server also describes refresh tokens to their own client),
+from the expected issuer, for this service's audience.
 """
 
 from __future__ import annotations
@@ -29,9 +34,13 @@ class IntrospectionUnavailable(errors.VerifierError):
 
 
 def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
-    """The claims of an ``active`` RFC 7662 answer; InvalidTokenError for anything else."""
+    """The claims of an ``active`` RFC 7662 answer for an access token; InvalidTokenError for
+    anything else (inactive, or another kind of token such as a refresh token)."""
     if body.get("active") is not True:
         raise errors.InvalidTokenError("token is not active")
+    token_type = body.get("token_type")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise errors.InvalidTokenType("not an access token")
     try:
         aud = body.get("aud")
         auds = (aud,) if isinstance(aud, str) else tuple(aud or ())
@@ -62,7 +71,8 @@ class Introspector:
         *,
         client_id: str,
         client_secret: str,
-        audience: str | None = None,
+        audience: str,
+        issuer: str | None = None,
         denylist: Denylist | None = None,
         cache_ttl: float = 30.0,
         cache_size: int = 4096,
@@ -72,6 +82,7 @@ class Introspector:
         self.endpoint = endpoint
         self._auth = (client_id, client_secret)
         self.audience = audience
+        self.issuer = issuer  # from_issuer sets it from the metadata
         self.denylist = denylist
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[AccessClaims, float]] = {}
@@ -85,6 +96,7 @@ class Introspector:
         endpoint = doc.get("introspection_endpoint")
         if not isinstance(endpoint, str):
             raise errors.JWKSError("issuer metadata has no introspection_endpoint")
+        kw.setdefault("issuer", doc.get("issuer") or issuer.rstrip("/"))
         return cls(endpoint, **kw)
 
     def invalidate(self) -> None:
@@ -104,7 +116,9 @@ class Introspector:
         if not isinstance(body, Mapping):
             raise IntrospectionUnavailable("introspection answer is not a JSON object")
         claims = claims_from_introspection(body)
-        if self.audience is not None and self.audience not in claims.aud:
+        if self.issuer is not None and claims.iss != self.issuer:
+            raise errors.InvalidIssuer("token is not from the expected issuer")
+        if self.audience not in claims.aud:
             raise errors.InvalidAudience("token is not meant for this service")
         until = min(self._clock() + self.cache_ttl, float(claims.exp))
         if len(self._cache) >= self._cache_size:
