@@ -153,3 +153,10 @@ def test_wrong_master_secret_is_a_configuration_error(data_dir, monkeypatch, cap
     monkeypatch.setenv("GATEPASS_SECRET_KEY", "a-different-secret-0123456789abcdef")
     assert main(["keys", "list", "--data-dir", data_dir]) == 2
     assert "GATEPASS_SECRET_KEY" in capsys.readouterr().err
+
+
+def test_a_client_sent_user_agent_cannot_reach_the_terminal_as_an_escape_sequence() -> None:
+    from gatepass.cli_sessions import _printable
+
+    assert _printable("curl/8 \x1b[2J\x9b31m") == "curl/8 ?[2J?31m"
+    assert _printable(None) == "-"

@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
+from gatepass.cli_common import fmt_time
 from gatepass.errors import GatepassError
 
 
@@ -38,8 +38,12 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, db: Any) -> None:
     purge.add_argument("--json", action="store_true")
 
 
-def _fmt(t: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(t)) if t else "-"
+def _printable(text: object) -> str:
+    """A client-sent value for a terminal: no control characters (an escape sequence in a
+    User-Agent must not reach the admin's terminal)."""
+    if not text:
+        return "-"
+    return "".join(c if c.isprintable() else "?" for c in str(text))
 
 
 async def _user(svc: Any, name_or_id: str) -> Any:
@@ -64,8 +68,8 @@ async def sessions_list(svc: Any, args: argparse.Namespace) -> int:
     print(f"{'SID':<26} {'CREATED':<21} {'LAST USED':<21} {'CLIENT':<20} {'ADDRESS':<16} AGENT")
     for r in rows:
         print(
-            f"{r['id']!s:<26} {_fmt(r['created']):<21} {_fmt(r['last_used']):<21} "  # type: ignore[arg-type]
-            f"{r['client']!s:<20} {r['address'] or '-'!s:<16} {r['user_agent'] or '-'}"
+            f"{r['id']!s:<26} {fmt_time(r['created']):<21} {fmt_time(r['last_used']):<21} "  # type: ignore[arg-type]
+            f"{r['client']!s:<20} {r['address'] or '-'!s:<16} {_printable(r['user_agent'])}"
         )
     if not rows:
         print(f"{user.username} has no live logins")

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth.services import Services
 from gatepass.sdk.fastapi import BearerAuth
+from gatepass.server.middleware import labelled
 
 
 async def services(request: Request) -> Services:
@@ -45,16 +44,9 @@ def bearer(
         try:
             claims = await auth.check(request, roles, scopes)
         except HTTPException as exc:
-            _labelled(counter, _RESULTS.get(exc.status_code, "error")).inc()
+            labelled(counter, _RESULTS.get(exc.status_code, "error")).inc()
             raise
-        _labelled(counter, "valid").inc()
+        labelled(counter, "valid").inc()
         return claims
 
     return dependency
-
-
-@functools.lru_cache(maxsize=64)
-def _labelled(metric: Any, value: str) -> Any:
-    """``metric.labels(value)``, remembered: prometheus_client rebuilds the label tuple and takes
-    a lock on every ``labels()`` call, a few µs on each request."""
-    return metric.labels(value)

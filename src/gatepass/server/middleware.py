@@ -139,13 +139,13 @@ class RequestMetrics:
             label = getattr(route, "path", None) or "unmatched"
             services = getattr(scope["app"].state, "services", None)
             if services is not None:
-                _labelled(services.metrics.request_latency, label).observe(
+                labelled(services.metrics.request_latency, label).observe(
                     time.perf_counter() - start
                 )
 
 
 @functools.lru_cache(maxsize=256)  # route templates are few: the label set is bounded
-def _labelled(metric: Any, value: str) -> Any:
+def labelled(metric: Any, value: str) -> Any:
     """``metric.labels(value)``, remembered: prometheus_client rebuilds the label tuple and takes
     a lock on every ``labels()`` call, a few µs on each request."""
     return metric.labels(value)
