@@ -15,7 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from gatepass.settings import Settings
-from gatepass.storage.token_rows import PostgresTokenRows, SqliteTokenRows, TokenRows
+from gatepass.storage.token_rows import (
+    SQLITE_PRAGMAS,
+    PostgresTokenRows,
+    SqliteTokenRows,
+    TokenRows,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -59,9 +64,8 @@ async def open_token_rows(settings: Settings) -> TokenRows:
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(pragma)
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
 

@@ -345,11 +345,14 @@ class SqliteTokenRows:
             db.close()
 
 
+# every SQLite connection of gatepass's (these and SQLAlchemy's, storage/db.py)
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGMA foreign_keys=ON")
+
+
 def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
     db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.execute("PRAGMA foreign_keys=ON")
+    for pragma in SQLITE_PRAGMAS:
+        db.execute(pragma)
     return db
 
 
