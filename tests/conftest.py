@@ -4,6 +4,7 @@ PostgreSQL/Redis servers. Under CI=true a missing server fails the run instead o
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import secrets
 import shutil
@@ -40,6 +41,12 @@ def need_server(name: str, host: str, port: int) -> None:
         if IN_CI:
             pytest.fail(msg + " (CI=true: .ci/run must start it)")
         pytest.skip(msg)
+
+
+def basic_auth(client_id: str, secret: str | None) -> dict[str, str]:
+    """The ``Authorization`` header of HTTP Basic client authentication (RFC 6749 §2.3.1)."""
+    raw = f"{client_id}:{secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 def need_binary(name: str, hint: str) -> str:

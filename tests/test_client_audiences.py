@@ -6,16 +6,10 @@ inactive, and /api/profile accepted an opaque token meant for another API."""
 
 from __future__ import annotations
 
-import base64
-
 from sqlalchemy import update
 
-from conftest import PASSWORD, Harness
+from conftest import PASSWORD, Harness, basic_auth
 from gatepass.storage.models import User
-
-
-def basic(cid: str, secret: str | None) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def login(gp: Harness, auth: dict[str, str]) -> dict:
@@ -26,8 +20,8 @@ def login(gp: Harness, auth: dict[str, str]) -> dict:
 
 
 def test_a_jwt_for_a_client_audience_is_introspected_and_really_revoked(gp: Harness) -> None:
-    app = basic(*gp.create_client("reports", audience="reports-api"))
-    rs = basic(*gp.create_client("rs", grants=["client_credentials"]))
+    app = basic_auth(*gp.create_client("reports", audience="reports-api"))
+    rs = basic_auth(*gp.create_client("rs", grants=["client_credentials"]))
     token = login(gp, app)["access_token"]
     seen = gp.client.post("/oauth/introspect", data={"token": token}, headers=rs).json()
     assert seen["active"] is True and seen["aud"] == "reports-api"
@@ -41,18 +35,20 @@ def test_a_jwt_for_a_client_audience_is_introspected_and_really_revoked(gp: Harn
 
 
 def test_an_opaque_token_for_another_api_is_refused_by_gatepass_own(gp: Harness) -> None:
-    app = basic(*gp.create_client("reports", audience="reports-api", token_format="opaque"))
+    app = basic_auth(*gp.create_client("reports", audience="reports-api", token_format="opaque"))
     token = login(gp, app)["access_token"]
     assert token.startswith("gpa_")
     assert gp.client.get("/api/profile", headers=gp.bearer(token)).status_code == 401
-    mine = login(gp, basic(*gp.create_client("web", token_format="opaque")))["access_token"]
+    mine = login(gp, basic_auth(*gp.create_client("web", token_format="opaque")))["access_token"]
     assert gp.client.get("/api/profile", headers=gp.bearer(mine)).status_code == 200
 
 
 def test_a_disabled_users_refresh_token_is_inactive(gp: Harness) -> None:
     cid, secret = gp.create_client("web")
-    refresh = login(gp, basic(cid, secret))["refresh_token"]
-    seen = gp.client.post("/oauth/introspect", data={"token": refresh}, headers=basic(cid, secret))
+    refresh = login(gp, basic_auth(cid, secret))["refresh_token"]
+    seen = gp.client.post(
+        "/oauth/introspect", data={"token": refresh}, headers=basic_auth(cid, secret)
+    )
     assert seen.json()["active"] is True
 
     async def disable() -> None:
@@ -60,5 +56,7 @@ def test_a_disabled_users_refresh_token_is_inactive(gp: Harness) -> None:
             await s.execute(update(User).where(User.username == "bob").values(disabled=True))
 
     gp.run(disable)
-    again = gp.client.post("/oauth/introspect", data={"token": refresh}, headers=basic(cid, secret))
+    again = gp.client.post(
+        "/oauth/introspect", data={"token": refresh}, headers=basic_auth(cid, secret)
+    )
     assert again.json() == {"active": False}

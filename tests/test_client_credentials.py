@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
-from conftest import Harness
+from conftest import Harness, basic_auth
 from gatepass.core.jose import b64url_decode
 from gatepass.sdk import Verifier
 
 
 def _claims(token: str) -> dict:
     return json.loads(b64url_decode(token.split(".")[1]))
-
-
-def _basic(cid: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def _cc(gp: Harness, **form: str):
@@ -27,7 +22,7 @@ def test_basic_auth_issues_service_token_without_refresh(gp: Harness) -> None:
         "worker", grants=["client_credentials"], scopes=["jobs:run", "jobs:read"]
     )
     r = gp.client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(cid, secret)
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic_auth(cid, secret)
     )
     assert r.status_code == 200, r.text
     body = r.json()
@@ -52,7 +47,9 @@ def test_post_auth_and_scope_narrowing(gp: Harness) -> None:
 def test_wrong_secret_is_401_invalid_client_with_basic_challenge(gp: Harness) -> None:
     cid, _ = gp.create_client("worker", grants=["client_credentials"])
     r = gp.client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(cid, "gps_nope")
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(cid, "gps_nope"),
     )
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     assert r.headers["www-authenticate"].startswith("Basic")

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
-from conftest import PASSWORD, Harness
+from conftest import PASSWORD, Harness, basic_auth
 from gatepass.cli import main
-
-
-def _basic(cid: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 def test_admin_client_lifecycle(gp: Harness) -> None:
@@ -37,7 +32,8 @@ def test_admin_client_lifecycle(gp: Harness) -> None:
 
     login = dict(grant_type="password", username="bob", password=PASSWORD)
     assert (
-        gp.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 200
+        gp.client.post("/oauth/token", data=login, headers=basic_auth(cid, secret)).status_code
+        == 200
     )
 
     rotated = gp.client.post(f"/admin/clients/{cid}/rotate-secret", headers=admin)
@@ -45,17 +41,18 @@ def test_admin_client_lifecycle(gp: Harness) -> None:
     new_secret = rotated.json()["client_secret"]
     assert new_secret != secret
     assert (
-        gp.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 401
+        gp.client.post("/oauth/token", data=login, headers=basic_auth(cid, secret)).status_code
+        == 401
     )
     assert (
-        gp.client.post("/oauth/token", data=login, headers=_basic(cid, new_secret)).status_code
+        gp.client.post("/oauth/token", data=login, headers=basic_auth(cid, new_secret)).status_code
         == 200
     )
 
     assert gp.client.delete(f"/admin/clients/{cid}", headers=admin).status_code == 204
     assert gp.client.delete(f"/admin/clients/{cid}", headers=admin).status_code == 404
     assert (
-        gp.client.post("/oauth/token", data=login, headers=_basic(cid, new_secret)).status_code
+        gp.client.post("/oauth/token", data=login, headers=basic_auth(cid, new_secret)).status_code
         == 401
     )
 
@@ -121,8 +118,17 @@ def test_client_cache_follows_the_app_clock(make_harness) -> None:
     h.create_user("bob")
     cid, secret = h.create_client("web")
     login = dict(grant_type="password", username="bob", password=PASSWORD)
-    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 200
+    assert (
+        h.client.post("/oauth/token", data=login, headers=basic_auth(cid, secret)).status_code
+        == 200
+    )
     h.run(Clients(h.svc.sessions).delete, cid)  # another instance's store
-    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 200
+    assert (
+        h.client.post("/oauth/token", data=login, headers=basic_auth(cid, secret)).status_code
+        == 200
+    )
     clock.advance(CACHE_TTL + 1)
-    assert h.client.post("/oauth/token", data=login, headers=_basic(cid, secret)).status_code == 401
+    assert (
+        h.client.post("/oauth/token", data=login, headers=basic_auth(cid, secret)).status_code
+        == 401
+    )

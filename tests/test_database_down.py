@@ -6,20 +6,15 @@ cut, so every pooled connection, SQLAlchemy's and the token rows' asyncpg pool, 
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import Harness
+from conftest import Harness, basic_auth
 from servers import TcpRelay, wait_until
 
 pytestmark = pytest.mark.postgres
-
-
-def basic(client_id: str, secret: str | None) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
 def test_a_database_error_is_logged_without_the_values_it_quotes(
@@ -58,8 +53,10 @@ def test_database_down_is_503_and_service_returns_with_it(
     where = urlsplit(pg_url)
     relay = TcpRelay(where.hostname or "127.0.0.1", where.port or 5432).start()
     h = make_harness(database_url=pg_url.replace(where.netloc, f"postgres@127.0.0.1:{relay.port}"))
-    opaque = basic(*h.create_client("svc", grants=["client_credentials"], token_format="opaque"))
-    jwt = basic(*h.create_client("jwt", grants=["client_credentials"]))
+    opaque = basic_auth(
+        *h.create_client("svc", grants=["client_credentials"], token_format="opaque")
+    )
+    jwt = basic_auth(*h.create_client("jwt", grants=["client_credentials"]))
     grant = {"grant_type": "client_credentials"}
 
     def issue(headers: dict[str, str]) -> int:

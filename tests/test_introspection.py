@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from conftest import Harness
+from conftest import Harness, basic_auth
 from gatepass.clock import FrozenClock
-
-
-def _basic(cid: str, secret: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
 
 
 @pytest.fixture
 def rs(gp: Harness) -> dict[str, str]:
     """A resource server's credentials."""
     cid, secret = gp.create_client("api", grants=["client_credentials"])
-    return _basic(cid, secret or "")
+    return basic_auth(cid, secret or "")
 
 
 def _introspect(gp: Harness, auth: dict[str, str], token: str, **extra: str):
@@ -42,7 +36,9 @@ def test_opaque_access_token(gp: Harness, rs) -> None:
         "m2m", grants=["client_credentials"], token_format="opaque", scopes=["jobs"]
     )
     r = gp.client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(cid, secret or "")
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(cid, secret or ""),
     )
     token = r.json()["access_token"]
     assert token.startswith("gpa_") and "." not in token
@@ -62,7 +58,7 @@ async def _row(gp: Harness, digest: str):
 
 def test_refresh_token_only_for_its_client(gp: Harness, rs) -> None:
     cid, secret = gp.create_client("web")
-    auth = _basic(cid, secret or "")
+    auth = basic_auth(cid, secret or "")
     r = gp.client.post(
         "/oauth/token",
         data={"grant_type": "password", "username": "bob", "password": "correct horse battery"},
@@ -94,7 +90,7 @@ def test_expired_tokens_are_inactive(make_harness) -> None:
     h: Harness = make_harness(clock=clock)
     h.create_user("bob")
     cid, secret = h.create_client("api", grants=["client_credentials"], token_format="opaque")
-    auth = _basic(cid, secret or "")
+    auth = basic_auth(cid, secret or "")
     jwt = h.access_token("bob")
     op = h.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=auth
@@ -114,5 +110,7 @@ def test_introspection_needs_a_confidential_client(gp: Harness) -> None:
     r = gp.client.post("/oauth/introspect", data={"token": token, "client_id": pub})
     assert r.status_code == 401
     cid, _ = gp.create_client("api", grants=["client_credentials"])
-    r = gp.client.post("/oauth/introspect", data={"token": token}, headers=_basic(cid, "gps_wrong"))
+    r = gp.client.post(
+        "/oauth/introspect", data={"token": token}, headers=basic_auth(cid, "gps_wrong")
+    )
     assert r.status_code == 401

@@ -11,7 +11,6 @@ path every request took before the lane) and compares status, headers and body b
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from conftest import Harness
+from conftest import Harness, basic_auth
 from gatepass.oauth import token_endpoint
 from gatepass.server.app import create_app
 from gatepass.settings import Settings
@@ -34,10 +33,6 @@ SECURITY = {
 }
 
 
-def _basic(cid: str, secret: str | None) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
-
-
 @dataclass
 class Site:
     h: Harness
@@ -47,7 +42,7 @@ class Site:
 
     @property
     def auth(self) -> dict[str, str]:
-        return _basic(self.cid, self.secret)
+        return basic_auth(self.cid, self.secret)
 
     def post(self, path: str, **kw: Any) -> Any:
         return self.h.client.post(path, **kw)
@@ -58,7 +53,7 @@ def site(gp: Harness) -> Site:
     cid, secret = gp.create_client("svc", grants=["client_credentials"], scopes=["read"])
     assert secret is not None
     r = gp.client.post(
-        "/oauth/token", data={"grant_type": "client_credentials"}, headers=_basic(cid, secret)
+        "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic_auth(cid, secret)
     )
     assert r.status_code == 200, r.text
     return Site(gp, cid, secret, r.json()["access_token"])
@@ -143,7 +138,7 @@ def test_security_and_cache_headers_on_success_and_error_of_each_endpoint(site: 
 @pytest.mark.parametrize("path", PATHS)
 def test_invalid_client_asks_for_basic(site: Site, path: str) -> None:
     form = {"grant_type": "client_credentials", "token": "x"}
-    r = site.post(path, data=form, headers=_basic(site.cid, "wrong"))
+    r = site.post(path, data=form, headers=basic_auth(site.cid, "wrong"))
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     assert r.headers["www-authenticate"].startswith("Basic ")
     _assert_lane_headers(r)
@@ -274,7 +269,7 @@ async def _asgi(app: Any, scope: dict[str, Any], chunks: list[bytes]) -> Answer:
 def _cases(site: Site) -> dict[str, tuple[str, dict[str, str], list[bytes]]]:
     """Requests whose answers do not change from one request to the next."""
     big = site.h.svc.settings.max_body_bytes
-    bad = _basic(site.cid, "wrong")
+    bad = basic_auth(site.cid, "wrong")
     return {
         "token bad secret": ("/oauth/token", bad, [b"grant_type=client_credentials"]),
         "token unknown grant": ("/oauth/token", site.auth, [b"grant_type=nope"]),

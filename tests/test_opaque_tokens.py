@@ -3,14 +3,13 @@ revocation on the next request, and the SDK's Introspector in another service.""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from conftest import PASSWORD, Harness
+from conftest import PASSWORD, Harness, basic_auth
 from gatepass.sdk import AccessClaims, Verifier
 from gatepass.sdk.errors import InvalidTokenError
 from gatepass.sdk.fastapi import BearerAuth
@@ -22,13 +21,9 @@ from gatepass.sdk.introspect import (
 from servers import Server, base_env, cli, running
 
 
-def _basic(cid: str, secret: str | None) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
-
-
 def test_opaque_login_refresh_profile_and_revocation(gp: Harness) -> None:
     cid, secret = gp.create_client("legacy", token_format="opaque")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     r = gp.client.post(
         "/oauth/token",
         data={"grant_type": "password", "username": "bob", "password": PASSWORD},
@@ -57,7 +52,7 @@ def test_opaque_login_refresh_profile_and_revocation(gp: Harness) -> None:
 
 def test_ending_the_login_kills_its_opaque_tokens(gp: Harness) -> None:
     cid, secret = gp.create_client("legacy", token_format="opaque")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     body = gp.client.post(
         "/oauth/token",
         data={"grant_type": "password", "username": "bob", "password": PASSWORD},

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
-from conftest import PASSWORD, Harness
-
-
-def _basic(cid: str, secret: str | None) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{cid}:{secret}".encode()).decode()}
+from conftest import PASSWORD, Harness, basic_auth
 
 
 def _login(gp: Harness, auth: dict[str, str]) -> dict:
@@ -31,7 +25,7 @@ def _profile(gp: Harness, token: str) -> int:
 
 def test_revoking_a_jwt_access_token(gp: Harness) -> None:
     cid, secret = gp.create_client("web")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     tokens = _login(gp, auth)
     assert _profile(gp, tokens["access_token"]) == 200
     r = _revoke(gp, auth, tokens["access_token"], token_type_hint="access_token")
@@ -48,7 +42,7 @@ def test_revoking_a_jwt_access_token(gp: Harness) -> None:
 
 def test_revoking_a_refresh_token_ends_the_login_and_its_access_tokens(gp: Harness) -> None:
     cid, secret = gp.create_client("web")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     tokens = _login(gp, auth)
     other = _login(gp, auth)  # another login of the same user is untouched
     assert _revoke(gp, auth, tokens["refresh_token"]).status_code == 200
@@ -64,7 +58,7 @@ def test_revoking_a_refresh_token_ends_the_login_and_its_access_tokens(gp: Harne
 
 def test_revoking_an_opaque_access_token(gp: Harness) -> None:
     cid, secret = gp.create_client("m2m", grants=["client_credentials"], token_format="opaque")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     token = gp.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=auth
     ).json()["access_token"]
@@ -77,7 +71,7 @@ def test_revoking_an_opaque_access_token(gp: Harness) -> None:
 
 def test_unknown_and_malformed_tokens_answer_200(gp: Harness) -> None:
     cid, secret = gp.create_client("web")
-    auth = _basic(cid, secret)
+    auth = basic_auth(cid, secret)
     for token in ("gpr_nope", "gpa_nope", "a.b.c", "whatever", "x" * 10000):
         assert _revoke(gp, auth, token).status_code == 200
 
@@ -85,9 +79,9 @@ def test_unknown_and_malformed_tokens_answer_200(gp: Harness) -> None:
 def test_another_clients_token_is_refused_and_stays_valid(gp: Harness) -> None:
     a_id, a_secret = gp.create_client("a")
     b_id, b_secret = gp.create_client("b")
-    tokens = _login(gp, _basic(a_id, a_secret))
+    tokens = _login(gp, basic_auth(a_id, a_secret))
     for token in (tokens["access_token"], tokens["refresh_token"]):
-        r = _revoke(gp, _basic(b_id, b_secret), token)
+        r = _revoke(gp, basic_auth(b_id, b_secret), token)
         assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"
     assert _profile(gp, tokens["access_token"]) == 200
 
@@ -105,7 +99,7 @@ def test_revocation_needs_a_client(gp: Harness) -> None:
     r = gp.client.post("/oauth/revoke", data={"token": token})
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
     cid, _ = gp.create_client("web")
-    r = _revoke(gp, _basic(cid, "gps_wrong"), token)
+    r = _revoke(gp, basic_auth(cid, "gps_wrong"), token)
     assert r.status_code == 401
-    r = gp.client.post("/oauth/revoke", data={}, headers=_basic(*gp.create_client("x")))
+    r = gp.client.post("/oauth/revoke", data={}, headers=basic_auth(*gp.create_client("x")))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
