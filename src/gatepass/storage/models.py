@@ -156,3 +156,41 @@ class OpaqueAccessToken(Base):
     audience: Mapped[str] = mapped_column(String(255))
     issued_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AlertOutbox(Base):
+    """An alert to deliver (an email or a webhook about a security event), written in the
+    event's own transaction and kept until delivered (``storage/outbox.py``).
+
+    ``due_at`` is when the row may next be claimed; a claim moves it to the end of the claim's
+    lease, and it is NULL once the row is done (delivered, or given up), so the index on it
+    holds only what is still to send."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)  # idempotency id
+    event_id: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(16))  # email | webhook
+    target: Mapped[str] = mapped_column(String(2048))  # an address or a URL
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float)
+    due_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # delivered | failed
+    done_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class KnownDevice(Base):
+    """A device a user has signed in from (``core/devices.py``): a digest of its User-Agent
+    family and address network, to tell a sign-in from a new device."""
+
+    __tablename__ = "known_devices"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[float] = mapped_column(Float)
