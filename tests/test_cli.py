@@ -55,6 +55,32 @@ def test_user_create_with_password_stdin(data_dir, monkeypatch, capsys) -> None:
     assert "at least 8" in err and "short" not in err.replace("at least", "")
 
 
+def test_user_create_with_email_and_name(data_dir, monkeypatch, capsys) -> None:
+    import asyncio
+
+    from gatepass.oauth.services import open_services
+    from gatepass.settings import load_settings
+
+    args = ["user", "create", "carol", "--password-stdin", "--data-dir", data_dir]
+    _stdin(monkeypatch, "a long password\n")
+    assert main([*args, "--email", "carol@example.com", "--name", "Carol Q. Public"]) == 0
+    _stdin(monkeypatch, "a long password\n")
+    bad = ["user", "create", "dave", "--password-stdin", "--data-dir", data_dir]
+    assert main([*bad, "--email", "dave@example.com\r\nBcc: x@evil.example"]) == 1
+    assert "email must be an address" in capsys.readouterr().err
+
+    async def read() -> tuple[str | None, str | None]:
+        svc = await open_services(load_settings(data_dir=data_dir))
+        try:
+            user = await svc.users.by_name("carol")
+            assert user is not None and await svc.users.by_name("dave") is None
+            return user.email, user.name
+        finally:
+            await svc.close()
+
+    assert asyncio.run(read()) == ("carol@example.com", "Carol Q. Public")
+
+
 def test_client_create_json_prints_secret_once(data_dir, capsys) -> None:
     assert (
         main(

@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     uc = user.add_parser("create", help="create a user", parents=[common])
     uc.add_argument("name")
     uc.add_argument("--role", action="append", default=[], help="a role (repeatable)")
+    uc.add_argument("--email", help="the user's mail address (security alerts go there)")
+    uc.add_argument("--name", dest="full_name", help="the user's full name")
     uc.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     uc.add_argument("--json", action="store_true")
 
@@ -244,7 +246,9 @@ async def _user_create(svc: Any, args: argparse.Namespace) -> int:
     from gatepass.oauth.users import create_user
 
     password = _read_password(args.password_stdin)
-    user = await create_user(svc, args.name, password, args.role)
+    user = await create_user(
+        svc, args.name, password, args.role, email=args.email, name=args.full_name
+    )
     if args.json:
         print(json.dumps({"id": user.id, "username": user.username, "roles": user.roles}))
     else:

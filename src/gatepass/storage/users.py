@@ -19,9 +19,18 @@ class Users:
         self._s = sessions
 
     async def create(
-        self, username: str, password_hash: str, roles: Iterable[str], now: float
+        self,
+        username: str,
+        password_hash: str,
+        roles: Iterable[str],
+        now: float,
+        *,
+        email: str | None = None,
+        name: str | None = None,
     ) -> User:
         user = User(
+            email=email,
+            name=name,
             id=str(uuid.uuid4()),
             username=username,
             password_hash=password_hash,

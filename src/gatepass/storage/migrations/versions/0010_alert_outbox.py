@@ -15,6 +15,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email', sa.String(length=320), nullable=True))
+        batch_op.add_column(sa.Column('name', sa.String(length=200), nullable=True))
+
     op.create_table('alert_outbox',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('message_id', sa.String(length=40), nullable=False),
@@ -52,3 +56,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alert_outbox_done_at'))
 
     op.drop_table('alert_outbox')
+
+    with op.batch_alter_table('users', schema=None) as batch_op:
+        batch_op.drop_column('name')
+        batch_op.drop_column('email')
