@@ -7,6 +7,7 @@ A wrong value raises :class:`ConfigError` whose message is one line naming the v
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from gatepass.core.mail_address import is_mail_address
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 
@@ -37,6 +40,12 @@ _EXPECTED: dict[str, str] = {
     "signed_url_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "playback_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "secure_link_secret": "at least 16 printable characters, no spaces, quotes, $, ; or braces",
+    "smtp_host": "a host name or address, without a scheme or port",
+    "smtp_sender": "an address such as gatepass@example.com (required with GATEPASS_SMTP_HOST)",
+    "smtp_username": "a user name (set with GATEPASS_SMTP_PASSWORD, or neither)",
+    "webhook_urls": "a comma-separated list of http(s) URLs without fragment or credentials",
+    "webhook_secret": "whsec_ and the base64 of 24-64 random bytes"
+    " (required with GATEPASS_WEBHOOK_URLS)",
 }
 
 
@@ -105,6 +114,17 @@ class Settings(BaseSettings):
     playback_audience: str = "gatepass-playback"
     secure_link_secret: SecretStr | None = None  # nginx secure_link_md5 format; off when unset
 
+    # Security alerts (README "Security alerts"): email over SMTP when a host is set, signed
+    # webhooks (Standard Webhooks) when URLs are set; without them nothing is sent.
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_starttls: bool = True
+    smtp_password: SecretStr | None = None
+    smtp_username: str = ""
+    smtp_sender: str = ""
+    webhook_urls: Annotated[list[str], NoDecode] = []
+    webhook_secret: SecretStr | None = None
+
     @field_validator("issuer")
     @classmethod
     def _issuer(cls, v: str) -> str:
@@ -134,6 +154,58 @@ class Settings(BaseSettings):
             bad = "\"'$;{}"
             if len(text) < 16 or not all(0x21 <= ord(c) < 0x7F and c not in bad for c in text):
                 raise ValueError("bad secure link secret")
+        return v
+
+    @field_validator("smtp_host")
+    @classmethod
+    def _smtp_host(cls, v: str) -> str:
+        if v and not re.fullmatch(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]", v):
+            raise ValueError("bad smtp host")
+        return v
+
+    @field_validator("smtp_username")
+    @classmethod
+    def _smtp_login(cls, v: str, info: ValidationInfo) -> str:
+        if bool(v) != (info.data.get("smtp_password") is not None) or "\n" in v or "\r" in v:
+            raise ValueError("smtp username and password go together")
+        return v
+
+    @field_validator("smtp_sender")
+    @classmethod
+    def _smtp_sender(cls, v: str, info: ValidationInfo) -> str:
+        if info.data.get("smtp_host") and not v:
+            raise ValueError("a sender is required")
+        if v and not is_mail_address(v):
+            raise ValueError("bad sender")
+        return v
+
+    @field_validator("webhook_urls")
+    @classmethod
+    def _webhook_urls(cls, v: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for url in v:
+            parts = urlsplit(url)
+            if (
+                parts.scheme not in ("https", "http")
+                or not parts.hostname
+                or parts.fragment
+                or "@" in parts.netloc
+                or len(url) > 2048
+            ):
+                raise ValueError("bad webhook url")
+        return v
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        from gatepass.core.webhooks import parse_secret
+
+        if v is None:
+            if info.data.get("webhook_urls"):
+                raise ValueError("a secret is required")
+            return None
+        parse_secret(v.get_secret_value())  # ValueError names the setting
         return v
 
     @field_validator("database_url")
@@ -170,7 +242,9 @@ class Settings(BaseSettings):
             ipaddress.ip_network(item, strict=False)  # ValueError names the setting
         return v
 
-    @field_validator("default_scopes", "allowed_origins", "trusted_proxies", mode="before")
+    @field_validator(
+        "default_scopes", "allowed_origins", "trusted_proxies", "webhook_urls", mode="before"
+    )
     @classmethod
     def _split(cls, v: object) -> object:
         return _csv(v)

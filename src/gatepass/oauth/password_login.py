@@ -1,7 +1,8 @@
 """Resource-owner password login (RFC 6749 §4.3), shared by /oauth/token and /auth/login.
 
 Failures are throttled per account and per client address; an unknown user costs the same
-Argon2id work and gets the same answer as a wrong password.
+Argon2id work and gets the same answer as a wrong password. A successful login is a ``sign_in``
+security event, flagged when it comes from a new device (``core/devices.py``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from gatepass.core import devices
 from gatepass.core.throttle import Policy
 from gatepass.errors import InvalidGrant, InvalidRequest, TooManyRequests
 from gatepass.oauth.services import Services
@@ -74,3 +76,26 @@ async def authenticate_user(
         await svc.users.set_password_hash(user.id, result.new_hash)
     await svc.throttle.reset(acct)
     return user
+
+
+async def record_sign_in(
+    svc: Services,
+    user: User,
+    *,
+    client_id: str,
+    sid: str | None,
+    ip: str | None,
+    user_agent: str | None,
+) -> bool:
+    """The ``sign_in`` event of a login that succeeded; True when from a new device."""
+    return await svc.events.sign_in(
+        device=devices.fingerprint(user_agent, ip),
+        now=svc.clock.now(),
+        details={"method": "password"},
+        user_id=user.id,
+        username=user.username,
+        client_id=client_id,
+        sid=sid,
+        ip=ip,
+        user_agent=(user_agent or "")[:512] or None,
+    )

@@ -26,6 +26,7 @@ from gatepass.storage.keystore import KeyStore
 from gatepass.storage.logins import Logins
 from gatepass.storage.master_secret import load_master_secret
 from gatepass.storage.opaque_tokens import OpaqueTokens
+from gatepass.storage.outbox import Outbox, Routes
 from gatepass.storage.throttle import SqlThrottle
 from gatepass.storage.token_rows import TokenRows
 from gatepass.storage.url_keys import UrlKeyStore
@@ -43,7 +44,7 @@ class Services:
     logins: Logins
     opaque_tokens: OpaqueTokens
     token_rows: TokenRows  # the hot statements' own connections (storage/token_rows.py)
-    events: Events
+    events: Events  # and, through events.outbox, their alerts
     throttle: SqlThrottle
     passwords: Passwords
     keys: KeyManager
@@ -98,7 +99,7 @@ async def open_services(
         logins=Logins(sessions, token_rows),
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
-        events=Events(sessions),
+        events=Events(sessions, Outbox(sessions, Routes.from_settings(settings))),
         throttle=SqlThrottle(sessions),
         passwords=Passwords(
             memory_kib=settings.argon2_memory_kib,

@@ -14,7 +14,7 @@ from gatepass.core.access_token import AccessClaims
 from gatepass.core.passwords import WeakPassword
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth.issuance import TokenResponse, start_login
-from gatepass.oauth.password_login import authenticate_user
+from gatepass.oauth.password_login import authenticate_user, record_sign_in
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.revocation import end_login, end_user_logins
 from gatepass.oauth.services import Services
@@ -38,6 +38,14 @@ async def login(svc: Services, username: str, password: str, caller: Caller) -> 
         roles=user.roles,
         client_id=FIRST_PARTY_CLIENT_ID,
         scope=frozenset(svc.settings.default_scopes),
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+    )
+    await record_sign_in(
+        svc,
+        user,
+        client_id=FIRST_PARTY_CLIENT_ID,
+        sid=response.sid,
         ip=caller.ip,
         user_agent=caller.user_agent,
     )

@@ -12,7 +12,7 @@ from gatepass.errors import (
 )
 from gatepass.oauth import client_auth, scopes
 from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
-from gatepass.oauth.password_login import authenticate_user
+from gatepass.oauth.password_login import authenticate_user, record_sign_in
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
@@ -87,6 +87,14 @@ async def token(
         ttl=client.access_token_ttl if client else None,
         token_format=client.token_format if client else "jwt",
         username=user.username,
+    )
+    await record_sign_in(
+        svc,
+        user,
+        client_id=client.id if client else FIRST_PARTY_CLIENT_ID,
+        sid=response.sid,
+        ip=ip,
+        user_agent=user_agent,
     )
     svc.metrics.tokens_issued.labels(grant_type).inc()
     return response

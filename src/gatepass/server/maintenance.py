@@ -1,5 +1,6 @@
 """Background upkeep of a running server: follow the database denylist (without Redis), and
-purge what has expired (logins, refresh tokens, denylist entries; see ``storage/purge.py``)."""
+purge what has expired (logins, refresh tokens, denylist entries; see ``storage/purge.py``), and
+deliver security alerts from the outbox (``alerts/worker.py``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import logging
 import time
 
+from gatepass.alerts.worker import deliver_alerts
 from gatepass.oauth.services import Services
 from gatepass.storage.purge import purge
 
@@ -17,6 +19,12 @@ PURGE_INTERVAL = 600.0  # seconds between purges (the first one a minute after t
 
 
 async def maintain(svc: Services) -> None:
+    async with asyncio.TaskGroup() as tasks:  # cancelling maintain() cancels both
+        tasks.create_task(deliver_alerts(svc.events.outbox, svc.settings, svc.clock))
+        tasks.create_task(_upkeep(svc))
+
+
+async def _upkeep(svc: Services) -> None:
     next_purge = time.monotonic() + 60
     while True:
         await asyncio.sleep(POLL_INTERVAL)

@@ -1,23 +1,68 @@
-"""Security events: refresh reuse, lockouts, forced logouts, password changes."""
+"""Security events: refresh reuse, lockouts, forced logouts, password changes, sign-ins.
+
+Each event's alerts (emails, webhooks; ``storage/outbox.py``) are written in the event's own
+transaction: an event is never recorded without its alerts, nor an alert sent for an event that
+was rolled back.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gatepass.storage.models import SecurityEvent
+from gatepass.storage.models import KnownDevice, SecurityEvent
+from gatepass.storage.outbox import Outbox
+
+FIELDS = ("user_id", "username", "client_id", "sid", "ip", "user_agent")
 
 
 class Events:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], outbox: Outbox) -> None:
         self._s = sessions
+        self.outbox = outbox
 
     async def record(self, type_: str, *, now: float, **fields: Any) -> None:
-        details = fields.pop("details", None) or {}
         async with self._s.begin() as s:
-            s.add(SecurityEvent(type=type_, created_at=now, details=details, **fields))
+            queued = await self._add(s, type_, now, fields)
+        if queued:
+            self.outbox.wake()
+
+    async def sign_in(
+        self, *, device: str, now: float, details: dict[str, Any], **fields: Any
+    ) -> bool:
+        """Record a ``sign_in`` event; True when it came from a new device (``core/devices.py``):
+        the user has signed in before, never from ``device``. One transaction for both."""
+        user_id = fields["user_id"]
+        known = select(KnownDevice.device).where(KnownDevice.user_id == user_id).limit(1)
+        async with self._s.begin() as s:
+            seen = (await s.execute(known.where(KnownDevice.device == device))).first()
+            flagged = first = False
+            if seen is None:  # the common case (a known device) stops at one indexed read
+                first = (await s.execute(known)).first() is None
+                flagged = not first
+                ins = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+                row = {"user_id": user_id, "device": device, "first_seen": now}
+                await s.execute(ins(KnownDevice).values(row).on_conflict_do_nothing())
+            extra = {"new_device": flagged, **({"first_sign_in": True} if first else {})}
+            queued = await self._add(s, "sign_in", now, {**fields, "details": {**details, **extra}})
+        if queued:
+            self.outbox.wake()
+        return flagged
+
+    async def _add(self, s: AsyncSession, type_: str, now: float, fields: dict[str, Any]) -> int:
+        details = fields.pop("details", None) or {}
+        row = SecurityEvent(type=type_, created_at=now, details=details, **fields)
+        s.add(row)
+        if not self.outbox.routes.channels:
+            return 0
+        await s.flush()  # the event's id, for its alerts
+        event = {"id": row.id, "type": type_, "created_at": now, "details": details}
+        event.update({k: fields.get(k) for k in FIELDS})
+        return await self.outbox.enqueue(s, event, now)
 
     async def page(
         self, *, after_id: int = 0, limit: int = 50, type_: str | None = None

@@ -7,7 +7,8 @@ of what is live (each query uses an index on an expiry column).
 - logins past their absolute or idle deadline, and revoked ones after ``revoked_retention``
   (their tokens with them);
 - opaque access tokens past their expiry;
-- denylist entries whose tokens have all expired.
+- denylist entries whose tokens have all expired;
+- alerts delivered (or given up) more than ``ALERT_RETENTION`` ago (``storage/outbox.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
+from gatepass.storage.outbox import purge_outbox
 
 USED_RETENTION = 86400.0
 REVOKED_RETENTION = 86400.0
+ALERT_RETENTION = 7 * 86400.0  # a receiver can still ask about a message id that long
 
 Progress = Callable[[str, int], None]
 
@@ -36,6 +39,7 @@ class Purged:
             "login_sessions": 0,
             "opaque_tokens": 0,
             "denylist": 0,
+            "alert_outbox": 0,
         }
     )
 
@@ -105,4 +109,5 @@ async def purge(
             break
 
     tell("denylist", await SqlDenylist(sessions).purge(now, batch=batch))
+    tell("alert_outbox", await purge_outbox(sessions, now, retention=ALERT_RETENTION, batch=batch))
     return out

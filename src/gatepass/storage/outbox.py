@@ -1,0 +1,204 @@
+"""The alert outbox: every alert about a security event is a row, written in the same
+transaction as the event, and deleted only after it was delivered (at-least-once).
+
+Delivery workers take rows by a *claim*: one conditional ``UPDATE`` moves the due rows' ``due_at``
+to the end of a lease and stamps them with the claim's id; no other worker (in this process, in
+another one, on another host) can take a row while its lease runs, and every later write of a row
+names its claim, so a worker whose lease ran out (a slow receiver, a process killed mid-send)
+changes nothing. A row whose claimant died is due again when its lease ends: it is sent again,
+which at-least-once allows, and the message id lets the receiver see the repeat. On PostgreSQL
+the rows are picked ``FOR UPDATE SKIP LOCKED``; on SQLite the statement holds the write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gatepass.core.alert_texts import wants_email
+from gatepass.settings import Settings
+from gatepass.storage.models import AlertOutbox, User
+
+EMAIL, WEBHOOK = "email", "webhook"
+
+
+@dataclass(frozen=True, slots=True)
+class Routes:
+    """Where alerts go: email when an SMTP server is configured, and each webhook URL."""
+
+    email: bool
+    webhook_urls: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Routes:
+        return cls(bool(settings.smtp_host), tuple(settings.webhook_urls))
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return ((EMAIL,) if self.email else ()) + ((WEBHOOK,) if self.webhook_urls else ())
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    message_id: str
+    channel: str
+    target: str
+    payload: dict[str, Any]
+    created_at: float
+    attempts: int
+    claim: str
+
+
+class Outbox:
+    def __init__(self, sessions: async_sessionmaker[Any], routes: Routes) -> None:
+        self._s = sessions
+        self.routes = routes
+        self._wake = asyncio.Event()
+
+    async def enqueue(self, s: AsyncSession, event: dict[str, Any], now: float) -> int:
+        """Add the alerts for ``event`` in the caller's transaction ``s``; how many."""
+        rows: list[tuple[str, str]] = []
+        user_id = event.get("user_id")
+        if self.routes.email and user_id and wants_email(event["type"], event["details"]):
+            address = (await s.execute(select(User.email).where(User.id == user_id))).scalar()
+            if address:
+                rows.append((EMAIL, address))
+        rows += [(WEBHOOK, url) for url in self.routes.webhook_urls]
+        if rows:
+            await s.execute(
+                insert(AlertOutbox),
+                [
+                    {
+                        "message_id": "msg_" + secrets.token_hex(16),
+                        "event_id": event["id"],
+                        "channel": channel,
+                        "target": target,
+                        "payload": event,
+                        "created_at": now,
+                        "due_at": now,
+                        "attempts": 0,
+                        "state": "pending",
+                    }
+                    for channel, target in rows
+                ],
+            )
+        return len(rows)
+
+    def wake(self) -> None:
+        """Tell this process's worker that rows were just committed."""
+        self._wake.set()
+
+    async def wait(self, timeout: float) -> None:
+        """Until :meth:`wake` or ``timeout`` seconds, whichever is first."""
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._wake.clear()
+
+    async def claim(
+        self, *, now: float, lease: float, limit: int, channels: tuple[str, ...]
+    ) -> list[Claimed]:
+        """Take up to ``limit`` due rows for ``lease`` seconds."""
+        if not channels:
+            return []
+        claim = secrets.token_hex(16)
+        due = (
+            select(AlertOutbox.id)
+            .where(AlertOutbox.due_at <= now, AlertOutbox.channel.in_(channels))
+            .order_by(AlertOutbox.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(AlertOutbox)
+            .where(AlertOutbox.id.in_(due.scalar_subquery()), AlertOutbox.due_at <= now)
+            .values(due_at=now + lease, claim=claim)
+            .returning(
+                AlertOutbox.id,
+                AlertOutbox.message_id,
+                AlertOutbox.channel,
+                AlertOutbox.target,
+                AlertOutbox.payload,
+                AlertOutbox.created_at,
+                AlertOutbox.attempts,
+            )
+        )
+        async with self._s.begin() as s:
+            got = (await s.execute(stmt)).all()
+        out = [
+            Claimed(
+                id=r.id,
+                message_id=r.message_id,
+                channel=r.channel,
+                target=r.target,
+                payload=r.payload,
+                created_at=r.created_at,
+                attempts=r.attempts,
+                claim=claim,
+            )
+            for r in got
+        ]
+        return sorted(out, key=lambda c: c.id)
+
+    async def delivered(self, row: Claimed, now: float) -> bool:
+        """Done; False when the claim had run out (the row is someone else's now)."""
+        return await self._finish(row, due_at=None, state="delivered", done_at=now, error=None)
+
+    async def retry(self, row: Claimed, *, due_at: float, error: str) -> bool:
+        return await self._finish(row, due_at=due_at, state="pending", done_at=None, error=error)
+
+    async def give_up(self, row: Claimed, now: float, error: str) -> bool:
+        return await self._finish(row, due_at=None, state="failed", done_at=now, error=error)
+
+    async def _finish(
+        self,
+        row: Claimed,
+        *,
+        due_at: float | None,
+        state: str,
+        done_at: float | None,
+        error: str | None,
+    ) -> bool:
+        stmt = (
+            update(AlertOutbox)
+            .where(AlertOutbox.id == row.id, AlertOutbox.claim == row.claim)
+            .values(
+                due_at=due_at,
+                claim=None,
+                attempts=AlertOutbox.attempts + 1,
+                state=state,
+                done_at=done_at,
+                last_error=error[:200] if error else None,
+            )
+        )
+        async with self._s.begin() as s:
+            return bool((await s.execute(stmt)).rowcount)
+
+    async def counts(self) -> dict[str, int]:
+        """Rows by state (``pending``, ``delivered``, ``failed``)."""
+        q = select(AlertOutbox.state, func.count()).group_by(AlertOutbox.state)
+        async with self._s() as s:
+            return {state: n for state, n in (await s.execute(q)).all()}
+
+
+async def purge_outbox(
+    sessions: async_sessionmaker[Any], now: float, *, retention: float, batch: int = 1000
+) -> int:
+    """Delete rows done (delivered or given up) more than ``retention`` seconds ago."""
+    old = select(AlertOutbox.id).where(AlertOutbox.done_at <= now - retention).limit(batch)
+    total = 0
+    while True:
+        async with sessions.begin() as s:
+            ids = list((await s.execute(old)).scalars())
+            if ids:
+                await s.execute(delete(AlertOutbox).where(AlertOutbox.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch:
+            return total
