@@ -43,7 +43,9 @@ def smtp():
     inbox.stop()
 
 
-def alert_settings(make_settings: Callable[..., Settings], database_url: str, **kw: Any) -> Settings:
+def alert_settings(
+    make_settings: Callable[..., Settings], database_url: str, **kw: Any
+) -> Settings:
     return make_settings(database_url=database_url, webhook_secret=SECRET, **kw)
 
 
