@@ -8,11 +8,13 @@ import email
 import email.policy
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 
 from servers import free_port
@@ -120,3 +122,19 @@ class WebhookInbox:
     def received(self) -> list[Delivery]:
         with self.lock:
             return list(self.deliveries)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpInbox]:
+    """An SMTP server for one test (import this fixture into the test module)."""
+    inbox = SmtpInbox().start()
+    yield inbox
+    inbox.stop()
+
+
+@pytest.fixture
+def hooks() -> Iterator[WebhookInbox]:
+    """A webhook receiver for one test (import this fixture into the test module)."""
+    inbox = WebhookInbox().start()
+    yield inbox
+    inbox.stop()

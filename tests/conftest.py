@@ -21,6 +21,7 @@ from gatepass.oauth.services import Services
 from gatepass.server.app import create_app
 from gatepass.settings import Settings, load_settings
 
+pytest_plugins = ["alert_receivers"]  # fixtures smtp and hooks: real alert receivers
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

@@ -26,20 +26,6 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.
 
 
 @pytest.fixture
-def smtp():
-    inbox = SmtpInbox().start()
-    yield inbox
-    inbox.stop()
-
-
-@pytest.fixture
-def hooks():
-    inbox = WebhookInbox().start()
-    yield inbox
-    inbox.stop()
-
-
-@pytest.fixture
 def app(make_harness: Callable[..., Harness], smtp: SmtpInbox, hooks: WebhookInbox) -> Harness:
     h = make_harness(
         smtp_host="127.0.0.1",

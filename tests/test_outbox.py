@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from alert_receivers import SmtpInbox, WebhookInbox
 from gatepass.alerts.worker import GIVE_UP_AFTER, Worker, senders_from
 from gatepass.clock import FrozenClock
 from gatepass.oauth.services import Services, open_services
@@ -27,20 +27,6 @@ from gatepass.storage.purge import ALERT_RETENTION, purge
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 T0 = 1_800_000_000.0
-
-
-@pytest.fixture
-def hooks():
-    inbox = WebhookInbox().start()
-    yield inbox
-    inbox.stop()
-
-
-@pytest.fixture
-def smtp():
-    inbox = SmtpInbox().start()
-    yield inbox
-    inbox.stop()
 
 
 def alert_settings(
@@ -59,6 +45,19 @@ def run(settings: Settings, body: Callable[[Services, FrozenClock], Any]) -> Non
             await svc.close()
 
     asyncio.run(main())
+
+
+@contextlib.asynccontextmanager
+async def working(
+    outbox: Outbox, settings: Settings, clock: FrozenClock, **kw: Any
+) -> AsyncIterator[Worker]:
+    """A worker with the senders the settings call for, closed afterwards."""
+    w = Worker(outbox, senders_from(settings), clock, **kw)
+    try:
+        yield w
+    finally:
+        for sender in w.senders.values():
+            await sender.close()
 
 
 async def user_with_email(svc: Services, name: str = "bob", email: str | None = None) -> str:
@@ -144,11 +143,7 @@ def test_concurrent_workers_never_send_a_message_twice_while_a_lease_holds(
         for _ in range(60):
             await reuse_event(svc, bob)
         engines = [db.make_engine(settings) for _ in range(4)]
-        senders = [senders_from(settings) for _ in engines]
-        workers = [
-            Worker(Outbox(db.sessionmaker(e), svc.events.outbox.routes), s, clock, batch=3)
-            for e, s in zip(engines, senders, strict=True)
-        ]
+        routes = svc.events.outbox.routes
 
         async def drain(w: Worker) -> int:
             total = 0
@@ -157,11 +152,16 @@ def test_concurrent_workers_never_send_a_message_twice_while_a_lease_holds(
             return total
 
         try:
-            claimed = await asyncio.gather(*(drain(w) for w in workers))
+            async with contextlib.AsyncExitStack() as stack:
+                workers = [
+                    await stack.enter_async_context(
+                        working(Outbox(db.sessionmaker(e), routes), settings, clock, batch=3)
+                    )
+                    for e in engines
+                ]
+                claimed = await asyncio.gather(*(drain(w) for w in workers))
         finally:
-            for e, s in zip(engines, senders, strict=True):
-                for sender in s.values():
-                    await sender.close()
+            for e in engines:
                 await e.dispose()
         ids = Counter(d.headers["webhook-id"] for d in hooks.received())
         assert len(ids) == 60 and set(ids.values()) == {1}
@@ -182,16 +182,12 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_its_late_outcome_ignored(
         outbox = svc.events.outbox
         # worker A claims the row and then hangs (or is killed) before any outcome
         (stuck,) = await outbox.claim(now=clock.now(), lease=60, limit=10, channels=("webhook",))
-        worker_b = Worker(outbox, senders_from(settings), clock)
-        try:
+        async with working(outbox, settings, clock) as worker_b:
             assert await worker_b.round() == 0  # the lease holds: B may not touch it
             clock.advance(59.9)
             assert await worker_b.round() == 0
             clock.advance(0.2)
             assert await worker_b.round() == 1  # the lease ran out: B delivers
-        finally:
-            for s in worker_b.senders.values():
-                await s.close()
         assert len(hooks.received()) == 1
         assert await outbox.delivered(stuck, clock.now()) is False  # A's claim is void
         assert await outbox.retry(stuck, due_at=clock.now(), error="late") is False
@@ -209,9 +205,8 @@ def test_failed_deliveries_back_off_keep_their_id_and_are_given_up_after_three_d
     async def body(svc: Services, clock: FrozenClock) -> None:
         bob = await user_with_email(svc)
         await reuse_event(svc, bob)
-        worker = Worker(svc.events.outbox, senders_from(settings), clock, rand=lambda: 0.0)
         hooks.status = 500
-        try:
+        async with working(svc.events.outbox, settings, clock, rand=lambda: 0.0) as worker:
             waits = []
             for _ in range(4):
                 assert await worker.round() == 1
@@ -240,9 +235,6 @@ def test_failed_deliveries_back_off_keep_their_id_and_are_given_up_after_three_d
             assert rows[-1].state == "failed" and rows[-1].done_at is not None
             assert rows[-1].done_at - rows[-1].created_at >= GIVE_UP_AFTER
             assert rows[-1].attempts > 70  # about hourly once the delay reached its cap
-        finally:
-            for s in worker.senders.values():
-                await s.close()
 
     run(settings, body)
 
@@ -261,8 +253,7 @@ def test_smtp_refusal_for_good_is_given_up_and_smtp_down_is_retried(
 
     async def body(svc: Services, clock: FrozenClock) -> None:
         bob = await user_with_email(svc, email="bob@example.com")
-        worker = Worker(svc.events.outbox, senders_from(settings), clock)
-        try:
+        async with working(svc.events.outbox, settings, clock) as worker:
             smtp.answer = "554 5.7.1 rejected"
             await reuse_event(svc, bob)
             assert await worker.round() == 1
@@ -272,9 +263,6 @@ def test_smtp_refusal_for_good_is_given_up_and_smtp_down_is_retried(
             assert await worker.round() == 1
             row = (await outbox_rows(svc))[-1]
             assert row.state == "pending" and row.attempts == 1 and row.last_error
-        finally:
-            for s in worker.senders.values():
-                await s.close()
 
     run(settings, body)
 
@@ -292,8 +280,8 @@ def test_starttls_when_on_is_required_never_skipped(make_settings, database_url,
 
     async def body(svc: Services, clock: FrozenClock) -> None:
         await reuse_event(svc, await user_with_email(svc, email="bob@example.com"))
-        worker = Worker(svc.events.outbox, senders_from(settings), clock)
-        assert await worker.round() == 1
+        async with working(svc.events.outbox, settings, clock) as worker:
+            assert await worker.round() == 1
         (row,) = await outbox_rows(svc)
         assert row.state == "pending" and row.last_error
         assert smtp.received() == []
@@ -309,12 +297,8 @@ def test_purge_deletes_alerts_done_past_the_retention_and_keeps_pending_ones(
     async def body(svc: Services, clock: FrozenClock) -> None:
         bob = await user_with_email(svc)
         await reuse_event(svc, bob)
-        worker = Worker(svc.events.outbox, senders_from(settings), clock)
-        try:
+        async with working(svc.events.outbox, settings, clock) as worker:
             assert await worker.round() == 1
-        finally:
-            for s in worker.senders.values():
-                await s.close()
         await reuse_event(svc, bob)  # stays pending
         clock.advance(ALERT_RETENTION - 1)
         assert (await purge(svc.sessions, clock.now())).counts["alert_outbox"] == 0
