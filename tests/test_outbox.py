@@ -189,7 +189,7 @@ def test_a_claim_whose_lease_ran_out_is_taken_over_and_its_late_outcome_ignored(
             clock.advance(0.2)
             assert await worker_b.round() == 1  # the lease ran out: B delivers
         assert len(hooks.received()) == 1
-        assert await outbox.delivered(stuck, clock.now()) is False  # A's claim is void
+        assert await outbox.delivered([stuck], clock.now()) == 0  # A's claim is void
         assert await outbox.retry(stuck, due_at=clock.now(), error="late") is False
         (row,) = await outbox_rows(svc)
         assert row.state == "delivered" and row.due_at is None and row.last_error is None

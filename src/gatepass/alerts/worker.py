@@ -71,15 +71,20 @@ class Worker:
             now=self.clock.now(), lease=self.lease, limit=self.batch, channels=tuple(self.senders)
         )
         results = await asyncio.gather(*(self._one(r) for r in rows), return_exceptions=True)
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, BaseException):  # the outcome could not be written
-                log.warning(
-                    "alert outcome not recorded; it will be sent again",
-                    extra={"outbox_id": row.id, "error": type(result).__name__},
-                )
+        sent = [row for row, ok in zip(rows, results, strict=True) if ok is True]
+        lost = [row for row, ok in zip(rows, results, strict=True) if isinstance(ok, BaseException)]
+        try:
+            await self.outbox.delivered(sent, self.clock.now())  # one statement for all
+        except Exception:  # noqa: BLE001 - logged below; the lease will end, and they go again
+            lost += sent
+        for row in lost:
+            log.warning(
+                "alert outcome not recorded; it will be sent again", extra={"outbox_id": row.id}
+            )
         return len(rows)
 
-    async def _one(self, row: Claimed) -> None:
+    async def _one(self, row: Claimed) -> bool:
+        """True when delivered (recorded by the caller, with the others)."""
         try:
             await self.senders[row.channel].send(row)
         except Undeliverable as exc:
@@ -87,7 +92,7 @@ class Worker:
             log.warning(
                 "alert undeliverable", extra={"outbox_id": row.id, "channel": row.channel}
             )
-            return
+            return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             reason = str(exc) if isinstance(exc, DeliveryFailed) else type(exc).__name__
             now = self.clock.now()
@@ -97,15 +102,15 @@ class Worker:
                     "alert given up after retrying",
                     extra={"outbox_id": row.id, "channel": row.channel, "error": reason},
                 )
-                return
+                return False
             wait = delay(row.attempts + 1, base=BASE_DELAY, cap=MAX_DELAY, rand=self._rand())
             await self.outbox.retry(row, due_at=now + wait, error=reason)
             log.info(
                 "alert delivery failed; will retry",
                 extra={"outbox_id": row.id, "channel": row.channel, "error": reason},
             )
-            return
-        await self.outbox.delivered(row, self.clock.now())
+            return False
+        return True
 
 
 async def deliver_alerts(outbox: Outbox, settings: Settings, clock: Clock) -> None:

@@ -180,28 +180,35 @@ class Outbox:
         ]
         return sorted(out, key=lambda c: c.id)
 
-    async def delivered(self, row: Claimed, now: float) -> bool:
-        """Done; False when the claim had run out (the row is someone else's now)."""
-        return await self._finish(row, due_at=None, state="delivered", done_at=now, error=None)
+    async def delivered(self, rows: list[Claimed], now: float) -> int:
+        """Done, in one statement for a claim's rows; how many were still this claim's (a row
+        whose lease had run out may be someone else's now)."""
+        return await self._finish(rows, due_at=None, state="delivered", done_at=now, error=None)
 
     async def retry(self, row: Claimed, *, due_at: float, error: str) -> bool:
-        return await self._finish(row, due_at=due_at, state="pending", done_at=None, error=error)
+        done = await self._finish([row], due_at=due_at, state="pending", done_at=None, error=error)
+        return done == 1
 
     async def give_up(self, row: Claimed, now: float, error: str) -> bool:
-        return await self._finish(row, due_at=None, state="failed", done_at=now, error=error)
+        return await self._finish([row], due_at=None, state="failed", done_at=now, error=error) == 1
 
     async def _finish(
         self,
-        row: Claimed,
+        rows: list[Claimed],
         *,
         due_at: float | None,
         state: str,
         done_at: float | None,
         error: str | None,
-    ) -> bool:
+    ) -> int:
+        if not rows:
+            return 0
+        claims = {r.claim for r in rows}
+        if len(claims) != 1:
+            raise ValueError("rows of one claim at a time")
         stmt = (
             update(AlertOutbox)
-            .where(AlertOutbox.id == row.id, AlertOutbox.claim == row.claim)
+            .where(AlertOutbox.id.in_([r.id for r in rows]), AlertOutbox.claim == claims.pop())
             .values(
                 due_at=due_at,
                 claim=None,
@@ -212,7 +219,7 @@ class Outbox:
             )
         )
         async with self._s.begin() as s:
-            return bool((await s.execute(stmt)).rowcount)
+            return int((await s.execute(stmt)).rowcount)
 
     async def counts(self) -> dict[str, int]:
         """Rows by state (``pending``, ``delivered``, ``failed``)."""
