@@ -92,14 +92,19 @@ def test_events_queue_their_alerts_by_kind_and_nothing_without_settings(
         await reuse_event(svc, bob)  # email + 2 webhooks
         await reuse_event(svc, nomail)  # 2 webhooks
         await svc.events.record("logout_all", now=clock.now(), user_id=bob)  # 2 webhooks
+        await svc.events.record(  # 2 webhooks, without the name: it may be a typed password
+            "lockout", now=clock.now(), user_id=None, username="hunter2", details={"scope": "ip"}
+        )
         rows = await outbox_rows(svc)
         assert [(r.channel, r.target) for r in rows[:3]] == [
             ("email", "bob@example.com"),
             ("webhook", hooks.url),
             ("webhook", hooks.url + "?second"),
         ]
-        assert Counter(r.channel for r in rows) == {"email": 1, "webhook": 6}
-        assert len({r.message_id for r in rows}) == 7
+        assert Counter(r.channel for r in rows) == {"email": 1, "webhook": 8}
+        assert len({r.message_id for r in rows}) == 9
+        assert rows[-1].payload["type"] == "lockout" and rows[-1].payload["username"] is None
+        assert rows[0].payload["username"] is None and rows[0].payload["user_id"] == bob
         assert all(r.state == "pending" and r.due_at == T0 for r in rows)
 
     settings = alert_settings(

@@ -62,6 +62,8 @@ class Events:
         await s.flush()  # the event's id, for its alerts
         event = {"id": row.id, "type": type_, "created_at": now, "details": details}
         event.update({k: fields.get(k) for k in FIELDS})
+        if not event["user_id"]:  # a name typed for no account may be a mistyped password
+            event["username"] = None
         return await self.outbox.enqueue(s, event, now)
 
     async def page(
