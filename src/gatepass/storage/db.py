@@ -15,12 +15,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from gatepass.settings import Settings
-from gatepass.storage.token_rows import (
-    SQLITE_PRAGMAS,
-    PostgresTokenRows,
-    SqliteTokenRows,
-    TokenRows,
-)
+from gatepass.storage.token_rows import TokenRows
+from gatepass.storage.token_rows.postgresql import PostgresTokenRows
+from gatepass.storage.token_rows.sqlite import SQLITE_PRAGMAS, SqliteTokenRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
