@@ -3,10 +3,8 @@ PostgreSQL/Redis servers. Under CI=true a missing server fails the run instead o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import secrets
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -67,22 +65,13 @@ def need_binary(name: str, hint: str) -> str:
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
     need_server("PostgreSQL", PG_HOST, PG_PORT)
-    import asyncpg
+    from servers import pg_database
 
-    name = "gatepass_t_" + secrets.token_hex(6)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url, drop = pg_database(PG_HOST, PG_PORT)
     try:
-        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        yield url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop()
 
 
 @pytest.fixture
