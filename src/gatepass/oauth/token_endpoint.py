@@ -21,6 +21,13 @@ SUPPORTED_GRANTS = ("password", "refresh_token", "client_credentials")
 # Used when a password login names no client (first-party apps, curl): public, password only.
 FIRST_PARTY_CLIENT_ID = "gatepass"
 DEFAULT_GRANTS = ("password", "refresh_token")
+# the parameters each grant requires (RFC 6749 §4.3.2, §6): one missing is ``invalid_request``
+# (§5.2), whatever else the request holds, never ``invalid_grant``
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "refresh_token": ("refresh_token",),
+    "client_credentials": (),
+}
 
 
 def allowed_grants(client: Client | None) -> tuple[str, ...]:
@@ -56,6 +63,9 @@ async def token(
         return response
     if grant_type not in allowed_grants(client):
         raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
+    missing = [name for name in REQUIRED[grant_type] if form.get(name) is None]
+    if missing:
+        raise InvalidRequest(f"The {grant_type} grant requires {' and '.join(missing)}.")
     if grant_type == "refresh_token":
         response = await refresh_grant(
             svc,
