@@ -90,6 +90,7 @@ class Settings(BaseSettings):
     key_refresh_interval: int = Field(10, ge=1)
     jwks_max_age: int = Field(300, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    body_timeout: float = Field(10.0, gt=0, le=3600)  # seconds to receive a whole request body
     trusted_proxies: Annotated[list[str], NoDecode] = []
     access_log: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from gatepass.core.access_token import AccessClaims
 from gatepass.errors import GatepassError
 from gatepass.oauth import sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer, client_ip, services, user_agent
+from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
-
-router = APIRouter(prefix="/auth")
-signed_in = bearer()
+from gatepass.server.routing import route
 
 COOKIE = "__Secure-gp_refresh"
 COOKIE_PATH = "/auth"
@@ -84,8 +81,7 @@ def _cleared(response: Response) -> Response:
     return response
 
 
-@router.post("/login")
-async def login(request: Request, svc: Services = Depends(services)) -> Response:
+async def login(svc: Services, request: Request) -> Response:
     guard(request, svc)
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150) or ""
@@ -94,8 +90,7 @@ async def login(request: Request, svc: Services = Depends(services)) -> Response
     return _tokens(result, svc)
 
 
-@router.post("/refresh")
-async def refresh(request: Request, svc: Services = Depends(services)) -> Response:
+async def refresh(svc: Services, request: Request) -> Response:
     guard(request, svc)
     try:
         result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
@@ -105,50 +100,46 @@ async def refresh(request: Request, svc: Services = Depends(services)) -> Respon
     return _tokens(result, svc)
 
 
-@router.post("/logout", status_code=204)
-async def logout(request: Request, svc: Services = Depends(services)) -> Response:
+async def logout(svc: Services, request: Request) -> Response:
     guard(request, svc)
     await sessions.logout(svc, request.cookies.get(COOKIE), _caller(request))
     return _cleared(Response(status_code=204, headers=NO_STORE))
 
 
-@router.post("/logout-all", status_code=204)
-async def logout_all(
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def logout_all(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     await sessions.logout_all(svc, claims, _caller(request))
     return _cleared(Response(status_code=204, headers=NO_STORE))
 
 
-@router.get("/sessions")
-async def list_sessions(
-    claims: AccessClaims = Depends(signed_in), svc: Services = Depends(services)
-) -> JSONResponse:
+async def list_sessions(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     items: list[Any] = await sessions.sessions_of(svc, claims)
     return JSONResponse({"sessions": items}, headers=NO_STORE)
 
 
-@router.delete("/sessions/{sid}", status_code=204)
-async def end_session(
-    sid: str,
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def end_session(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
+    sid = request.path_params["sid"]
     await sessions.end_session(svc, claims, sid, _caller(request))
     return Response(status_code=204, headers=NO_STORE)
 
 
-@router.post("/password", status_code=204)
-async def change_password(
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def change_password(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     data = await read_json_object(request)
     current = text_field(data, "current_password", max_len=1024) or ""
     new = text_field(data, "new_password", max_len=1024) or ""
     await sessions.change_password(svc, claims, current, new, _caller(request))
     return Response(status_code=204, headers=NO_STORE)
+
+
+ROUTES = [
+    route("/auth/login", login, ["POST"]),
+    route("/auth/refresh", refresh, ["POST"]),
+    route("/auth/logout", logout, ["POST"]),
+    route("/auth/logout-all", logout_all, ["POST"]),
+    route("/auth/sessions", list_sessions, ["GET"]),
+    route("/auth/sessions/{sid}", end_session, ["DELETE"]),
+    route("/auth/password", change_password, ["POST"]),
+]

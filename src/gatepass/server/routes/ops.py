@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from gatepass.oauth.services import Services
-from gatepass.server.deps import services
-
-router = APIRouter()
+from gatepass.server.routing import route
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(svc: Services, request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz")
-async def readyz(svc: Services = Depends(services)) -> JSONResponse:
+async def readyz(svc: Services, request: Request) -> Response:
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
@@ -52,6 +48,12 @@ async def _redis_ping(url: str) -> str:
         await client.aclose()
 
 
-@router.get("/metrics")
-async def metrics(svc: Services = Depends(services)) -> Response:
+async def metrics(svc: Services, request: Request) -> Response:
     return Response(svc.metrics.render(), media_type=svc.metrics.content_type)
+
+
+ROUTES = [
+    route("/healthz", healthz, ["GET"]),
+    route("/readyz", readyz, ["GET"]),
+    route("/metrics", metrics, ["GET"]),
+]
