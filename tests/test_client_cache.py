@@ -152,7 +152,9 @@ class _ReadsInFlight(Clients):
         return row
 
 
-async def _straddle(here: _ReadsInFlight, cid: str, change: Callable[[], Awaitable[object]]) -> None:
+async def _straddle(
+    here: _ReadsInFlight, cid: str, change: Callable[[], Awaitable[object]]
+) -> None:
     """Start a cached read of ``cid``, let its database read finish, make ``change`` through
     the same registry while the read is still in flight, then let the read finish."""
     reader = asyncio.create_task(here.cached(cid))

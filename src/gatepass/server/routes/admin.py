@@ -1,4 +1,4 @@
-"""Administration (Bearer with role ``admin``)."""
+"""Administration: Bearer with role ``admin`` and scope ``gatepass:admin`` (oauth/scopes.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import sessions
+from gatepass.oauth import scopes, sessions
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
 from gatepass.server.deps import bearer, client_ip, services, user_agent
@@ -17,7 +17,7 @@ from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routes import clients
 
 router = APIRouter(prefix="/admin")
-admin = bearer(roles=("admin",))
+admin = bearer(roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))
 router.include_router(clients.router)
 
 

@@ -90,7 +90,8 @@ async def login(request: Request, svc: Services = Depends(services)) -> Response
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150) or ""
     password = text_field(data, "password", max_len=1024) or ""
-    result = await sessions.login(svc, username, password, _caller(request))
+    scope = text_field(data, "scope", required=False, max_len=2000)
+    result = await sessions.login(svc, username, password, _caller(request), scope)
     return _tokens(result, svc)
 
 

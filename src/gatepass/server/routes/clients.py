@@ -1,4 +1,4 @@
-"""Client registry administration under /admin/clients (Bearer with role ``admin``)."""
+"""Client registry administration under /admin/clients (as the rest of ``/admin``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest, NotFound
+from gatepass.oauth import scopes
 from gatepass.oauth.clients import create_client, public_view
 from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, services
@@ -16,7 +17,7 @@ from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
 
 router = APIRouter(prefix="/clients")
-admin = bearer(roles=("admin",))
+admin = bearer(roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))
 
 
 def _str_list(data: dict[str, Any], name: str) -> list[str]:
