@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gatepass.errors import InvalidScope
+from gatepass.errors import InvalidRequest, InvalidScope
 
 # scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
@@ -22,6 +22,9 @@ MAX_SCOPE_CHARS = 2000
 
 ADMIN_SCOPE = "gatepass:admin"
 ADMIN_ROLE = "admin"
+# The SDK's Starlette adapter shows roles as auth scopes under this prefix (sdk/starlette.py);
+# no client may be registered with a scope that looks like one.
+ROLE_PREFIX = "role:"
 
 
 def parse(raw: str | None) -> frozenset[str] | None:
@@ -32,6 +35,20 @@ def parse(raw: str | None) -> frozenset[str] | None:
     if len(raw) > MAX_SCOPE_CHARS or any(_SCOPE_TOKEN.fullmatch(p) is None for p in parts):
         raise InvalidScope("The scope parameter is malformed.")
     return frozenset(parts)
+
+
+def check_registrable(scope_set: Iterable[str]) -> None:
+    """Refuse, at registration, scopes that a client could never use safely: any that looks like
+    a role, and a set longer than one request may ask for (``MAX_SCOPE_CHARS``)."""
+    scope_list = sorted(scope_set)
+    if any(s.lower().startswith(ROLE_PREFIX) for s in scope_list):
+        raise InvalidRequest(f"A scope may not start with {ROLE_PREFIX!r}: that names a role.")
+    total = len(" ".join(scope_list))
+    if total > MAX_SCOPE_CHARS:
+        raise InvalidRequest(
+            f"The scopes add up to {total} characters (with one space between each); "
+            f"at most {MAX_SCOPE_CHARS} are allowed."
+        )
 
 
 def first_party(default_scopes: Iterable[str]) -> frozenset[str]:
