@@ -74,3 +74,16 @@ def test_cli_refuses_more_scope_than_one_request_may_carry(tmp_path, monkeypatch
     assert main(args) == 1
     err = capsys.readouterr().err
     assert "2000" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("scope", ["role:admin", "Role:admin", "profile role:editor"])
+def test_registration_refuses_scopes_that_look_like_roles(gp: Harness, scope: str) -> None:
+    """The SDK's Starlette adapter shows roles as ``role:<name>``: a client registered with
+    scope ``role:admin`` must not exist."""
+    r = gp.client.post(
+        "/admin/clients",
+        json={"name": "sneaky", "scopes": [scope]},
+        headers=gp.bearer(gp.admin_token()),
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    assert "role:" in r.json()["error_description"]
