@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024)
     trusted_proxies: Annotated[list[str], NoDecode] = []
     access_log: bool = False
+    # the browser sessions' refresh cookie: __Host-gp_refresh with Path=/ instead of
+    # __Secure-gp_refresh with Path=/auth (server/refresh_cookie.py says why)
+    refresh_cookie_host_prefix: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Signed URLs (docs: README "Signed URLs"). Who may sign: a token with this role, or with

@@ -1,11 +1,13 @@
 """Browser sessions for single-page apps (DESIGN "Browser sessions").
 
-The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict`` with
-``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``, nothing outside ``/auth``),
-and never in a body. The cookie endpoints also refuse cross-site requests beyond SameSite: an
-``Origin`` must be the issuer's own or one of ``GATEPASS_ALLOWED_ORIGINS``, and the custom header
-``X-Requested-With`` must be present (a cross-site form or image cannot send it, and a
-cross-origin script cannot without a CORS preflight that only allowed origins pass).
+The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict``, by default
+``__Secure-gp_refresh`` with ``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``,
+nothing outside ``/auth``), or ``__Host-gp_refresh`` with ``Path=/`` (the trade-off is in
+``server/refresh_cookie.py``), and never in a body. The cookie endpoints also refuse cross-site
+requests beyond SameSite: an ``Origin`` must be the issuer's own or one of
+``GATEPASS_ALLOWED_ORIGINS``, and the custom header ``X-Requested-With`` must be present (a
+cross-site form or image cannot send it, and a cross-origin script cannot without a CORS
+preflight that only allowed origins pass).
 """
 
 from __future__ import annotations
@@ -23,12 +25,11 @@ from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, client_ip, services, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.refresh_cookie import refresh_cookie
 
 router = APIRouter(prefix="/auth")
 signed_in = bearer()
 
-COOKIE = "__Secure-gp_refresh"
-COOKIE_PATH = "/auth"
 CSRF_HEADER = "x-requested-with"
 
 
@@ -58,13 +59,6 @@ def guard(request: Request, svc: Services) -> None:
         raise CrossSiteRequest("The X-Requested-With header is required.")
 
 
-def _cookie(value: str, max_age: int) -> str:
-    return (
-        f"{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; "
-        "HttpOnly; Secure; SameSite=Strict"
-    )
-
-
 def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     body = {
         "access_token": result.access_token,
@@ -74,13 +68,16 @@ def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     response = JSONResponse(body, headers=NO_STORE)
     if result.refresh_token is not None:
         response.headers.append(
-            "set-cookie", _cookie(result.refresh_token, svc.settings.refresh_token_ttl)
+            "set-cookie",
+            refresh_cookie(svc.settings).header(
+                result.refresh_token, svc.settings.refresh_token_ttl
+            ),
         )
     return response
 
 
-def _cleared(response: Response) -> Response:
-    response.headers.append("set-cookie", _cookie("", 0))
+def _cleared(response: Response, svc: Services) -> Response:
+    response.headers.append("set-cookie", refresh_cookie(svc.settings).header("", 0))
     return response
 
 
@@ -99,18 +96,19 @@ async def login(request: Request, svc: Services = Depends(services)) -> Response
 async def refresh(request: Request, svc: Services = Depends(services)) -> Response:
     guard(request, svc)
     try:
-        result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
+        token = refresh_cookie(svc.settings).read(request.cookies)
+        result = await sessions.refresh(svc, token, _caller(request))
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()
-        return _cleared(render(exc))  # render: as every refusal, its reason goes to the log
+        return _cleared(render(exc), svc)  # render: as every refusal, its reason goes to the log
     return _tokens(result, svc)
 
 
 @router.post("/logout", status_code=204)
 async def logout(request: Request, svc: Services = Depends(services)) -> Response:
     guard(request, svc)
-    await sessions.logout(svc, request.cookies.get(COOKIE), _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    await sessions.logout(svc, refresh_cookie(svc.settings).read(request.cookies), _caller(request))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
 @router.post("/logout-all", status_code=204)
@@ -120,7 +118,7 @@ async def logout_all(
     svc: Services = Depends(services),
 ) -> Response:
     await sessions.logout_all(svc, claims, _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
 @router.get("/sessions")
