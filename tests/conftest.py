@@ -147,6 +147,11 @@ class Harness:
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
 
+    def admin_token(self, username: str = "alice") -> str:
+        """An access token for the admin API: the user's role and the ``gatepass:admin`` scope
+        asked for through the built-in client."""
+        return self.access_token(username, scope="gatepass:admin")
+
     def bearer(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 

@@ -27,7 +27,7 @@ def profile(h: Harness, token: str) -> int:
 
 
 def test_admin_revoke_ends_every_login_of_the_user(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token()
     bob = [gp.login("bob").json() for _ in range(2)]
     bob_id, _ = sub_sid(bob[0]["access_token"])
     listed = gp.client.get(f"/admin/users/{bob_id}/sessions", headers=gp.bearer(admin))
@@ -56,7 +56,7 @@ def test_admin_revoke_ends_every_login_of_the_user(gp: Harness) -> None:
 
 
 def test_events_are_paginated(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token()
     for _ in range(3):
         gp.client.post(
             "/oauth/token",

@@ -76,7 +76,7 @@ def open_site(h: Harness) -> Site:
     h.create_user("bob")
     login = h.login("bob").json()
     cid, secret = h.create_client("rs", grants=["client_credentials"], scopes=["profile"])
-    site = Site(h, h.access_token("alice"), login["access_token"], login["refresh_token"])
+    site = Site(h, h.admin_token(), login["access_token"], login["refresh_token"])
     site.client_id, site.client_secret = cid, secret or ""
     r = h.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=site.client_basic()

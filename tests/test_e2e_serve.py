@@ -39,10 +39,12 @@ def server(tmp_path_factory):
     assert "correct horse" not in srv.log.read_text()  # no password in the logs
 
 
-def _login(server: Server, user: str = "bob", password: str = PASSWORD) -> httpx.Response:
+def _login(
+    server: Server, user: str = "bob", password: str = PASSWORD, **form: str
+) -> httpx.Response:
     return httpx.post(
         server.url + "/oauth/token",
-        data={"grant_type": "password", "username": user, "password": password},
+        data={"grant_type": "password", "username": user, "password": password, **form},
         timeout=10,
     )
 
@@ -70,7 +72,7 @@ def test_sdk_from_issuer_verifies_and_refuses(server: Server) -> None:
 def test_sdk_refetches_jwks_on_rotation(server: Server) -> None:
     verifier = Verifier.from_issuer(server.url, audience="gatepass")
     verifier._jwks.min_interval = 0  # allow the refetch immediately in this test
-    admin = _login(server, "alice").json()["access_token"]
+    admin = _login(server, "alice", scope="gatepass:admin").json()["access_token"]
     r = httpx.post(server.url + "/admin/keys/rotate", headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 200
     fresh = _login(server).json()["access_token"]

@@ -18,7 +18,7 @@ def test_rotation_over_http(make_harness) -> None:
     clock = FrozenClock()
     h: Harness = make_harness(clock=clock)
     h.create_user("alice", roles=("admin",))
-    admin = h.access_token("alice")
+    admin = h.admin_token()
     before = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
     assert _kid(admin) in before and len(before) == 2
 
@@ -61,7 +61,7 @@ def test_other_instance_rotation_is_picked_up(make_harness, tmp_path) -> None:
 
 
 def test_admin_can_create_users(gp: Harness) -> None:
-    admin = gp.bearer(gp.access_token("alice"))
+    admin = gp.bearer(gp.admin_token())
     r = gp.client.post(
         "/admin/users",
         json={"username": "erin", "password": "a fine password", "roles": ["editor"]},

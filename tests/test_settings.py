@@ -56,6 +56,11 @@ def test_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
         ("GATEPASS_ARGON2_MEMORY_KIB", "1024"),
         ("GATEPASS_ALLOWED_ORIGINS", "https://a.example/path"),
         ("GATEPASS_PORT", "70000"),
+        ("GATEPASS_DEFAULT_SCOPES", "profile,role:admin"),
+        ("GATEPASS_DEFAULT_SCOPES", "profile,gatepass:admin"),
+        ("GATEPASS_DEFAULT_SCOPES", ",".join(f"s{i}:" + "x" * 95 for i in range(21))),
+        ("GATEPASS_DEFAULT_SCOPES", 'pro"file'),
+        ("GATEPASS_REFRESH_COOKIE_HOST_PREFIX", "sometimes"),
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(monkeypatch, var: str, value: str) -> None:

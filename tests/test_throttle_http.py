@@ -28,7 +28,7 @@ def test_account_lock_after_threshold_with_retry_after_and_event(make_harness) -
 
 
 def _admin_token(h: Harness, clock: FrozenClock) -> str:
-    return h.access_token("alice")
+    return h.admin_token()
 
 
 def test_unknown_accounts_are_throttled_like_known_ones(make_harness) -> None:

@@ -30,6 +30,10 @@ _EXPECTED: dict[str, str] = {
     "redis_prefix": "1-64 letters, digits or . _ : -",
     "signing_alg": "one of ES256, EdDSA, RS256, HS256",
     "secret_key": "at least 32 characters",
+    "default_scopes": (
+        "comma-separated scopes (RFC 6749 §3.3), at most 2000 characters together, none "
+        "starting with role: and not gatepass:admin"
+    ),
     "allowed_origins": "a comma-separated list of origins such as https://app.example",
     "log_level": "one of debug, info, warning, error",
     "trusted_proxies": "a comma-separated list of addresses or networks (CIDR)",
@@ -93,6 +97,9 @@ class Settings(BaseSettings):
     body_timeout: float = Field(10.0, gt=0, le=3600)  # seconds to receive a whole request body
     trusted_proxies: Annotated[list[str], NoDecode] = []
     access_log: bool = False
+    # the browser sessions' refresh cookie: __Host-gp_refresh with Path=/ instead of
+    # __Secure-gp_refresh with Path=/auth (server/refresh_cookie.py says why)
+    refresh_cookie_host_prefix: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Signed URLs (docs: README "Signed URLs"). Who may sign: a token with this role, or with
@@ -175,6 +182,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, v: object) -> object:
         return _csv(v)
+
+    @field_validator("default_scopes")
+    @classmethod
+    def _default_scopes(cls, v: list[str]) -> list[str]:
+        # the registration rules (a client without scopes of its own gets these), and never the
+        # administration scope, which only clients registered for it may carry
+        from gatepass.errors import GatepassError
+        from gatepass.oauth import scopes
+
+        try:
+            scopes.check_registrable(scopes.parse(" ".join(v)) or ())
+        except GatepassError:
+            raise ValueError("bad default scopes") from None
+        if scopes.ADMIN_SCOPE in v:
+            raise ValueError("the administration scope cannot be a default")
+        return v
 
     @field_validator("allowed_origins")
     @classmethod

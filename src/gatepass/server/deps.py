@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from gatepass.core.access_token import AccessClaims
+from gatepass.oauth import scopes
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import VerifierError
 from gatepass.sdk.http import error_response, verify_bearer
@@ -47,3 +48,8 @@ async def bearer(
         raise
     labelled(counter, "valid").inc()
     return claims
+
+
+async def admin(svc: Services, request: Request) -> AccessClaims:
+    """Administration: role ``admin`` and scope ``gatepass:admin`` (DESIGN.md, Administration)."""
+    return await bearer(svc, request, roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))

@@ -1,4 +1,4 @@
-"""Administration (Bearer with role ``admin``)."""
+"""Administration: Bearer with role ``admin`` and scope ``gatepass:admin`` (oauth/scopes.py)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth import sessions
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
-from gatepass.server.deps import bearer, client_ip, user_agent
+from gatepass.server.deps import admin, client_ip, user_agent
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.query import QueryParams
 from gatepass.server.routes import clients
 from gatepass.server.routing import route
 
-ADMIN = clients.ADMIN
 
 
 async def add_user(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150)
     password = text_field(data, "password", max_len=1024)
@@ -39,7 +38,7 @@ async def add_user(svc: Services, request: Request) -> Response:
 
 
 async def user_sessions(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     user_id = request.path_params["user_id"]
     if len(user_id) > 64 or await svc.users.by_id(user_id) is None:
         raise NotFound("No such user.")
@@ -64,7 +63,7 @@ async def user_sessions(svc: Services, request: Request) -> Response:
 
 async def revoke_user(svc: Services, request: Request) -> Response:
     """End every login of the user at once, with every access token issued to them."""
-    claims = await bearer(svc, request, roles=ADMIN)
+    claims = await admin(svc, request)
     user_id = request.path_params["user_id"]
     caller = sessions.Caller(client_ip(request), user_agent(request))
     revoked = await sessions.force_logout(svc, user_id, by=claims.sub, caller=caller)
@@ -72,7 +71,7 @@ async def revoke_user(svc: Services, request: Request) -> Response:
 
 
 async def rotate_keys(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     ring = await svc.keys.rotate()
     now = svc.clock.now()
     return JSONResponse(
@@ -84,7 +83,7 @@ async def rotate_keys(svc: Services, request: Request) -> Response:
 
 
 async def events(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     query = QueryParams(request)
     after = query.integer("after", 0, low=0, high=2**62)
     limit = query.integer("limit", 50, low=1, high=500)

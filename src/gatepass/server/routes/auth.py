@@ -1,11 +1,13 @@
 """Browser sessions for single-page apps (DESIGN "Browser sessions").
 
-The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict`` with
-``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``, nothing outside ``/auth``),
-and never in a body. The cookie endpoints also refuse cross-site requests beyond SameSite: an
-``Origin`` must be the issuer's own or one of ``GATEPASS_ALLOWED_ORIGINS``, and the custom header
-``X-Requested-With`` must be present (a cross-site form or image cannot send it, and a
-cross-origin script cannot without a CORS preflight that only allowed origins pass).
+The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict``, by default
+``__Secure-gp_refresh`` with ``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``,
+nothing outside ``/auth``), or ``__Host-gp_refresh`` with ``Path=/`` (the trade-off is in
+``server/refresh_cookie.py``), and never in a body. The cookie endpoints also refuse cross-site
+requests beyond SameSite: an ``Origin`` must be the issuer's own or one of
+``GATEPASS_ALLOWED_ORIGINS``, and the custom header ``X-Requested-With`` must be present (a
+cross-site form or image cannot send it, and a cross-origin script cannot without a CORS
+preflight that only allowed origins pass).
 """
 
 from __future__ import annotations
@@ -22,10 +24,9 @@ from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.refresh_cookie import refresh_cookie
 from gatepass.server.routing import route
 
-COOKIE = "__Secure-gp_refresh"
-COOKIE_PATH = "/auth"
 CSRF_HEADER = "x-requested-with"
 
 
@@ -55,13 +56,6 @@ def guard(request: Request, svc: Services) -> None:
         raise CrossSiteRequest("The X-Requested-With header is required.")
 
 
-def _cookie(value: str, max_age: int) -> str:
-    return (
-        f"{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; "
-        "HttpOnly; Secure; SameSite=Strict"
-    )
-
-
 def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     body = {
         "access_token": result.access_token,
@@ -71,13 +65,16 @@ def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     response = JSONResponse(body, headers=NO_STORE)
     if result.refresh_token is not None:
         response.headers.append(
-            "set-cookie", _cookie(result.refresh_token, svc.settings.refresh_token_ttl)
+            "set-cookie",
+            refresh_cookie(svc.settings).header(
+                result.refresh_token, svc.settings.refresh_token_ttl
+            ),
         )
     return response
 
 
-def _cleared(response: Response) -> Response:
-    response.headers.append("set-cookie", _cookie("", 0))
+def _cleared(response: Response, svc: Services) -> Response:
+    response.headers.append("set-cookie", refresh_cookie(svc.settings).header("", 0))
     return response
 
 
@@ -86,30 +83,32 @@ async def login(svc: Services, request: Request) -> Response:
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150) or ""
     password = text_field(data, "password", max_len=1024) or ""
-    result = await sessions.login(svc, username, password, _caller(request))
+    scope = text_field(data, "scope", required=False, max_len=2000)
+    result = await sessions.login(svc, username, password, _caller(request), scope)
     return _tokens(result, svc)
 
 
 async def refresh(svc: Services, request: Request) -> Response:
     guard(request, svc)
     try:
-        result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
+        token = refresh_cookie(svc.settings).read(request.cookies)
+        result = await sessions.refresh(svc, token, _caller(request))
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()
-        return _cleared(render(exc))  # render: as every refusal, its reason goes to the log
+        return _cleared(render(exc), svc)  # render: as every refusal, its reason goes to the log
     return _tokens(result, svc)
 
 
 async def logout(svc: Services, request: Request) -> Response:
     guard(request, svc)
-    await sessions.logout(svc, request.cookies.get(COOKIE), _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    await sessions.logout(svc, refresh_cookie(svc.settings).read(request.cookies), _caller(request))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
 async def logout_all(svc: Services, request: Request) -> Response:
     claims = await bearer(svc, request)
     await sessions.logout_all(svc, claims, _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
 async def list_sessions(svc: Services, request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Client registry administration under /admin/clients (Bearer with role ``admin``)."""
+"""Client registry administration under /admin/clients (as the rest of ``/admin``)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ from starlette.responses import JSONResponse, Response
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth.clients import create_client, public_view
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer
+from gatepass.server.deps import admin
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routing import route
 
-ADMIN = ("admin",)
 
 
 def _str_list(data: dict[str, Any], name: str) -> list[str]:
@@ -26,7 +25,7 @@ def _str_list(data: dict[str, Any], name: str) -> list[str]:
 
 
 async def add_client(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     data = await read_json_object(request)
     ttl = data.get("access_token_ttl")
     if ttl is not None and (type(ttl) is not int):
@@ -49,12 +48,12 @@ async def add_client(svc: Services, request: Request) -> Response:
 
 
 async def list_clients(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     return JSONResponse({"clients": [public_view(c) for c in await svc.clients.list()]})
 
 
 async def get_client(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     client_id = request.path_params["client_id"]
     client = await svc.clients.get(client_id) if len(client_id) <= 64 else None
     if client is None:
@@ -63,7 +62,7 @@ async def get_client(svc: Services, request: Request) -> Response:
 
 
 async def delete_client(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     client_id = request.path_params["client_id"]
     if len(client_id) > 64 or not await svc.clients.delete(client_id):
         raise NotFound("No such client.")
@@ -71,7 +70,7 @@ async def delete_client(svc: Services, request: Request) -> Response:
 
 
 async def rotate_secret(svc: Services, request: Request) -> Response:
-    await bearer(svc, request, roles=ADMIN)
+    await admin(svc, request)
     client_id = request.path_params["client_id"]
     secret = await svc.clients.rotate_secret(client_id) if len(client_id) <= 64 else None
     if secret is None:
