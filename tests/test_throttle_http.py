@@ -21,7 +21,7 @@ def test_account_lock_after_threshold_with_retry_after_and_event(make_harness) -
     events = h.client.get("/admin/events?type=lockout", headers=h.bearer(_admin_token(h, clock)))
     assert events.status_code == 200
     (event,) = events.json()["events"]
-    assert event["username"] == "bob" and event["details"] == {"scope": "acct"}
+    assert event["username"] == "bob" and event["details"] == {"scope": "acct_ip"}
     assert PASSWORD not in events.text
     clock.advance(31)
     assert h.login("bob").status_code == 200  # the lock ran out: not permanent
