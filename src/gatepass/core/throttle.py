@@ -6,8 +6,8 @@ otherwise every request that arrives while the first failures are still being ch
 the lock (issue 9, finding 1: 60 parallel guesses, 59 evaluated). A key allows an attempt only
 while fewer than ``threshold`` are counted in its window, so however many arrive at once, at
 most ``threshold`` are evaluated; the next one starts the lock and is refused. A success gives
-its reservation back (:func:`give_back`), or clears the key (a login from that address for that
-account proved the password).
+its attempt back (``SqlThrottle.give_back``), or clears the key (a login from that address for
+that account proved the password).
 
 Locks double from ``base`` up to ``max_lock`` and never become permanent.
 """
@@ -63,8 +63,3 @@ def reserve(c: Counter, policy: Policy, now: float) -> tuple[Counter, Verdict]:
         lockouts = c.lockouts + 1
         return Counter(0, now, lockouts, now + policy.lock_for(lockouts)), Verdict.LOCK_STARTED
     return replace(c, failures=c.failures + 1), Verdict.ALLOWED
-
-
-def give_back(c: Counter) -> Counter:
-    """The counter after a reserved attempt succeeded: it no longer counts as a failure."""
-    return replace(c, failures=max(0, c.failures - 1))

@@ -2,8 +2,8 @@
 processes and instances.
 
 :meth:`SqlThrottle.reserve` is the atomic step (policy in ``core/throttle.py``): one transaction
-that holds the keys' rows locked (``SELECT … FOR UPDATE`` in key order on PostgreSQL; SQLite's
-single writer, taken by the first ``INSERT``) while it counts the attempt on every key, or on
+that holds the keys' rows locked (an upsert of each, in key order: on PostgreSQL it locks the
+row; SQLite has one writer, taken by the first) while it counts the attempt on every key, or on
 none. A lock that is already running refuses with a plain read, without taking a write lock.
 """
 
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gatepass.core.throttle import Counter, Policy, Verdict, give_back, reserve
+from gatepass.core.throttle import Counter, Policy, Verdict, reserve
 from gatepass.storage.models import LoginThrottle
 
 Limit = tuple[str, Policy]  # a key (``acct:…``, ``ip:…``, ``acct_ip:…``) and its policy
@@ -46,28 +46,7 @@ class SqlThrottle:
             wait = await self._running_lock(s, keys, now)
             if wait > 0:
                 return Reservation(False, wait)
-            ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-            await s.execute(
-                ins(LoginThrottle)
-                .values(
-                    [
-                        {
-                            "key": key,
-                            "failures": 0,
-                            "window_start": now,
-                            "lockouts": 0,
-                            "locked_until": 0.0,
-                            "expires_at": now + policy.window,
-                        }
-                        for key, policy in limits
-                    ]
-                )
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            rows = []
-            for key, policy in limits:
-                q = select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
-                rows.append(((await s.execute(q)).scalar_one(), policy))
+            rows = [(await self._locked_row(s, key, policy, now), policy) for key, policy in limits]
             outcomes = [(row, policy, *reserve(_counter(row), policy, now)) for row, policy in rows]
             refused = [
                 (row, c) for row, _, c, verdict in outcomes if verdict is not Verdict.ALLOWED
@@ -87,15 +66,44 @@ class SqlThrottle:
         return Reservation(True)
 
     async def give_back(self, keys: Sequence[str], *, clear: Sequence[str] = ()) -> None:
-        """After a success: ``keys`` no longer count the attempt, ``clear`` are forgotten."""
+        """After a success: ``keys`` no longer count the attempt, ``clear`` are forgotten (in
+        key order, as :meth:`reserve` locks them)."""
         async with self._s.begin() as s:
-            if clear:
-                await s.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(clear)))
-            for key in sorted(set(keys) - set(clear)):
-                q = select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
-                row = (await s.execute(q)).scalar_one_or_none()
-                if row is not None:
-                    row.failures = give_back(_counter(row)).failures
+            for key in sorted({*keys, *clear}):
+                row = LoginThrottle.key == key
+                if key in clear:
+                    await s.execute(delete(LoginThrottle).where(row))
+                else:
+                    await s.execute(
+                        update(LoginThrottle)
+                        .where(row, LoginThrottle.failures > 0)
+                        .values(failures=LoginThrottle.failures - 1)
+                    )
+
+    @staticmethod
+    async def _locked_row(s: AsyncSession, key: str, policy: Policy, now: float) -> LoginThrottle:
+        """The key's row, made if missing, locked until the transaction ends: one upsert, so a
+        row that the purge deletes meanwhile is made again rather than missed."""
+        ins = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+        fresh = Counter(window_start=now)
+        stmt = (
+            ins(LoginThrottle)
+            .values(
+                key=key,
+                failures=0,
+                window_start=now,
+                lockouts=0,
+                locked_until=0.0,
+                expires_at=fresh.expires_at(policy),
+            )
+            .on_conflict_do_update(
+                index_elements=["key"], set_={"failures": LoginThrottle.failures}
+            )
+            .returning(LoginThrottle)
+            .execution_options(populate_existing=True)
+        )
+        row: LoginThrottle = (await s.scalars(stmt)).one()
+        return row
 
     @staticmethod
     async def _running_lock(s: AsyncSession, keys: list[str], now: float) -> float:
