@@ -2,7 +2,8 @@
 
     gatepass sessions list USER [--json]        USER is a username or a user id
     gatepass sessions revoke USER|SID [--json]  one login (by its sid), or every login of a user
-    gatepass db purge [--json]                  delete expired logins, tokens, denylist entries
+    gatepass db purge [--json]                  delete expired logins, tokens, denylist entries,
+                                                failed-login counters, old security events
 
 A revocation made here is written to the database (and published to Redis when
 ``GATEPASS_REDIS_URL`` is set); running servers honour it within about a second without Redis,
@@ -33,7 +34,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, db: Any) -> None:
     sr.add_argument("target", metavar="USER|SID")
     sr.add_argument("--json", action="store_true")
     purge = db.add_parser(
-        "purge", help="delete expired logins, refresh tokens, denylist entries", parents=[common]
+        "purge",
+        help="delete expired logins, tokens, denylist entries, failed-login counters and "
+        "security events older than GATEPASS_EVENT_RETENTION_DAYS",
+        parents=[common],
     )
     purge.add_argument("--json", action="store_true")
 
@@ -104,8 +108,17 @@ async def db_purge(svc: Any, args: argparse.Namespace) -> int:
             print(f"  {table}: {done} deleted", file=sys.stderr, flush=True)
 
     if not args.json:
-        print("purging expired logins, refresh tokens and denylist entries", file=sys.stderr)
-    result = await purge(svc.sessions, svc.clock.now(), progress=progress)
+        print(
+            "purging expired logins, tokens, denylist entries, failed-login counters and old "
+            "security events",
+            file=sys.stderr,
+        )
+    result = await purge(
+        svc.sessions,
+        svc.clock.now(),
+        event_retention=svc.settings.event_retention_days * 86400.0,
+        progress=progress,
+    )
     if args.json:
         print(json.dumps(result.counts))
     else:
