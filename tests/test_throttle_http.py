@@ -109,3 +109,34 @@ def test_ipv6_addresses_count_by_their_64(make_harness) -> None:
         assert h.login(f"user{i}", "wrong password", at=f"2001:db8:1:2::{i + 1}").status_code == 400
     assert h.login("user9", "wrong password", at="2001:db8:1:2:ffff::9").status_code == 429
     assert h.login("user9", "wrong password", at="2001:db8:1:3::1").status_code == 400
+
+
+def test_unknown_user_and_wrong_password_do_the_same_work(make_harness) -> None:
+    """The throttle's reservation comes before the user is looked up: an unknown name and a
+    wrong password run the same statements and one Argon2id check each (no timed assertion:
+    the same work, counted)."""
+    from sqlalchemy import event
+
+    h: Harness = make_harness(clock=FrozenClock())
+    h.create_user("bob")
+    statements: list[str] = []
+    checks: list[bool] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    verify = h.svc.passwords.verify
+
+    def counted(stored, password):  # type: ignore[no-untyped-def]
+        checks.append(True)
+        return verify(stored, password)
+
+    h.svc.passwords.verify = counted  # type: ignore[method-assign]
+    event.listen(h.svc.engine.sync_engine, "before_cursor_execute", seen)
+    work = []
+    for name in ("bob", "mallory"):
+        statements.clear(), checks.clear()
+        assert h.login(name, "wrong password", at="203.0.113.9").status_code == 400
+        work.append((list(statements), len(checks)))
+    event.remove(h.svc.engine.sync_engine, "before_cursor_execute", seen)
+    assert work[0] == work[1] and work[0][1] == 1
