@@ -75,9 +75,12 @@ async def purge(
             progress(table, out.counts[table])
 
     async def rows(table: str, key: InstrumentedAttribute[Any], dead: ColumnElement[bool]) -> None:
-        """Delete the rows where ``dead`` holds, ``batch`` primary keys at a time (checked again
-        as they are deleted: a throttle counter may have come back to life meanwhile)."""
-        q = select(key).where(dead).limit(batch)
+        """Delete the rows where ``dead`` holds, ``batch`` primary keys at a time. On PostgreSQL
+        the rows are locked first, skipping any that a request holds (a login's throttle
+        counters: left for the next round, so the purge never waits on a request, nor the two
+        on each other); ``dead`` is checked again as they go, since a counter may have come back
+        to life meanwhile."""
+        q = select(key).where(dead).limit(batch).with_for_update(skip_locked=True)
         while True:
             async with sessions.begin() as s:
                 keys = list((await s.execute(q)).scalars())
