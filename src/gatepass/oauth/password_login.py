@@ -90,27 +90,23 @@ class LoginKeys:
         return f"acct_ip:{self.address or '-'} {self.name}"
 
     @property
+    def account(self) -> str:
+        return "acct:" + self.name
+
+    @property
     def shared(self) -> list[str]:
         """The keys that other people's attempts count on too (a success only gives back)."""
-        account = "acct:" + self.name
-        return [account] if self.address is None else [account, "ip:" + self.address]
+        return [self.account] if self.address is None else [self.account, "ip:" + self.address]
 
     def limits(self, s: Settings) -> list[Limit]:
-        window = s.login_window
+        window, account_lock = s.login_window, s.login_account_max_lock
         out: list[Limit] = [
-            (
-                self.account_at_address,
-                Policy(s.login_account_threshold, window, s.login_account_max_lock),
-            ),
-            (
-                "acct:" + self.name,
-                Policy(s.login_account_ceiling, window, s.login_account_max_lock),
-            ),
+            (self.account_at_address, Policy(s.login_account_threshold, window, account_lock)),
+            (self.account, Policy(s.login_account_ceiling, window, account_lock)),
         ]
         if self.address is not None:
-            out.append(
-                ("ip:" + self.address, Policy(s.login_ip_threshold, window, s.login_ip_max_lock))
-            )
+            ip = Policy(s.login_ip_threshold, window, s.login_ip_max_lock)
+            out.append(("ip:" + self.address, ip))
         return out
 
 
