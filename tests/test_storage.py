@@ -254,3 +254,33 @@ def test_database_errors_never_carry_parameters(make_settings, database_url) -> 
         assert "hidden due to hide_parameters" in str(err.value)
 
     run(make_settings, database_url, body)
+
+
+def test_throttle_rows_from_before_0006_get_an_expiry(make_settings, database_url) -> None:
+    """Migration 0006: counters written without ``expires_at`` keep a day past their last event
+    (longer than any window), then the purge takes them."""
+    from sqlalchemy import text
+
+    async def main() -> None:
+        settings = make_settings(database_url=database_url)
+        engine = db.make_engine(settings)
+        try:
+            await db.upgrade(engine, "0004")
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO login_throttle (key, failures, window_start, lockouts, "
+                        "locked_until) VALUES ('acct:old', 3, 1000, 1, 1300), "
+                        "('ip:old', 1, 2000, 0, 0)"
+                    )
+                )
+            await db.upgrade(engine)
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT key, expires_at FROM login_throttle ORDER BY key")
+                )
+                assert [tuple(r) for r in rows] == [("acct:old", 87700.0), ("ip:old", 88400.0)]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())
