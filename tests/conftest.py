@@ -138,9 +138,18 @@ class Harness:
         client, secret = self.run(self.svc.clients.create, name, now=self.svc.clock.now(), **kw)
         return client.id, secret
 
-    def login(self, username: str, password: str = PASSWORD, **form: str) -> Any:
+    def at(self, address: str) -> TestClient:
+        """A client of the same running app whose requests come from ``address`` (the ASGI
+        scope's client, which uvicorn sets from the socket or a trusted proxy's header)."""
+        client = TestClient(self.client.app, client=(address, 50000))
+        client.portal = self.client.portal  # the running app's event loop
+        return client
+
+    def login(
+        self, username: str, password: str = PASSWORD, *, at: str | None = None, **form: str
+    ) -> Any:
         data = {"grant_type": "password", "username": username, "password": password, **form}
-        return self.client.post("/oauth/token", data=data)
+        return (self.at(at) if at else self.client).post("/oauth/token", data=data)
 
     def access_token(self, username: str, password: str = PASSWORD, **form: str) -> str:
         r = self.login(username, password, **form)

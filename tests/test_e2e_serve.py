@@ -184,3 +184,24 @@ def test_forwarded_for_is_not_trusted_by_default(tmp_path) -> None:
             headers={"X-Forwarded-For": "198.51.100.7"},
         )
         assert r.status_code == 429
+
+
+def test_owner_gets_in_through_a_trusted_proxy_while_an_attacker_is_locked(tmp_path) -> None:
+    """Issue 9, finding 5, through a real server behind a trusted proxy: the attacker's
+    failures lock the account from the attacker's address only."""
+    srv = Server(tmp_path / "data", trusted_proxies="127.0.0.1", login_account_threshold="3")
+    with running(srv):
+        cli(srv.env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n")
+
+        def login(password: str, address: str) -> httpx.Response:
+            return httpx.post(
+                srv.url + "/oauth/token",
+                data={"grant_type": "password", "username": "bob", "password": password},
+                headers={"X-Forwarded-For": address},
+            )
+
+        for _ in range(3):
+            assert login("wrong password", "203.0.113.66").status_code == 400
+        assert login("wrong password", "203.0.113.66").status_code == 429
+        assert login(PASSWORD, "203.0.113.66").status_code == 429
+        assert login(PASSWORD, "198.51.100.7").status_code == 200

@@ -41,6 +41,7 @@ _EXPECTED: dict[str, str] = {
     "signed_url_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "playback_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "secure_link_secret": "at least 16 printable characters, no spaces, quotes, $, ; or braces",
+    "login_account_ceiling": "a whole number, at least GATEPASS_LOGIN_ACCOUNT_THRESHOLD",
 }
 
 
@@ -83,13 +84,17 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(2, ge=2, le=20)
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
-    # Failed-login throttling: after `..._threshold` failures in `login_window` seconds the
-    # account (or address) waits, doubling each time, never longer than `..._max_lock`.
+    # Failed-login throttling (oauth/password_login.py): after `..._threshold` attempts in
+    # `login_window` seconds the key waits, doubling each time, never longer than `..._max_lock`.
+    # The account threshold counts per (account, address); `login_account_ceiling` counts an
+    # account's failures from every address, and locks it for everyone.
     login_window: int = Field(900, ge=1)
     login_account_threshold: int = Field(5, ge=1)
+    login_account_ceiling: int = Field(100, ge=1)
     login_account_max_lock: int = Field(300, ge=1)
     login_ip_threshold: int = Field(20, ge=1)
     login_ip_max_lock: int = Field(900, ge=1)
+    event_retention_days: int = Field(90, ge=1, le=36500)  # security events, then purged
 
     key_refresh_interval: int = Field(10, ge=1)
     jwks_max_age: int = Field(300, ge=0)
@@ -132,6 +137,14 @@ class Settings(BaseSettings):
     def _within_max_ttl(cls, v: int, info: ValidationInfo) -> int:
         if v > info.data.get("signed_url_max_ttl", v):
             raise ValueError("longer than the maximum")
+        return v
+
+    @field_validator("login_account_ceiling")
+    @classmethod
+    def _ceiling(cls, v: int, info: ValidationInfo) -> int:
+        # below the per-address threshold, one address could lock the account for everyone
+        if v < info.data.get("login_account_threshold", v):
+            raise ValueError("below the account threshold")
         return v
 
     @field_validator("secure_link_secret")

@@ -1,7 +1,8 @@
 """``gatepass db upgrade|purge``: migrations, and deleting what has expired.
 
 gatepass db upgrade                         apply migrations
-gatepass db purge [--json]                  delete expired logins, tokens, denylist entries
+gatepass db purge [--json]                  delete expired logins, tokens, denylist entries,
+                                            failed-login counters, old security events
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     dbp.add_parser("upgrade", help="apply migrations", parents=[common])
     purge = dbp.add_parser(
-        "purge", help="delete expired logins, refresh tokens, denylist entries", parents=[common]
+        "purge",
+        help="delete expired logins, tokens, denylist entries, failed-login counters and "
+        "security events older than GATEPASS_EVENT_RETENTION_DAYS",
+        parents=[common],
     )
     purge.add_argument("--json", action="store_true")
 
@@ -39,8 +43,17 @@ async def db_purge(svc: Any, args: argparse.Namespace) -> int:
             print(f"  {table}: {done} deleted", file=sys.stderr, flush=True)
 
     if not args.json:
-        print("purging expired logins, refresh tokens and denylist entries", file=sys.stderr)
-    result = await purge(svc.sessions, svc.clock.now(), progress=progress)
+        print(
+            "purging expired logins, tokens, denylist entries, failed-login counters and old "
+            "security events",
+            file=sys.stderr,
+        )
+    result = await purge(
+        svc.sessions,
+        svc.clock.now(),
+        event_retention=svc.settings.event_retention_days * 86400.0,
+        progress=progress,
+    )
     if args.json:
         print(json.dumps(result.counts))
     else:

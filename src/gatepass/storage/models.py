@@ -110,15 +110,17 @@ class SecurityEvent(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counters per key (``acct:<name>`` or ``ip:<addr>``)."""
+    """Failed-login counters per key (``acct_ip:<addr> <name>``, ``acct:<name>``, ``ip:<addr>``);
+    ``expires_at`` is when the row says nothing any more (``storage/purge.py`` deletes it)."""
 
     __tablename__ = "login_throttle"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[float] = mapped_column(Float)
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class DenylistEntry(Base):
