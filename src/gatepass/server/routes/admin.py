@@ -16,7 +16,6 @@ from gatepass.server.routes import clients
 from gatepass.server.routing import route
 
 
-
 async def add_user(svc: Services, request: Request) -> Response:
     await admin(svc, request)
     data = await read_json_object(request)

@@ -16,7 +16,6 @@ from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routing import route
 
 
-
 def _str_list(data: dict[str, Any], name: str) -> list[str]:
     value = data.get(name, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
