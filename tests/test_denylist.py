@@ -101,7 +101,8 @@ def test_another_instance_on_the_same_database_picks_revocations_up(
 
     a.run(revoke_access_token, a.svc, c["jti"], c["exp"])
     assert profile(a, token) == 401
-    assert b.run(b.svc.denylist.poll) >= 1  # what the server's periodic task does each second
+    b.run(b.svc.denylist.poll)  # what the server's periodic task does each second (it may
+    # have done it first: then this poll finds nothing new, and the token is refused all the same)
     assert profile(b, token) == 401
 
 
@@ -125,7 +126,7 @@ def _claims(jti: str) -> Any:
 def test_redis_denylist_publishes_to_every_follower_and_catches_up(
     redis_url: str, prefix: str
 ) -> None:
-    a = RedisDenylist(redis_url, prefix=prefix)
+    a = RedisDenylist(redis_url, prefix=prefix, seed=lambda: [])  # as gatepass: seeds Redis
     b = RedisDenylist(redis_url, prefix=prefix)
     try:
         assert a.wait_ready(5) and b.wait_ready(5)
@@ -147,7 +148,7 @@ def test_redis_denylist_publishes_to_every_follower_and_catches_up(
         import redis
 
         r = redis.Redis.from_url(redis_url)
-        r.delete(f"{prefix}:denylist", f"{prefix}:denylist:jti:j1")
+        r.delete(f"{prefix}:denylist")
         r.close()
 
 

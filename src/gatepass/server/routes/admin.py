@@ -81,9 +81,16 @@ async def revoke_user(
 
 @router.post("/keys/rotate")
 async def rotate_keys(
-    _: AccessClaims = Depends(admin), svc: Services = Depends(services)
+    request: Request, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
 ) -> dict[str, Any]:
-    ring = await svc.keys.rotate()
+    """Rotate the signing keys. An optional JSON body ``{"revoke_old": true}`` makes it an
+    emergency rotation: the old keys are retired at once instead of when their tokens expire."""
+    revoke_old = False
+    if await request.body():
+        revoke_old = (await read_json_object(request)).get("revoke_old", False)
+        if not isinstance(revoke_old, bool):
+            raise InvalidRequest("revoke_old must be true or false.")
+    ring = await svc.keys.rotate(revoke_old=revoke_old)
     now = svc.clock.now()
     return {
         "active": ring.active().kid,
