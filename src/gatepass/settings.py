@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gatepass.core.denylist import MAX_LEEWAY
+
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 
 # What each field expects, said to a person when the value is wrong.
@@ -75,7 +77,7 @@ class Settings(BaseSettings):
     refresh_idle_ttl: int = Field(14 * 86400, ge=60)
     refresh_reuse_grace: int = Field(10, ge=0, le=300)
     signing_alg: SigningAlg = "ES256"
-    leeway: int = Field(30, ge=0, le=600)
+    leeway: int = Field(30, ge=0, le=MAX_LEEWAY)
     default_scopes: Annotated[list[str], NoDecode] = ["profile"]
     allowed_origins: Annotated[list[str], NoDecode] = []
 

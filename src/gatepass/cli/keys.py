@@ -9,6 +9,7 @@ from typing import Any
 
 from gatepass.cli import urls as cli_urls
 from gatepass.cli.common import fmt_time, key_view
+from gatepass.errors import GatepassError
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -19,9 +20,16 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     keys.add_parser(
         "list", help="show keys, states and dates", parents=[common, urls]
     ).add_argument("--json", action="store_true")
-    keys.add_parser(
+    kr = keys.add_parser(
         "rotate", help="rotate: next key signs, active key retires", parents=[common, urls]
-    ).add_argument("--json", action="store_true")
+    )
+    kr.add_argument("--json", action="store_true")
+    kr.add_argument(
+        "--revoke-old",
+        action="store_true",
+        help="emergency rotation (a key was compromised): retire the old keys at once; every "
+        "token they signed stops verifying",
+    )
 
 
 async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
@@ -48,11 +56,18 @@ async def _keys_list(svc: Any, args: argparse.Namespace) -> int:
 
 async def _keys_rotate(svc: Any, args: argparse.Namespace) -> int:
     if args.urls:
+        if args.revoke_old:
+            raise GatepassError("--revoke-old is for the token-signing keys, not with --urls")
         return await cli_urls.keys_rotate(svc, args)
-    ring = await svc.keys.rotate()
+    ring = await svc.keys.rotate(revoke_old=args.revoke_old)
     active = ring.active()
     if args.json:
         print(json.dumps({"active": active.kid, "alg": active.alg}))
+    elif args.revoke_old:
+        jwks_for = svc.settings.jwks_max_age + svc.settings.key_refresh_interval
+        print(f"rotated: {active.kid} ({active.alg}) now signs; the previous keys are retired and")
+        print("every token they signed is refused: by running servers within")
+        print(f"{svc.settings.key_refresh_interval} s, by SDK verifiers within {jwks_for} s.")
     else:
         print(f"rotated: {active.kid} ({active.alg}) now signs; the previous key stays published")
         print("until every token it signed has expired. Running servers pick this up within")

@@ -70,8 +70,15 @@ async def revoke_user(svc: Services, request: Request) -> Response:
 
 
 async def rotate_keys(svc: Services, request: Request) -> Response:
+    """Rotate the signing keys. An optional JSON body ``{"revoke_old": true}`` makes it an
+    emergency rotation: the old keys are retired at once instead of when their tokens expire."""
     await admin(svc, request)
-    ring = await svc.keys.rotate()
+    revoke_old = False
+    if await request.body():
+        revoke_old = (await read_json_object(request)).get("revoke_old", False)
+        if not isinstance(revoke_old, bool):
+            raise InvalidRequest("revoke_old must be true or false.")
+    ring = await svc.keys.rotate(revoke_old=revoke_old)
     now = svc.clock.now()
     return JSONResponse(
         {

@@ -27,6 +27,9 @@ async def readyz(svc: Services, request: Request) -> Response:
         checks["database"] = "unreachable"
     if svc.settings.redis_url:
         checks["redis"] = await _redis_ping(svc.settings.redis_url)
+        # Redis may answer a ping while this process's revocation feed is down: then every
+        # verification answers 503, and so must readiness.
+        checks["denylist"] = "ok" if svc.denylist.ready else "unavailable"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks},
