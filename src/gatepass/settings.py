@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from gatepass.core.mail_address import is_mail_address
 from gatepass.core.denylist import MAX_LEEWAY
+from gatepass.core.mail_address import is_mail_address
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 
