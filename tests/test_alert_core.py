@@ -96,6 +96,7 @@ def test_emails_go_out_for_the_four_kinds_only() -> None:
     assert wants_email("refresh_reuse", {})
     assert wants_email("password_change", {})
     assert wants_email("lockout", {"scope": "acct"})
+    assert wants_email("lockout", {"scope": "acct_ip"})
     assert not wants_email("lockout", {"scope": "ip"})
     assert wants_email("sign_in", {"new_device": True})
     assert not wants_email("sign_in", {"new_device": False})

@@ -25,12 +25,14 @@ class EmailText:
 
 
 def wants_email(type_: str, details: dict[str, Any]) -> bool:
-    """Refresh-token reuse, a sign-in from a new device, a password change, an account lockout
-    (an address lockout is about the address, not about whoever's name was tried)."""
+    """Refresh-token reuse, a sign-in from a new device, a password change, a lockout of the
+    account (from one address, ``acct_ip``, or from all, ``acct``: see
+    ``oauth/password_login.py``); an address lockout (``ip``) is about the address, not about
+    whoever's name was tried."""
     if type_ == "sign_in":
         return details.get("new_device") is True
     if type_ == "lockout":
-        return details.get("scope") == "acct"
+        return details.get("scope") in ("acct", "acct_ip")
     return type_ in ("refresh_reuse", "password_change")
 
 
@@ -92,7 +94,8 @@ def email_text(event: dict[str, Any]) -> EmailText:
         return EmailText(
             "Sign-ins to your account were paused",
             f"{hello}\n\nThere were several failed attempts to sign in to your account, so we "
-            f"paused sign-ins to it for a short while.\n\n{where}\n\nIf these attempts were "
+            f"paused sign-ins to it from there for a short while.\n\n{where}\n\nIf these "
+            "attempts were "
             "not yours, someone may be guessing your password: choose a long, unique one.\n",
         )
     raise ValueError(f"no email for {type_!r} events")
