@@ -185,7 +185,11 @@ def create_app(config: Config | None = None) -> FastAPI:
             raise HTTPException(404, "No such video.")
         if not entitled(claims, video):
             raise HTTPException(403, "This video is for subscribers.")
+        started = time.perf_counter()
         body = await app.state.signer.playback(video, claims.sub)
-        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+        signing_ms = (time.perf_counter() - started) * 1000
+        # Server-Timing: the browser's Resource Timing shows how much of the wait was signing
+        headers = {"Cache-Control": "no-store", "Server-Timing": f"sign;dur={signing_ms:.1f}"}
+        return JSONResponse(body, headers=headers)
 
     return app
