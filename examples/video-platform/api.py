@@ -186,7 +186,10 @@ def create_app(config: Config | None = None) -> FastAPI:
         if not entitled(claims, video):
             raise HTTPException(403, "This video is for subscribers.")
         started = time.perf_counter()
-        body = await app.state.signer.playback(video, claims.sub)
+        try:
+            body = await app.state.signer.playback(video, claims.sub)
+        except httpx.HTTPError:
+            raise HTTPException(503, "The signing service is unreachable.") from None
         signing_ms = (time.perf_counter() - started) * 1000
         # Server-Timing: the browser's Resource Timing shows how much of the wait was signing
         headers = {"Cache-Control": "no-store", "Server-Timing": f"sign;dur={signing_ms:.1f}"}
