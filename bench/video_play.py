@@ -43,9 +43,11 @@ async (video) => {
   document.querySelector(`button[data-video="${video}"]`).click();
   const playing = await Promise.race([first, new Promise((_, no) =>
     setTimeout(() => no(new Error('no frame within 60 s')), 60000))]);
-  const entries = performance.getEntriesByType('resource');
+  const all = performance.getEntriesByType('resource').filter((e) => e.startTime >= t0);
+  const api = all.find((e) => new URL(e.name).pathname.endsWith('/play'));
+  // only what this run fetched: a request of the previous player may end after the click
+  const entries = all.filter((e) => e.startTime >= api.responseEnd);
   const one = (suffix) => entries.find((e) => new URL(e.name).pathname.endsWith(suffix));
-  const api = one('/play');
   const seg = entries.filter((e) => new URL(e.name).pathname.endsWith('.m4s'))
     .sort((a, b) => a.responseEnd - b.responseEnd)[0];
   const sign = api.serverTiming.find((s) => s.name === 'sign');
