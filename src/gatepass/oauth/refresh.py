@@ -80,7 +80,7 @@ async def refresh_grant(
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
     presented: RefreshToken | RefreshRow = token_row  # re-read below if the rotation lost
-    granted = narrow(scopes.parse(scope), family_row.scope)
+    granted = scopes.for_subject(narrow(scopes.parse(scope), family_row.scope), user.roles)
     family = family_state(family_row)
     child = machine.child_token(svc.refresh_key, digest)
     child_digest = opaque.digest(child)

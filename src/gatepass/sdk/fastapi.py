@@ -14,10 +14,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
-from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
-from gatepass.sdk.http import bearer_token, error_response
-from gatepass.sdk.verifier import Verifier, require
+from gatepass.sdk.http import OpaqueResolver, error_response, verify_bearer
+from gatepass.sdk.verifier import Verifier
 
 
 def http_error(exc: errors.VerifierError) -> HTTPException:
@@ -25,7 +24,7 @@ def http_error(exc: errors.VerifierError) -> HTTPException:
     return HTTPException(status_code=status, detail=body, headers=headers)
 
 
-OpaqueResolver = Callable[[str], Awaitable[AccessClaims]]
+__all__ = ["BearerAuth", "OpaqueResolver", "http_error"]
 
 
 class BearerAuth:
@@ -38,24 +37,21 @@ class BearerAuth:
         self.opaque = opaque
 
     async def __call__(self, request: Request) -> AccessClaims:
-        try:
-            token = bearer_token(request.headers.get("authorization"))
-            if self.opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
-                return await self.opaque(token)
-            return await self.verifier.averify(token)
-        except errors.VerifierError as exc:
-            raise http_error(exc) from None
+        return await self.check(request)
 
     async def check(
         self, request: Request, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
     ) -> AccessClaims:
-        claims = await self(request)
-        if roles or scopes:
-            try:
-                require(claims, roles=roles, scopes=scopes)
-            except errors.InsufficientScopeError as exc:
-                raise http_error(exc) from None
-        return claims
+        try:
+            return await verify_bearer(
+                self.verifier,
+                request.headers.get("authorization"),
+                opaque=self.opaque,
+                roles=roles,
+                scopes=scopes,
+            )
+        except errors.VerifierError as exc:
+            raise http_error(exc) from None
 
     def require(
         self, *, roles: Iterable[str] = (), scopes: Iterable[str] = ()

@@ -1,13 +1,23 @@
-"""RFC 6750 in one place: reading the bearer token and turning SDK errors into HTTP answers.
+"""RFC 6750 in one place: reading the bearer token, verifying it, and turning SDK errors into
+HTTP answers.
 
-Every adapter (FastAPI, Starlette, Flask) calls these two functions, so they all answer alike.
+Every adapter (FastAPI, Starlette, Flask) and the gatepass server itself call these functions,
+so they all answer alike; ``verify_bearer`` is the framework-neutral core.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable, Iterable
 
+from gatepass.core.access_token import AccessClaims
+from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
+from gatepass.sdk.verifier import Verifier, require
+
+# how to resolve opaque (``gpa_...``) tokens, e.g. an ``Introspector``'s ``aresolve``; it raises
+# an ``InvalidTokenError`` for a token that is not active
+OpaqueResolver = Callable[[str], Awaitable[AccessClaims]]
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
@@ -23,6 +33,27 @@ def bearer_token(authorization: str | None) -> str:
     if not value or _TOKEN68.fullmatch(value) is None:
         raise errors.MalformedToken("malformed bearer token")
     return value
+
+
+async def verify_bearer(
+    verifier: Verifier,
+    authorization: str | None,
+    *,
+    opaque: OpaqueResolver | None = None,
+    roles: Iterable[str] = (),
+    scopes: Iterable[str] = (),
+) -> AccessClaims:
+    """The verified claims of an ``Authorization`` header's bearer token, which must carry every
+    one of ``roles`` and ``scopes``; a ``VerifierError`` otherwise (``error_response`` makes it
+    an answer). Opaque tokens go to ``opaque``; without it, only JWT access tokens pass."""
+    token = bearer_token(authorization)
+    if opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
+        claims = await opaque(token)
+    else:
+        claims = await verifier.averify(token)
+    if roles or scopes:
+        require(claims, roles=roles, scopes=scopes)
+    return claims
 
 
 def _q(text: str) -> str:

@@ -1,22 +1,16 @@
-"""Request-scoped access to the app's Services and the caller's address."""
+"""What endpoints ask of a request: the caller's address and agent, and the verified bearer
+token (through the SDK's framework-neutral ``verify_bearer``, with the server's own Verifier)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import HTTPException, Request
+from starlette.requests import Request
 
 from gatepass.core.access_token import AccessClaims
+from gatepass.oauth import scopes
 from gatepass.oauth.services import Services
-from gatepass.sdk.fastapi import BearerAuth
+from gatepass.sdk.errors import VerifierError
+from gatepass.sdk.http import error_response, verify_bearer
 from gatepass.server.middleware import labelled
-
-
-async def services(request: Request) -> Services:
-    # async, so that FastAPI calls it inline rather than in its thread pool (a sync dependency
-    # costs a thread hand-off on every request)
-    svc: Services = request.app.state.services
-    return svc
 
 
 def client_ip(request: Request) -> str | None:
@@ -31,22 +25,31 @@ def user_agent(request: Request) -> str | None:
 _RESULTS = {401: "invalid", 403: "forbidden", 503: "unavailable"}
 
 
-def bearer(
-    *, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
-) -> Callable[[Request], Awaitable[AccessClaims]]:
-    """A dependency: the caller's verified access-token claims (through the SDK's FastAPI
-    adapter, with the server's own Verifier), requiring ``roles`` and ``scopes``."""
+async def bearer(
+    svc: Services,
+    request: Request,
+    *,
+    roles: tuple[str, ...] = (),
+    scopes: tuple[str, ...] = (),
+) -> AccessClaims:
+    """The caller's verified access-token claims, with every one of ``roles`` and ``scopes``;
+    otherwise the SDK's ``VerifierError``, which ``server/errors.py`` answers (RFC 6750)."""
+    counter = svc.metrics.verifications
+    try:
+        claims = await verify_bearer(
+            svc.verifier,
+            request.headers.get("authorization"),
+            opaque=request.app.state.opaque,
+            roles=roles,
+            scopes=scopes,
+        )
+    except VerifierError as exc:
+        labelled(counter, _RESULTS.get(error_response(exc)[0], "error")).inc()
+        raise
+    labelled(counter, "valid").inc()
+    return claims
 
-    async def dependency(request: Request) -> AccessClaims:
-        state = request.app.state
-        auth: BearerAuth = state.bearer
-        counter = state.services.metrics.verifications
-        try:
-            claims = await auth.check(request, roles, scopes)
-        except HTTPException as exc:
-            labelled(counter, _RESULTS.get(exc.status_code, "error")).inc()
-            raise
-        labelled(counter, "valid").inc()
-        return claims
 
-    return dependency
+async def admin(svc: Services, request: Request) -> AccessClaims:
+    """Administration: role ``admin`` and scope ``gatepass:admin`` (DESIGN.md, Administration)."""
+    return await bearer(svc, request, roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))
