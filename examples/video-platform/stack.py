@@ -321,7 +321,12 @@ class Stack:
         name, password, _ = USERS[-1]
         r = httpx.post(
             self.gatepass_url + "/oauth/token",
-            data={"grant_type": "password", "username": name, "password": password},
+            data={
+                "grant_type": "password",
+                "username": name,
+                "password": password,
+                "scope": "gatepass:admin",  # the admin API needs it (DESIGN.md, Administration)
+            },
             timeout=30,
         )
         r.raise_for_status()
