@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 
-.PHONY: run test install install-test lint bench clean
+.PHONY: run test demo install install-test lint bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+# examples/video-platform: gatepass, the app's API and nginx on loopback, until Ctrl-C
+demo: install
+	$(PY) examples/video-platform/demo.py
 
 bench: $(PY)
 	$(PIP) install -q -e '.[bench]'

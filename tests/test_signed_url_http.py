@@ -335,6 +335,98 @@ def test_nginx_secure_link_format(make_harness) -> None:
         assert r.status_code == 400
 
 
+# -- signing for a viewer (an app's backend, "subject") -----------------------------------------
+def _backend_token(h: Harness, scopes: tuple[str, ...] = ("urls:sign",)) -> str:
+    cid, secret = h.create_client("video-api", grants=["client_credentials"], scopes=list(scopes))
+    r = h.client.post("/oauth/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def test_backend_with_signing_scope_signs_playback_for_a_viewer(h: Harness, caplog) -> None:
+    import logging
+
+    viewer = h.create_user("carol")
+    backend = _backend_token(h)
+    with caplog.at_level(logging.INFO, logger="gatepass.oauth.signed_urls"):
+        body = sign(h, backend, video_id="42", format="jwt", subject=viewer.id)
+    token = body["url"].split("token=", 1)[1]
+    assert _claims(token)[1]["sub"] == viewer.id  # the viewer, not the backend
+    assert edge(h, f"/videos/42/seg1.ts?token={token}") == 204
+    [record] = [r for r in caplog.records if r.getMessage() == "signed url issued"]
+    assert record.subject == viewer.id and record.caller == _claims(backend)[1]["sub"]
+    assert record.grant == "video_id=42" and record.expires_at == body["expires_at"]
+    # without a subject the URL is the caller's own
+    own = sign(h, backend, video_id="42", format="jwt")["url"].split("token=", 1)[1]
+    assert _claims(own)[1]["sub"] == _claims(backend)[1]["sub"]
+
+
+def test_subject_on_an_hmac_grant_is_recorded(h: Harness, caplog) -> None:
+    import logging
+
+    viewer = h.create_user("carol")
+    with caplog.at_level(logging.INFO, logger="gatepass.oauth.signed_urls"):
+        body = sign(h, _backend_token(h), prefix="/videos/42/", subject=viewer.id)
+    assert edge(h, "/videos/42/seg1.ts?" + body["query"]) == 204
+    [record] = [r for r in caplog.records if r.getMessage() == "signed url issued"]
+    assert record.subject == viewer.id and record.grant == "prefix=/videos/42/"
+
+
+def test_subject_refused_without_the_signing_scope(h: Harness) -> None:
+    """The signing role alone (an admin user) may sign for itself, never name someone else."""
+    viewer = h.create_user("carol")
+    for token in (h.access_token("alice"), h.access_token("bob")):
+        r = h.client.post(
+            "/signed-urls",
+            json={"video_id": "42", "format": "jwt", "subject": viewer.id},
+            headers=h.bearer(token),
+        )
+        assert r.status_code == 403, r.text
+        assert r.json()["error"] == "insufficient_scope"
+        assert "token" not in r.text
+
+
+def test_subject_refused_when_the_signing_scope_is_off(make_harness) -> None:
+    h = make_harness(signed_url_scope="", signed_url_role="signer")
+    h.create_user("sam", roles=("signer",))
+    viewer = h.create_user("carol")
+    r = h.client.post(
+        "/signed-urls",
+        json={"video_id": "42", "format": "jwt", "subject": viewer.id},
+        headers=h.bearer(h.access_token("sam")),
+    )
+    assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
+
+
+@pytest.mark.parametrize(
+    "subject", ["", "no-such-user", "x" * 37, "x" * 65, 42, None, ["a"], {"id": "a"}, "a\x00b"]
+)
+def test_bad_subject_is_refused(h: Harness, subject: object) -> None:
+    body: dict = {"video_id": "42", "format": "jwt", "subject": subject}
+    if subject is None:  # JSON null is "no subject": the caller's own URL
+        assert sign(h, _backend_token(h), **body)["url"]
+        return
+    r = h.client.post("/signed-urls", json=body, headers=h.bearer(_backend_token(h)))
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_request"
+
+
+def test_disabled_user_is_not_a_subject(h: Harness) -> None:
+    viewer = h.create_user("carol")
+
+    async def disable() -> None:
+        from gatepass.storage.models import User
+
+        async with h.svc.sessions() as s, s.begin():
+            (await s.get(User, viewer.id)).disabled = True
+
+    h.run(disable)
+    r = h.client.post(
+        "/signed-urls",
+        json={"video_id": "42", "format": "jwt", "subject": viewer.id},
+        headers=h.bearer(_backend_token(h)),
+    )
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
 @pytest.mark.parametrize("bind_ip", ["fe80::1%eth0", "fe80::1%25eth0", "fe80::%eth0/64"])
 def test_bind_ip_with_an_ipv6_zone_id_is_refused_at_signing(h: Harness, bind_ip: str) -> None:
     """A zone id made a URL that never verified (the signer percent-encoded the %, the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +24,10 @@ from gatepass.sdk.signed_url import SignedUrlVerifier
 from gatepass.settings import Settings
 from gatepass.storage.models import UrlSigningKeyRow
 from gatepass.storage.url_keys import UrlKeyStore
+from gatepass.storage.users import Users
+
+log = logging.getLogger(__name__)
+SUBJECT_MAX_LEN = 36  # a user id (``users.id``)
 
 Format = Literal["hmac", "jwt", "nginx"]
 
@@ -99,6 +104,44 @@ def may_sign(settings: Settings, claims: AccessClaims) -> None:
     if (role and role in claims.roles) or (scope and scope in claims.scope):
         return
     raise InsufficientScope("Signing URLs needs the signing role or scope.", scope=scope)
+
+
+async def signing_subject(
+    settings: Settings, users: Users, claims: AccessClaims, subject: str | None
+) -> str:
+    """Who a URL is for: the caller, or the viewer an app's backend names with ``subject``.
+
+    Naming a subject needs the signing *scope* (``GATEPASS_SIGNED_URL_SCOPE``, granted to an
+    app's backend through ``client_credentials``), not merely the signing role: the backend knows
+    the entitlements and signs on behalf of one of its viewers, so the playback JWT's ``sub`` is
+    that viewer. The subject must be the id of an existing, enabled user. Call after
+    :func:`may_sign`.
+    """
+    if subject is None:
+        return claims.sub
+    scope = settings.signed_url_scope
+    if not scope or scope not in claims.scope:
+        raise InsufficientScope(
+            "Signing for another subject needs the signing scope.", scope=scope
+        )
+    user = await users.by_id(subject) if 0 < len(subject) <= SUBJECT_MAX_LEN else None
+    if user is None or user.disabled:
+        raise InvalidRequest("subject must be the id of an existing user.")
+    return subject
+
+
+def record_issued(claims: AccessClaims, subject: str, grant: str, result: SignedUrl) -> None:
+    """The record of a signed URL: who asked, who it is for, what it covers, until when."""
+    log.info(
+        "signed url issued",
+        extra={
+            "caller": claims.sub,
+            "client_id": claims.client_id,
+            "subject": subject,
+            "grant": grant,
+            "expires_at": result.expires_at,
+        },
+    )
 
 
 def _ttl(settings: Settings, expires_in: int | None, default: int) -> int:

@@ -18,7 +18,7 @@ from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routing import route
 
-_FIELDS = frozenset({"path", "prefix", "video_id", "format", "expires_in", "bind_ip"})
+_FIELDS = frozenset({"path", "prefix", "video_id", "format", "expires_in", "bind_ip", "subject"})
 
 
 def _expires_in(data: dict[str, Any]) -> int | None:
@@ -40,6 +40,9 @@ async def create_signed_url(svc: Services, request: Request) -> Response:
     fmt = text_field(data, "format", required=False, max_len=16) or "hmac"
     bind_ip = text_field(data, "bind_ip", required=False, max_len=64)
     expires_in = _expires_in(data)
+    subject = await signed_urls.signing_subject(
+        svc.settings, svc.users, claims, text_field(data, "subject", required=False, max_len=64)
+    )
     now = svc.clock.now()
     given = [name for name in ("path", "prefix", "video_id") if data.get(name) is not None]
     if fmt == "jwt":
@@ -49,7 +52,7 @@ async def create_signed_url(svc: Services, request: Request) -> Response:
             svc.settings,
             svc.url_keys,
             now,
-            subject=claims.sub,
+            subject=subject,
             video_id=text_field(data, "video_id", max_len=128) or "",
             expires_in=expires_in,
             bind_ip=bind_ip,
@@ -69,6 +72,8 @@ async def create_signed_url(svc: Services, request: Request) -> Response:
         )
     else:
         raise InvalidRequest('format must be "hmac", "jwt" or "nginx".')
+    grant = ", ".join(f"{name}={data[name]}" for name in given)
+    signed_urls.record_issued(claims, subject, grant, result)
     return JSONResponse(result.body(), headers=NO_STORE)
 
 
