@@ -158,7 +158,9 @@ def test_unsigned_tampered_and_out_of_prefix_requests_get_403(stack: dict) -> No
 
 
 def test_expired_url_gets_403(stack: dict) -> None:
-    q = sign(stack, "/videos/42/", "--ttl", "1")["query"]
+    # long enough for the CLI process to exit and the first GET to land on a busy machine (a
+    # 1 s URL had expired before its first GET when the machine was loaded)
+    q = sign(stack, "/videos/42/", "--ttl", "10")["query"]
     exp = int(re.search(r"exp=(\d+)", q).group(1))  # type: ignore[union-attr]
     assert get(stack, f"/videos/42/seg0.ts?{q}").status_code == 200  # good until it expires
     time.sleep(max(0.0, exp - time.time()) + 0.1)
