@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     cc.add_argument("--scope", action="append", default=[], help="an allowed scope (repeatable)")
     cc.add_argument("--token-format", choices=["jwt", "opaque"], default="jwt")
     cc.add_argument("--public", action="store_true", help="a public client (no secret)")
+    cc.add_argument(
+        "--dpop", action="store_true", help="DPoP required: only sender-constrained tokens"
+    )
     cc.add_argument("--audience", help="audience of its access tokens (default GATEPASS_AUDIENCE)")
     cc.add_argument(
         "--access-token-ttl", type=int, help="seconds (at most GATEPASS_ACCESS_TOKEN_TTL)"
@@ -268,6 +271,7 @@ async def _client_create(svc: Any, args: argparse.Namespace) -> int:
         token_format=args.token_format,
         audience=args.audience,
         access_token_ttl=args.access_token_ttl,
+        dpop_bound_access_tokens=args.dpop,
     )
     if args.json:
         print(json.dumps({"client_id": client.id, "client_secret": secret}))
@@ -374,6 +378,7 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
                 report[name] = json.loads(jose.b64url_decode(seg))
             except (jose.JoseError, ValueError, UnicodeDecodeError):
                 report[name] = None
+    report["dpop_jkt"] = _dpop_binding(report["claims"])
     try:
         svc.verifier.verify(token)
         report["verified"], report["reason"] = True, None
@@ -391,9 +396,25 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
             exp = report["claims"].get("exp") if isinstance(report["claims"], dict) else None
             if isinstance(exp, int | float):
                 print(f"expires: {fmt_time(exp)}")
+            jkt = report["dpop_jkt"]
+            print(
+                f"binding: DPoP, key thumbprint {jkt} (usable only with a proof by that key)"
+                if jkt
+                else "binding: none (a bearer token: whoever holds it can use it)"
+            )
         verdict = "verifies" if report["verified"] else f"does NOT verify ({report['reason']})"
         print(f"against the local keys, issuer and audience: {verdict}")
     return 0 if report["verified"] else 1
+
+
+def _dpop_binding(claims: object) -> str | None:
+    """The DPoP key thumbprint a token is bound to (RFC 9449 §6.1 ``cnf.jkt``), or None."""
+    from gatepass.core import rfc9449
+
+    try:
+        return rfc9449.binding(claims) if isinstance(claims, dict) else None
+    except ValueError:
+        return None
 
 
 _HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[int]]] = {

@@ -11,6 +11,7 @@ from gatepass.errors import (
     UnsupportedGrantType,
 )
 from gatepass.oauth import client_auth, scopes
+from gatepass.oauth.dpop import DpopRequest, refreshes_bound, token_binding
 from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
 from gatepass.oauth.password_login import authenticate_user
 from gatepass.oauth.refresh import refresh_grant
@@ -42,7 +43,9 @@ async def token(
     authorization: str | None,
     ip: str | None,
     user_agent: str | None,
+    dpop: DpopRequest | None = None,
 ) -> TokenResponse:
+    """``dpop``: the request's DPoP proofs (RFC 9449 §5); the tokens are bound to its key."""
     grant_type = form.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is required.")
@@ -51,11 +54,12 @@ async def token(
     presented = client_auth.presented_credentials(authorization, form)
     client = await client_auth.authenticate(svc.clients, presented)
     if grant_type == "client_credentials":
-        response = await client_credentials(svc, client, presented, form.get("scope"))
+        response = await client_credentials(svc, client, presented, form.get("scope"), dpop)
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
     if grant_type not in allowed_grants(client):
         raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
+    jkt = await token_binding(svc, client, dpop)
     if grant_type == "refresh_token":
         response = await refresh_grant(
             svc,
@@ -67,6 +71,7 @@ async def token(
             token_format=client.token_format if client else "jwt",
             audience=client.audience if client else None,
             ttl=client.access_token_ttl if client else None,
+            jkt=jkt,
         )
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
@@ -87,13 +92,19 @@ async def token(
         ttl=client.access_token_ttl if client else None,
         token_format=client.token_format if client else "jwt",
         username=user.username,
+        jkt=jkt,
+        bind_refresh=refreshes_bound(client),
     )
     svc.metrics.tokens_issued.labels(grant_type).inc()
     return response
 
 
 async def client_credentials(
-    svc: Services, client: Client | None, presented: client_auth.Presented, scope: str | None
+    svc: Services,
+    client: Client | None,
+    presented: client_auth.Presented,
+    scope: str | None,
+    dpop: DpopRequest | None = None,
 ) -> TokenResponse:
     """RFC 6749 §4.4: a confidential client acting for itself; ``sub`` is the client, there is
     no login (no ``sid``) and no refresh token (§4.4.3)."""
@@ -102,6 +113,7 @@ async def client_credentials(
     if "client_credentials" not in allowed_grants(client):
         raise UnauthorizedClient("This client may not use the client_credentials grant.")
     granted = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
+    jkt = await token_binding(svc, client, dpop)
     token, ttl = await issue_access_token(
         svc,
         token_format=client.token_format,
@@ -112,5 +124,6 @@ async def client_credentials(
         sid=None,
         audience=client.audience,
         ttl=client.access_token_ttl,
+        jkt=jkt,
     )
-    return TokenResponse(token, ttl, " ".join(sorted(granted)))
+    return TokenResponse(token, ttl, " ".join(sorted(granted)), jkt=jkt)

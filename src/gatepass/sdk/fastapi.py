@@ -5,6 +5,8 @@
     async def things(claims: AccessClaims = Depends(auth.require_scopes("things:read"))): ...
 
 Errors become ``HTTPException`` with the RFC 6750 status, body and ``WWW-Authenticate``.
+``Authorization: DPoP`` with its ``DPoP`` proof is accepted too (RFC 9449 §7); behind a proxy,
+give ``public_url`` (``https://api.example``), the base the proofs' ``htu`` name.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
-from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
-from gatepass.sdk.http import bearer_token, error_response
+from gatepass.sdk.http import error_response, request_url
 from gatepass.sdk.verifier import Verifier, require
 
 
-def http_error(exc: errors.VerifierError) -> HTTPException:
-    status, body, headers = error_response(exc)
+def http_error(exc: errors.VerifierError, algs: str | None = None) -> HTTPException:
+    status, body, headers = error_response(exc) if algs is None else error_response(exc, algs=algs)
     return HTTPException(status_code=status, detail=body, headers=headers)
 
 
@@ -33,18 +34,29 @@ class BearerAuth:
     ``aresolve``; it raises an ``InvalidTokenError`` for a token that is not active. Without
     it, only JWT access tokens are accepted."""
 
-    def __init__(self, verifier: Verifier, *, opaque: OpaqueResolver | None = None) -> None:
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        opaque: OpaqueResolver | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.verifier = verifier
         self.opaque = opaque
+        self.public_url = public_url
 
     async def __call__(self, request: Request) -> AccessClaims:
+        url = request.url
         try:
-            token = bearer_token(request.headers.get("authorization"))
-            if self.opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
-                return await self.opaque(token)
-            return await self.verifier.averify(token)
+            return await self.verifier.averify_request(
+                request.headers.get("authorization"),
+                method=request.method,
+                url=lambda: request_url(self.public_url, url.scheme, url.netloc, url.path),
+                proofs=request.headers.getlist("dpop"),
+                opaque=self.opaque,
+            )
         except errors.VerifierError as exc:
-            raise http_error(exc) from None
+            raise http_error(exc, self.verifier.dpop.algs) from None
 
     async def check(
         self, request: Request, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()

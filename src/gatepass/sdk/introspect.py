@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from gatepass.core import rfc9449
 from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
 from gatepass.sdk.jwks import fetch_metadata
@@ -59,6 +60,7 @@ def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
             roles=frozenset(str(r) for r in roles),
             sid=str(body["sid"]) if body.get("sid") else None,
             raw=dict(body),
+            jkt=rfc9449.binding(body),  # a cnf without a usable jkt: ValueError, refused
         )
     except (KeyError, TypeError, ValueError):
         raise errors.InvalidClaims("introspection answer lacks sub or exp") from None

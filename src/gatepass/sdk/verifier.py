@@ -1,11 +1,16 @@
 """The access-token Verifier: signature with the key's own algorithm, typ, iss, aud, exp, nbf,
 iat (with leeway), then the denylist; repeated tokens are answered from a bounded cache.
+
+:meth:`Verifier.verify_request` (and ``averify_request``) judge a whole request: a ``Bearer``
+token, or a ``DPoP`` token with its proof (RFC 9449 §7.1: signature, ``htm``, ``htu``, ``iat``,
+``ath``, the key's thumbprint against ``cnf.jkt``, and the replay of ``jti``). A DPoP-bound
+token sent as Bearer is refused (§7.2). The adapters call these.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any, Protocol
 
@@ -13,7 +18,10 @@ from gatepass.core import access_token as at
 from gatepass.core import jose
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.jose import VerificationKey
+from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
+from gatepass.sdk.dpop import Dpop
+from gatepass.sdk.http import credentials
 from gatepass.sdk.jwks import JWKSClient, fetch_metadata, jwks_uri_from_metadata, keys_from_jwks
 
 _JOSE_TO_SDK: dict[type[Exception], type[errors.InvalidTokenError]] = {
@@ -54,7 +62,10 @@ class Verifier:
         denylist: Denylist | None = None,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
+        dpop: Dpop | None = None,
     ) -> None:
+        """``dpop``: how DPoP proofs are judged (the replay cache above all: in process by
+        default; a ``RedisReplayCache`` when several processes serve one address)."""
         if keys is None and jwks is None:
             raise ValueError("give keys, or a JWKSClient to fetch them")
         self.issuer = issuer
@@ -69,6 +80,7 @@ class Verifier:
         self._cache: dict[str, AccessClaims] = {}  # oldest first
         self._cache_size = cache_size
         self._clock = clock
+        self.dpop = dpop if dpop is not None else Dpop(clock=clock)
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -111,6 +123,71 @@ class Verifier:
                 raise
             self.set_keys(await self._jwks.afetch())
             return self._verify(token)
+
+    def verify_request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str | Callable[[], str],
+        proofs: Sequence[str] = (),
+    ) -> AccessClaims:
+        """A request's ``Authorization`` (Bearer or DPoP) and its ``DPoP`` header values
+        (``proofs``); ``url``: where it was sent (``http.request_url``), or how to find out.
+        Blocking (JWKS refetch, replay cache): for sync code such as Flask."""
+        scheme, token = credentials(authorization)
+        try:
+            claims = self.verify(token)
+            if self._needs_proof(scheme, claims):
+                self.dpop.check(
+                    proofs,
+                    method=method,
+                    url=url if isinstance(url, str) else url(),
+                    access_token=token,
+                    jkt=claims.jkt,
+                )
+        except errors.InvalidTokenError as exc:
+            raise _challenged(exc, scheme) from None
+        return claims
+
+    async def averify_request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str | Callable[[], str],
+        proofs: Sequence[str] = (),
+        opaque: Callable[[str], Awaitable[AccessClaims]] | None = None,
+    ) -> AccessClaims:
+        """As :meth:`verify_request`, without blocking the event loop. ``opaque``: how to
+        resolve an opaque (``gpa_…``) token (introspection, or the server's own lookup)."""
+        scheme, token = credentials(authorization)
+        try:
+            if opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
+                claims = await opaque(token)
+            else:
+                claims = await self.averify(token)
+            if self._needs_proof(scheme, claims):
+                await self.dpop.acheck(
+                    proofs,
+                    method=method,
+                    url=url if isinstance(url, str) else url(),
+                    access_token=token,
+                    jkt=claims.jkt,
+                )
+        except errors.InvalidTokenError as exc:
+            raise _challenged(exc, scheme) from None
+        return claims
+
+    @staticmethod
+    def _needs_proof(scheme: str, claims: AccessClaims) -> bool:
+        if scheme == "dpop":
+            if claims.jkt is None:
+                raise errors.NotDpopBound("the access token is not DPoP-bound")
+            return True
+        if claims.jkt is not None:  # RFC 9449 §7.2: never as a bearer token
+            raise errors.DpopBoundAsBearer("a DPoP-bound token was sent as a bearer token")
+        return False
 
     def verify_issued(self, token: str, *, audience: str | None) -> AccessClaims:
         """For the issuer itself: signature, ``typ``, ``iss`` and times as :meth:`verify`, for
@@ -164,6 +241,13 @@ class Verifier:
         cache = self._cache
         for token in list(islice(cache, max(1, len(cache) // 8))):
             cache.pop(token, None)
+
+
+def _challenged(exc: errors.InvalidTokenError, scheme: str) -> errors.InvalidTokenError:
+    """A token error of a DPoP request is answered with a DPoP challenge (RFC 9449 §7.1)."""
+    if scheme == "dpop":
+        exc.scheme = "DPoP"
+    return exc
 
 
 def require(

@@ -45,6 +45,7 @@ def create_app(
         app.state.bearer = BearerAuth(
             svc.verifier,
             opaque=functools.partial(opaque_access.resolve, svc, audience=settings.audience),
+            public_url=settings.issuer,  # DPoP proofs name the issuer's URLs (RFC 9449 §4.3)
         )
         svc.url_keys.attach(edge)
         if freeze_gc:

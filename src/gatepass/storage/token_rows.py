@@ -68,11 +68,12 @@ _OPAQUE_COLUMNS = (
     "audience",
     "issued_at",
     "expires_at",
+    "jkt",
 )
 # both dialects; {p} is the parameter: "?" for sqlite3, "$1" for asyncpg
 _SELECT_REFRESH = """
 SELECT l.id, l.user_id, l.client_id, l.scope, l.created_at, l.last_used_at, l.expires_at,
-       l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip,
+       l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip, l.jkt,
        r.digest, r.sid, r.generation, r.parent_digest, r.issued_at, r.used_at, r.expires_at,
        u.id, u.username, u.roles, u.disabled, u.created_at, u.tokens_not_before
 FROM refresh_tokens r
@@ -97,6 +98,7 @@ class OpaqueRow:
     audience: str
     issued_at: float
     expires_at: float
+    jkt: str | None = None  # the DPoP key it is bound to (RFC 9449 §6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ class LoginRow:
     revoked_reason: str | None
     user_agent: str | None
     ip: str | None
+    jkt: str | None  # the DPoP key its refresh tokens are bound to (RFC 9449 §5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +172,9 @@ def _opaque_row(values: Sequence[Any]) -> OpaqueRow:
 
 
 def _refresh_found(values: Sequence[Any]) -> RefreshFound:
-    login = LoginRow(*values[:12])
-    token = RefreshRow(*values[12:19])
-    uid, username, roles, disabled, created_at, not_before = values[19:]
+    login = LoginRow(*values[:13])
+    token = RefreshRow(*values[13:20])
+    uid, username, roles, disabled, created_at, not_before = values[20:]
     user = None
     if uid is not None:
         user = UserRow(uid, username, _json_list(roles), bool(disabled), created_at, not_before)
@@ -207,11 +210,12 @@ class TokenRows(Protocol):
 
 _SQLITE_INSERT_OPAQUE = """
 INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
-                           issued_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           issued_at, expires_at, jkt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _SQLITE_OPAQUE = """
-SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at,
+       jkt
 FROM opaque_tokens WHERE digest = ?
 """
 _SQLITE_REFRESH = _SELECT_REFRESH.format(p="?")
@@ -383,14 +387,15 @@ async def _when_free(attempt: Callable[[], T]) -> T:
 # many rows per statement (``Coalesce``): one array per column, one digest array
 _PG_INSERT_OPAQUE = """
 INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
-                           issued_at, expires_at)
-SELECT d, j, c, s, si, u, sc, r::json, a, i, e
+                           issued_at, expires_at, jkt)
+SELECT d, j, c, s, si, u, sc, r::json, a, i, e, k
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::float8[], $11::float8[])
-     AS t(d, j, c, s, si, u, sc, r, a, i, e)
+            $8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[])
+     AS t(d, j, c, s, si, u, sc, r, a, i, e, k)
 """
 _PG_OPAQUE = """
-SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at,
+       jkt
 FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
 _PG_REFRESH = _SELECT_REFRESH.format(p="$1")  # one by one: cheaper than ANY for a 3-way join

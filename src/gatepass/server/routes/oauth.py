@@ -17,6 +17,7 @@ from starlette.requests import Request
 
 from gatepass.errors import GatepassError, InvalidClient, InvalidRequest
 from gatepass.oauth import client_auth, rfc7009, rfc7662, token_endpoint
+from gatepass.oauth.dpop import DpopRequest
 from gatepass.oauth.services import Services
 from gatepass.server.deps import client_ip, services, user_agent
 from gatepass.server.errors import NO_STORE
@@ -34,6 +35,9 @@ async def token(svc: Services, request: Request) -> Response:
             authorization=request.headers.get("authorization"),
             ip=client_ip(request),
             user_agent=user_agent(request),
+            dpop=DpopRequest.of(
+                request.headers.getlist("dpop"), "POST", svc.settings.issuer, request.url.path
+            ),
         )
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()
