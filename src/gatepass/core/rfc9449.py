@@ -154,7 +154,7 @@ class ProofChecker:
         if not proof.isascii() or proof.encode().translate(None, _B64URL) != b"..":
             raise ProofError("the DPoP proof is not a JWT")
         h64, p64, s64 = proof.split(".")
-        if not h64 or not p64 or not s64:
+        if not h64 or not p64:  # an empty signature is judged with its header (alg none)
             raise ProofError("the DPoP proof is not a JWT")
         try:
             cached = self._headers.get(h64)
