@@ -309,3 +309,45 @@ def test_resource_answers_malformed_proof_headers_401(
 def test_malformed_dpop_authorization_is_401_with_a_dpop_challenge(gp: Harness) -> None:
     r = gp.client.get("/api/profile", headers={"Authorization": "DPoP a b c"})
     dpop_refusal(r, "invalid_token")
+
+
+# -- the replay cache in Redis: shared by instances, fails closed --------------------------------
+
+
+def test_a_proof_replayed_against_a_second_instance_on_the_same_redis_is_refused(
+    make_harness, redis_url: str, key: ProofKey
+) -> None:
+    import secrets
+
+    prefix = "t" + secrets.token_hex(6)
+    one = make_harness(redis_url=redis_url, redis_prefix=prefix)
+    two = make_harness(redis_url=redis_url, redis_prefix=prefix)  # same database, same Redis
+    auth = service_client(one)
+    proof = key.proof("POST", TOKEN_URL)
+    form = {"grant_type": "client_credentials"}
+    assert (
+        one.client.post("/oauth/token", data=form, headers={**auth, "DPoP": proof}).status_code
+        == 200
+    )
+    r = two.client.post("/oauth/token", data=form, headers={**auth, "DPoP": proof})
+    dpop_refusal(r, "invalid_dpop_proof", 400)
+
+
+def test_token_endpoint_answers_503_when_redis_is_unreachable(
+    make_harness, redis_url: str, key: ProofKey
+) -> None:
+    import secrets
+
+    from servers import TcpRelay
+
+    relay = TcpRelay("127.0.0.1", 6379).start()
+    gp = make_harness(
+        redis_url=f"redis://127.0.0.1:{relay.port}/0", redis_prefix="t" + secrets.token_hex(6)
+    )
+    auth = service_client(gp)
+    form = {"grant_type": "client_credentials"}
+    assert token_request(gp, form, key, auth).status_code == 200
+    relay.cut()
+    r = token_request(gp, form, key, auth)
+    assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"
+    assert token_request(gp, form, None, auth).status_code == 200  # only DPoP needs the cache
