@@ -317,6 +317,7 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
             "grants": c.grants,
             "scopes": c.scopes,
             "token_format": c.token_format,
+            "dpop_bound_access_tokens": bool(c.dpop_bound_access_tokens),
         }
         for c in rows
     ]
@@ -325,7 +326,8 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
     else:
         for c in items:
             kind = "public" if c["public"] else "confidential"
-            print(f"{c['client_id']}  {c['name']}  {kind}  grants={' '.join(c['grants'])}")
+            dpop = "  dpop" if c["dpop_bound_access_tokens"] else ""
+            print(f"{c['client_id']}  {c['name']}  {kind}  grants={' '.join(c['grants'])}{dpop}")
     return 0
 
 
