@@ -138,14 +138,9 @@ class Verifier:
         scheme, token = credentials(authorization)
         try:
             claims = self.verify(token)
-            if self._needs_proof(scheme, claims):
-                self.dpop.check(
-                    proofs,
-                    method=method,
-                    url=url if isinstance(url, str) else url(),
-                    access_token=token,
-                    jkt=claims.jkt,
-                )
+            request = _proof_request(scheme, token, claims, method, url)
+            if request is not None:
+                self.dpop.check(proofs, **request)
         except errors.InvalidTokenError as exc:
             raise _challenged(exc, scheme) from None
         return claims
@@ -167,27 +162,12 @@ class Verifier:
                 claims = await opaque(token)
             else:
                 claims = await self.averify(token)
-            if self._needs_proof(scheme, claims):
-                await self.dpop.acheck(
-                    proofs,
-                    method=method,
-                    url=url if isinstance(url, str) else url(),
-                    access_token=token,
-                    jkt=claims.jkt,
-                )
+            request = _proof_request(scheme, token, claims, method, url)
+            if request is not None:
+                await self.dpop.acheck(proofs, **request)
         except errors.InvalidTokenError as exc:
             raise _challenged(exc, scheme) from None
         return claims
-
-    @staticmethod
-    def _needs_proof(scheme: str, claims: AccessClaims) -> bool:
-        if scheme == "dpop":
-            if claims.jkt is None:
-                raise errors.NotDpopBound("the access token is not DPoP-bound")
-            return True
-        if claims.jkt is not None:  # RFC 9449 §7.2: never as a bearer token
-            raise errors.DpopBoundAsBearer("a DPoP-bound token was sent as a bearer token")
-        return False
 
     def verify_issued(self, token: str, *, audience: str | None) -> AccessClaims:
         """For the issuer itself: signature, ``typ``, ``iss`` and times as :meth:`verify`, for
@@ -241,6 +221,25 @@ class Verifier:
         cache = self._cache
         for token in list(islice(cache, max(1, len(cache) // 8))):
             cache.pop(token, None)
+
+
+def _proof_request(
+    scheme: str, token: str, claims: AccessClaims, method: str, url: str | Callable[[], str]
+) -> dict[str, Any] | None:
+    """What the DPoP proof must match (RFC 9449 §7.1), or None for a bearer request; a bound
+    token as Bearer, or an unbound one as DPoP, is refused here."""
+    if scheme != "dpop":
+        if claims.jkt is not None:  # RFC 9449 §7.2: never as a bearer token
+            raise errors.DpopBoundAsBearer("a DPoP-bound token was sent as a bearer token")
+        return None
+    if claims.jkt is None:
+        raise errors.NotDpopBound("the access token is not DPoP-bound")
+    return {
+        "method": method,
+        "url": url if isinstance(url, str) else url(),
+        "access_token": token,
+        "jkt": claims.jkt,
+    }
 
 
 def _challenged(exc: errors.InvalidTokenError, scheme: str) -> errors.InvalidTokenError:
