@@ -299,3 +299,17 @@ def test_adapters_answer_503_when_the_replay_cache_is_unreachable(
     headers = {"Authorization": f"DPoP {token}", "DPoP": key.proof("GET", URL, token=token)}
     r = client.get("/things", headers=headers)
     assert r.status_code == 503
+
+
+def test_memory_replay_cache_forgets_after_the_ttl_and_fails_closed_when_full() -> None:
+    now = [1000.0]
+    cache = MemoryReplayCache(max_entries=1024, clock=lambda: now[0])
+    assert cache.first_use("a", 10) is True and cache.first_use("a", 10) is False
+    now[0] += 11
+    assert cache.first_use("a", 10) is True  # its proof could no longer pass anyway
+    for i in range(1023):
+        assert cache.first_use(f"k{i}", 10)
+    with pytest.raises(ReplayCacheUnavailable):  # full of live keys: refuse, never forget one
+        cache.first_use("one-more", 10)
+    now[0] += 11  # everything expired: purged on the next insertion
+    assert cache.first_use("one-more", 10) is True and cache.first_use("k1", 10) is True

@@ -49,9 +49,10 @@ class MemoryReplayCache:
     several processes behind one address need :class:`RedisReplayCache`."""
 
     def __init__(self, *, max_entries: int = 1_000_000, clock: Callable[[], float] = time.time):
-        self._seen: dict[str, float] = {}  # key -> forget after; insertion order ~ time order
+        self._seen: dict[str, float] = {}  # key -> forget after
         self._lock = threading.Lock()
         self._max = max_entries
+        self._purge_at = 1024  # purge expired keys when this many are held (amortized O(1))
         self._clock = clock
 
     def first_use(self, key: str, ttl: int) -> bool:
@@ -60,7 +61,7 @@ class MemoryReplayCache:
             until = self._seen.get(key)
             if until is not None and until > now:
                 return False
-            if len(self._seen) >= self._max:
+            if len(self._seen) >= self._purge_at:
                 self._purge(now)
             self._seen[key] = now + ttl
             return True
@@ -74,6 +75,7 @@ class MemoryReplayCache:
             del self._seen[key]
         if len(self._seen) >= self._max:
             raise ReplayCacheUnavailable("the DPoP replay cache is full")
+        self._purge_at = min(self._max, max(1024, 2 * len(self._seen)))
 
 
 class RedisReplayCache:

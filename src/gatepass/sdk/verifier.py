@@ -105,7 +105,10 @@ class Verifier:
 
     # -- verification -------------------------------------------------------------------
     def verify(self, token: str) -> AccessClaims:
-        """Verify ``token``; may fetch the JWKS (blocking) once when its ``kid`` is unknown."""
+        """Verify ``token``; may fetch the JWKS (blocking) once when its ``kid`` is unknown.
+
+        The token alone: a DPoP-bound token (``claims.jkt`` set) is only good with its proof,
+        which :meth:`verify_request` checks. Services judge requests with that (or an adapter)."""
         try:
             return self._verify(token)
         except errors.UnknownKeyError:
