@@ -351,3 +351,24 @@ def test_token_endpoint_answers_503_when_redis_is_unreachable(
     r = token_request(gp, form, key, auth)
     assert r.status_code == 503 and r.json()["error"] == "temporarily_unavailable"
     assert token_request(gp, form, None, auth).status_code == 200  # only DPoP needs the cache
+
+
+def test_bindings_are_stored_on_both_databases(make_harness, database_url: str, key: ProofKey):
+    """The jkt of opaque tokens and of public clients' logins goes through the direct
+    statements of storage/token_rows.py, one set per database."""
+    gp = make_harness(database_url=database_url)
+    gp.create_user("bob")
+    cid, _ = gp.create_client("spa", public=True, token_format="opaque")
+    form = {"grant_type": "password", "username": "bob", "password": PASSWORD, "client_id": cid}
+    body = token_request(gp, form, key).json()
+    assert body["token_type"] == "DPoP" and body["access_token"].startswith("gpa_")
+    assert profile(gp, body["access_token"], key).status_code == 200
+    dpop_refusal(profile(gp, body["access_token"], None, scheme="Bearer"), "invalid_token")
+    again = {
+        "grant_type": "refresh_token",
+        "refresh_token": body["refresh_token"],
+        "client_id": cid,
+    }
+    assert token_request(gp, again, None).json()["error"] == "invalid_grant"
+    refreshed = token_request(gp, again, key)
+    assert refreshed.status_code == 200 and refreshed.json()["token_type"] == "DPoP"
