@@ -313,3 +313,14 @@ def test_memory_replay_cache_forgets_after_the_ttl_and_fails_closed_when_full() 
         cache.first_use("one-more", 10)
     now[0] += 11  # everything expired: purged on the next insertion
     assert cache.first_use("one-more", 10) is True and cache.first_use("k1", 10) is True
+
+
+def test_introspection_answers_for_dpop_bound_tokens_carry_the_binding() -> None:
+    from gatepass.sdk.errors import InvalidClaims
+    from gatepass.sdk.introspect import claims_from_introspection
+
+    body = {"active": True, "token_type": "DPoP", "sub": "u", "exp": 2**31, "aud": "api"}
+    claims = claims_from_introspection({**body, "cnf": {"jkt": "a" * 43}})
+    assert claims.jkt == "a" * 43  # so the adapters require its proof (RFC 9449 §6.2)
+    with pytest.raises(InvalidClaims):  # a binding the SDK cannot check is never ignored
+        claims_from_introspection({**body, "cnf": {"x5t#S256": "a" * 43}})

@@ -40,7 +40,7 @@ def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
     if body.get("active") is not True:
         raise errors.InvalidTokenError("token is not active")
     token_type = body.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
         raise errors.InvalidTokenType("not an access token")
     try:
         aud = body.get("aud")
