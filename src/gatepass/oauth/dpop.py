@@ -30,9 +30,12 @@ class DpopRequest:
     url: str  # the endpoint's public URL (rfc9449.request_url of the issuer and the path)
 
     @classmethod
-    def of(cls, proofs: Sequence[str], method: str, issuer: str, path: str) -> DpopRequest:
-        """The URL is the issuer's origin and prefix plus the path, never what the Host header
-        says: behind a proxy, the issuer is the URL clients were given (§4.3)."""
+    def of(cls, proofs: Sequence[str], method: str, issuer: str, path: str) -> DpopRequest | None:
+        """None without a proof. The URL is the issuer's origin and prefix plus the path, never
+        what the Host header says: behind a proxy, the issuer is the URL clients were given
+        (§4.3)."""
+        if not proofs:
+            return None
         return cls(tuple(proofs), method, rfc9449.request_url(issuer, path))
 
 
