@@ -86,7 +86,10 @@ def main() -> int:
     denylists: dict[str, Any] = {"none": None, "local": LocalOnlyDenylist(LocalDenylist(loaded))}
     redis_dl = None
     try:
-        redis_dl = RedisDenylist(args.redis, prefix="gpbench-" + secrets.token_hex(4))
+        # seeded as gatepass would (with nothing): a follower trusts only a seeded Redis
+        redis_dl = RedisDenylist(
+            args.redis, prefix="gpbench-" + secrets.token_hex(4), seed=lambda: []
+        )
         if redis_dl.wait_ready(3):
             for e in loaded:
                 redis_dl.local.add(e)

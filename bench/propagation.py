@@ -29,8 +29,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _servers import PASSWORD, Server, pg_database  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import UNDER_LOAD, Server, pg_database  # noqa: E402
+
+PASSWORD = "correct horse battery"
 
 from gatepass.core.access_token import AccessClaims  # noqa: E402
 from gatepass.core.denylist import Revocation  # noqa: E402
@@ -56,7 +58,7 @@ def main() -> int:
     args = ap.parse_args()
     db_url, drop = pg_database()
     prefix = "gpbench-" + secrets.token_hex(4)
-    shared = {"DATABASE_URL": db_url, "REDIS_URL": REDIS, "REDIS_PREFIX": prefix}
+    shared = {"DATABASE_URL": db_url, "REDIS_URL": REDIS, "REDIS_PREFIX": prefix, **UNDER_LOAD}
     a = Server(**shared)
     b = Server(ISSUER=a.url, **shared)
     sdk = None

@@ -22,8 +22,10 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).parent))
-from _servers import PASSWORD, Server, pg_database  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import UNDER_LOAD, Server, pg_database  # noqa: E402
+
+PASSWORD = "correct horse battery"
 
 
 async def _login(client: httpx.AsyncClient, url: str) -> str:
@@ -79,7 +81,7 @@ def bench(db: str, chains: int, seconds: float) -> dict[str, object]:
     if db == "postgresql":
         url, drop = pg_database()
         settings["DATABASE_URL"] = url
-    server = Server(**settings)
+    server = Server(**UNDER_LOAD, **settings)
     try:
         server.cli("user", "create", "bench", "--password-stdin", stdin=PASSWORD + "\n")
         server.start()

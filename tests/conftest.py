@@ -3,10 +3,8 @@ PostgreSQL/Redis servers. Under CI=true a missing server fails the run instead o
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import os
-import secrets
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -67,22 +65,13 @@ def need_binary(name: str, hint: str) -> str:
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
     need_server("PostgreSQL", PG_HOST, PG_PORT)
-    import asyncpg
+    from servers import pg_database
 
-    name = "gatepass_t_" + secrets.token_hex(6)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user="postgres", database="test")
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url, drop = pg_database(PG_HOST, PG_PORT)
     try:
-        yield f"postgresql://postgres@{PG_HOST}:{PG_PORT}/{name}"
+        yield url
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop()
 
 
 @pytest.fixture
@@ -149,14 +138,28 @@ class Harness:
         client, secret = self.run(self.svc.clients.create, name, now=self.svc.clock.now(), **kw)
         return client.id, secret
 
-    def login(self, username: str, password: str = PASSWORD, **form: str) -> Any:
+    def at(self, address: str) -> TestClient:
+        """A client of the same running app whose requests come from ``address`` (the ASGI
+        scope's client, which uvicorn sets from the socket or a trusted proxy's header)."""
+        client = TestClient(self.client.app, client=(address, 50000))
+        client.portal = self.client.portal  # the running app's event loop
+        return client
+
+    def login(
+        self, username: str, password: str = PASSWORD, *, at: str | None = None, **form: str
+    ) -> Any:
         data = {"grant_type": "password", "username": username, "password": password, **form}
-        return self.client.post("/oauth/token", data=data)
+        return (self.at(at) if at else self.client).post("/oauth/token", data=data)
 
     def access_token(self, username: str, password: str = PASSWORD, **form: str) -> str:
         r = self.login(username, password, **form)
         assert r.status_code == 200, r.text
         return str(r.json()["access_token"])
+
+    def admin_token(self, username: str = "alice") -> str:
+        """An access token for the admin API: the user's role and the ``gatepass:admin`` scope
+        asked for through the built-in client."""
+        return self.access_token(username, scope="gatepass:admin")
 
     def bearer(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}

@@ -1,6 +1,8 @@
-"""Real processes for fault tests: `gatepass serve` and a private redis-server, each on a free
-loopback port, always stopped by pid (never by name, never the machine's shared servers); and a
-TCP relay whose path to a server can be cut."""
+"""Real processes for fault tests and benchmarks: `gatepass serve` and a private redis-server,
+each on a free loopback port, always stopped by pid (never by name, never the machine's shared
+servers); a fresh PostgreSQL database; and a TCP relay whose path to a server can be cut.
+
+The benchmarks in bench/ use this module too (they put tests/ on their path)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +23,14 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 GATEPASS = str(Path(sys.executable).with_name("gatepass"))
 SECRET = "test-master-secret-0123456789abcdef"
+
+
+# a server under load (the benchmarks): quiet logs, and failed logins never throttled
+UNDER_LOAD = {
+    "LOG_LEVEL": "error",
+    "LOGIN_ACCOUNT_THRESHOLD": "100000",
+    "LOGIN_IP_THRESHOLD": "100000",
+}
 
 
 def free_port() -> int:
@@ -60,15 +71,22 @@ def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 
 
 class Server:
-    """One `gatepass serve` process."""
+    """One `gatepass serve` process (on a fresh temporary data directory unless given one)."""
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, **settings: str) -> None:
+    def __init__(
+        self, data_dir: Path | None = None, *, port: int | None = None, **settings: str
+    ) -> None:
+        data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gatepass-"))
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("ISSUER", self.url)
         self.env = base_env(data_dir, **settings)
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """``gatepass ARGS`` with this server's settings."""
+        return cli(self.env, *args, stdin=stdin)
 
     def start(self) -> Server:
         data = Path(self.env["GATEPASS_DATA_DIR"])
@@ -119,6 +137,30 @@ def running(*servers: Server) -> Iterator[tuple[Server, ...]]:
     finally:
         for s in servers:
             s.stop()
+
+
+def pg_database(host: str = "127.0.0.1", port: int = 5432) -> tuple[str, Callable[[], None]]:
+    """A fresh database on the PostgreSQL server at ``host:port``: (its URL, drop())."""
+    import asyncio
+    import secrets
+
+    import asyncpg
+
+    name = "gatepass_t_" + secrets.token_hex(6)
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(host=host, port=port, user="postgres", database="test")
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return f"postgresql://postgres@{host}:{port}/{name}", drop
 
 
 class PrivateRedis:

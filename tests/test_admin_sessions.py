@@ -27,7 +27,7 @@ def profile(h: Harness, token: str) -> int:
 
 
 def test_admin_revoke_ends_every_login_of_the_user(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token()
     bob = [gp.login("bob").json() for _ in range(2)]
     bob_id, _ = sub_sid(bob[0]["access_token"])
     listed = gp.client.get(f"/admin/users/{bob_id}/sessions", headers=gp.bearer(admin))
@@ -56,7 +56,7 @@ def test_admin_revoke_ends_every_login_of_the_user(gp: Harness) -> None:
 
 
 def test_events_are_paginated(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token()
     for _ in range(3):
         gp.client.post(
             "/oauth/token",
@@ -163,4 +163,47 @@ def test_cli_sessions_list_revoke_and_purge(
         "login_sessions",
         "opaque_tokens",
         "denylist",
+        "login_throttle",
+        "security_events",
     }
+
+
+def test_purge_forgets_failed_login_counters_after_their_window_and_old_events(
+    make_harness: Callable[..., Harness], database_url: str
+) -> None:
+    """Issue 9, finding 7: guesses at any name (known or not) left a counter row for ever, and
+    security events were never deleted."""
+    from sqlalchemy import func, select
+
+    from gatepass.storage.models import LoginThrottle, SecurityEvent
+
+    clock = FrozenClock(1_800_000_000)
+    h = make_harness(
+        clock=clock, database_url=database_url, login_window=600, login_account_threshold=2
+    )
+    h.create_user("bob")
+    for i in range(50):
+        assert h.login(f"nobody-{i}", "wrong password", at=f"203.0.113.{i}").status_code == 400
+    for _ in range(3):  # bob's counter from this address locks: kept while the lock means it
+        h.login("bob", "wrong password", at="198.51.100.7")
+    h.run(h.svc.events.record, "refresh_reuse", now=clock.now() - 91 * 86400)
+
+    async def count(model: Any) -> int:
+        async with h.svc.sessions() as s:
+            return int((await s.execute(select(func.count()).select_from(model))).scalar_one())
+
+    week = 7 * 86400.0
+    assert h.run(count, LoginThrottle) == 50 * 3 + 3  # acct_ip, acct, ip for each name
+    done = h.run(purge, h.svc.sessions, clock.now(), event_retention=90 * 86400)
+    assert done.counts["login_throttle"] == 0 and done.counts["security_events"] == 1
+    assert h.run(count, SecurityEvent) == 1  # bob's lockout, minutes old
+    clock.advance(601)  # the guesses' window is over; bob's lock (30 s) and its memory are not
+    done = h.run(purge, h.svc.sessions, clock.now(), batch=7)
+    assert done.counts["login_throttle"] == 50 * 3 + 2  # all but bob's account-at-address row
+    clock.advance(30)  # now that is over too
+    assert h.run(purge, h.svc.sessions, clock.now()).counts["login_throttle"] == 1
+    assert h.run(count, LoginThrottle) == 0
+    assert h.login("bob", at="198.51.100.7").status_code == 200
+    clock.advance(90 * 86400 + week)
+    done = h.run(purge, h.svc.sessions, clock.now(), event_retention=90 * 86400)
+    assert done.counts["security_events"] == 1 and h.run(count, SecurityEvent) == 0

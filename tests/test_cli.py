@@ -156,7 +156,7 @@ def test_wrong_master_secret_is_a_configuration_error(data_dir, monkeypatch, cap
 
 
 def test_a_client_sent_user_agent_cannot_reach_the_terminal_as_an_escape_sequence() -> None:
-    from gatepass.cli_sessions import _printable
+    from gatepass.cli.sessions import _printable
 
     assert _printable("curl/8 \x1b[2J\x9b31m") == "curl/8 ?[2J?31m"
     assert _printable(None) == "-"

@@ -13,6 +13,7 @@ from gatepass.oauth.services import Services, open_services
 from gatepass.settings import Settings
 from gatepass.storage import clients as clients_module
 from gatepass.storage.clients import CACHE_TTL, Clients
+from gatepass.storage.models import Client
 
 Body = Callable[[Services, Clients, Clients, FrozenClock], Awaitable[None]]
 
@@ -132,3 +133,62 @@ def test_the_cache_is_bounded(make_settings, tmp_path, monkeypatch) -> None:
         assert set(here._cache) == set(ids[2:])
 
     run(make_settings, f"sqlite:///{tmp_path / 'c.db'}", body)
+
+
+class _ReadsInFlight(Clients):
+    """A registry whose database read completes, then waits until released before the request
+    goes on: a request in flight across a change, as when the event loop runs another request
+    between the read and its use."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.read = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def get(self, client_id: str) -> Client | None:
+        row = await super().get(client_id)  # the real read, before the change commits
+        self.read.set()
+        await self.release.wait()
+        return row
+
+
+async def _straddle(
+    here: _ReadsInFlight, cid: str, change: Callable[[], Awaitable[object]]
+) -> None:
+    """Start a cached read of ``cid``, let its database read finish, make ``change`` through
+    the same registry while the read is still in flight, then let the read finish."""
+    reader = asyncio.create_task(here.cached(cid))
+    await here.read.wait()
+    await change()
+    here.release.set()
+    await reader  # it may answer its own request with the row it read before the change
+    here.read.clear()
+
+
+def test_a_read_in_flight_does_not_recache_a_deleted_client(make_settings, database_url) -> None:
+    async def body(svc: Services, _: Clients, __: Clients, clock: FrozenClock) -> None:
+        here = _ReadsInFlight(svc.sessions, clock=clock)
+        cid, secret = await _confidential(here)
+        await _straddle(here, cid, lambda: here.delete(cid))
+        assert not await _authenticates(here, cid, secret)  # at once, not CACHE_TTL later
+        assert await here.cached(cid) is None
+
+    run(make_settings, database_url, body)
+
+
+def test_a_read_in_flight_does_not_recache_a_rotated_secret(make_settings, database_url) -> None:
+    async def body(svc: Services, _: Clients, __: Clients, clock: FrozenClock) -> None:
+        here = _ReadsInFlight(svc.sessions, clock=clock)
+        cid, old = await _confidential(here)
+        new: list[str | None] = []
+
+        async def rotate() -> None:
+            new.append(await here.rotate_secret(cid))
+
+        await _straddle(here, cid, rotate)
+        assert new[0] is not None
+        assert not await _authenticates(here, cid, old)
+        assert await _authenticates(here, cid, new[0])
+        assert not here._reading and not here._generation  # nothing kept once reads are done
+
+    run(make_settings, database_url, body)

@@ -9,7 +9,7 @@ from gatepass.cli import main
 
 
 def test_admin_client_lifecycle(gp: Harness) -> None:
-    admin = gp.bearer(gp.access_token("alice"))
+    admin = gp.bearer(gp.admin_token())
     r = gp.client.post(
         "/admin/clients",
         json={
@@ -58,7 +58,7 @@ def test_admin_client_lifecycle(gp: Harness) -> None:
 
 
 def test_admin_client_validation(gp: Harness) -> None:
-    admin = gp.bearer(gp.access_token("alice"))
+    admin = gp.bearer(gp.admin_token())
     bad = [
         {"name": "x", "grants": ["implicit"]},
         {"name": "x", "public": True, "grants": ["client_credentials"]},

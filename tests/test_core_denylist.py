@@ -47,3 +47,38 @@ def test_encoding_round_trip_and_refusals() -> None:
 
 def test_user_not_before_spares_logins_of_the_same_second() -> None:
     assert user_not_before(100.7) == 100.0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[["jti"],"x",9999999999,null]',  # a kind that is a list: TypeError before the fix
+        '[{"k":1},"x",9999999999,null]',
+        '["jti",["x"],9999999999,null]',
+        '["jti","x","9999999999",null]',
+        '["jti","x",true,null]',
+        '["jti","x",NaN,null]',
+        '["jti","x",Infinity,null]',
+        '["sub","u",9999999999,[1]]',
+        '["sub","u",9999999999,false]',
+        '{"a":1,"b":2,"c":3,"d":4}',  # four keys would unpack like four items
+        '"abcd"',  # four characters too
+        '["jti","x",9999999999]',
+        '["jti","x",9999999999,null,null]',
+        "[" * 100_000,  # recursion
+        b"\xff\xfe",
+        "null",
+        "1e400",
+    ],
+)
+def test_decode_refuses_every_entry_not_of_the_exact_types(raw: str | bytes) -> None:
+    with pytest.raises(BadEntry):
+        Revocation.decode(raw)
+
+
+def test_purge_never_drops_an_entry_widened_since_it_was_added() -> None:
+    d = LocalDenylist([Revocation("jti", "j", 100), Revocation("sub", "u", 100, 5)])
+    d.add(Revocation("jti", "j", 300))
+    d.add(Revocation("sub", "u", 300, 5))
+    assert d.purge(200) == 0 and len(d) == 2
+    assert d.purge(300) == 2 and len(d) == 0

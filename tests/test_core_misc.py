@@ -7,7 +7,7 @@ import pytest
 from gatepass.core import access_token as at
 from gatepass.core import opaque
 from gatepass.core.passwords import Passwords, WeakPassword, check_password_policy
-from gatepass.core.throttle import Counter, Policy, record_failure
+from gatepass.core.throttle import Counter, Policy, Verdict, reserve
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +63,31 @@ def test_throttle_locks_after_threshold_and_backs_off_with_cap() -> None:
     c = Counter()
     locks = []
     now = 1000.0
-    for _ in range(12):
-        c, locked = record_failure(c, policy, now)
-        if locked:
+    for _ in range(16):
+        c, verdict = reserve(c, policy, now)
+        if verdict is Verdict.LOCK_STARTED:
             locks.append(c.locked_until - now)
+            now = c.locked_until
     assert locks == [30, 60, 100, 100]  # doubles, never past max_lock
+
+
+def test_throttle_refuses_during_a_lock_and_allows_at_most_threshold() -> None:
+    policy = Policy(threshold=3, window=900, max_lock=100, base=30)
+    c = Counter()
+    verdicts = []
+    for _ in range(6):  # all at the same instant: none has been checked yet
+        c, verdict = reserve(c, policy, 0)
+        verdicts.append(verdict)
+    assert verdicts == [Verdict.ALLOWED] * 3 + [Verdict.LOCK_STARTED] + [Verdict.LOCKED] * 2
 
 
 def test_throttle_window_expiry_forgives() -> None:
     policy = Policy(threshold=3, window=60, max_lock=100, base=30)
-    c, _ = record_failure(Counter(), policy, 0)
-    c, _ = record_failure(c, policy, 1)
-    c, locked = record_failure(c, policy, 200)  # the window ran out: counting starts again
-    assert not locked and c.failures == 1
+    c, _ = reserve(Counter(), policy, 0)
+    c, _ = reserve(c, policy, 1)
+    c, verdict = reserve(c, policy, 200)  # the window ran out: counting starts again
+    assert verdict is Verdict.ALLOWED and c.failures == 1
+    assert c.expires_at(policy) == 260
 
 
 def _claims(**over):

@@ -162,7 +162,7 @@ def test_metadata_lists_the_dpop_algorithms(gp: Harness) -> None:
 
 
 def test_admin_api_registers_a_dpop_client(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token()
     body = {"name": "spa", "public": True, "dpop_bound_access_tokens": True}
     r = gp.client.post("/admin/clients", json=body, headers=gp.bearer(admin))
     assert r.status_code == 201, r.text
@@ -355,7 +355,7 @@ def test_token_endpoint_answers_503_when_redis_is_unreachable(
 
 def test_bindings_are_stored_on_both_databases(make_harness, database_url: str, key: ProofKey):
     """The jkt of opaque tokens and of public clients' logins goes through the direct
-    statements of storage/token_rows.py, one set per database."""
+    statements of storage/token_rows/, one module per database."""
     gp = make_harness(database_url=database_url)
     gp.create_user("bob")
     cid, _ = gp.create_client("spa", public=True, token_format="opaque")

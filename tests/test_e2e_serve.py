@@ -39,10 +39,12 @@ def server(tmp_path_factory):
     assert "correct horse" not in srv.log.read_text()  # no password in the logs
 
 
-def _login(server: Server, user: str = "bob", password: str = PASSWORD) -> httpx.Response:
+def _login(
+    server: Server, user: str = "bob", password: str = PASSWORD, **form: str
+) -> httpx.Response:
     return httpx.post(
         server.url + "/oauth/token",
-        data={"grant_type": "password", "username": user, "password": password},
+        data={"grant_type": "password", "username": user, "password": password, **form},
         timeout=10,
     )
 
@@ -70,7 +72,7 @@ def test_sdk_from_issuer_verifies_and_refuses(server: Server) -> None:
 def test_sdk_refetches_jwks_on_rotation(server: Server) -> None:
     verifier = Verifier.from_issuer(server.url, audience="gatepass")
     verifier._jwks.min_interval = 0  # allow the refetch immediately in this test
-    admin = _login(server, "alice").json()["access_token"]
+    admin = _login(server, "alice", scope="gatepass:admin").json()["access_token"]
     r = httpx.post(server.url + "/admin/keys/rotate", headers={"Authorization": f"Bearer {admin}"})
     assert r.status_code == 200
     fresh = _login(server).json()["access_token"]
@@ -182,3 +184,24 @@ def test_forwarded_for_is_not_trusted_by_default(tmp_path) -> None:
             headers={"X-Forwarded-For": "198.51.100.7"},
         )
         assert r.status_code == 429
+
+
+def test_owner_gets_in_through_a_trusted_proxy_while_an_attacker_is_locked(tmp_path) -> None:
+    """Issue 9, finding 5, through a real server behind a trusted proxy: the attacker's
+    failures lock the account from the attacker's address only."""
+    srv = Server(tmp_path / "data", trusted_proxies="127.0.0.1", login_account_threshold="3")
+    with running(srv):
+        cli(srv.env, "user", "create", "bob", "--password-stdin", stdin=PASSWORD + "\n")
+
+        def login(password: str, address: str) -> httpx.Response:
+            return httpx.post(
+                srv.url + "/oauth/token",
+                data={"grant_type": "password", "username": "bob", "password": password},
+                headers={"X-Forwarded-For": address},
+            )
+
+        for _ in range(3):
+            assert login("wrong password", "203.0.113.66").status_code == 400
+        assert login("wrong password", "203.0.113.66").status_code == 429
+        assert login(PASSWORD, "203.0.113.66").status_code == 429
+        assert login(PASSWORD, "198.51.100.7").status_code == 200

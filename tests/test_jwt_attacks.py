@@ -595,7 +595,7 @@ def test_attack_four_or_more_segments(t: Target) -> None:
 # -- keys over time -------------------------------------------------------------------------------
 def test_attack_token_signed_by_retired_key_after_its_retirement(t: Target) -> None:
     old_kid = t.kid
-    admin = t.h.bearer(t.h.access_token("alice"))
+    admin = t.h.bearer(t.h.admin_token())
     r = t.h.client.post("/admin/keys/rotate", headers=admin)
     assert r.status_code == 200 and r.json()["active"] != old_kid
     # while it is retiring, tokens it signed (t.sign still uses the old key) keep verifying

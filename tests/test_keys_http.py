@@ -18,7 +18,7 @@ def test_rotation_over_http(make_harness) -> None:
     clock = FrozenClock()
     h: Harness = make_harness(clock=clock)
     h.create_user("alice", roles=("admin",))
-    admin = h.access_token("alice")
+    admin = h.admin_token()
     before = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
     assert _kid(admin) in before and len(before) == 2
 
@@ -61,7 +61,7 @@ def test_other_instance_rotation_is_picked_up(make_harness, tmp_path) -> None:
 
 
 def test_admin_can_create_users(gp: Harness) -> None:
-    admin = gp.bearer(gp.access_token("alice"))
+    admin = gp.bearer(gp.admin_token())
     r = gp.client.post(
         "/admin/users",
         json={"username": "erin", "password": "a fine password", "roles": ["editor"]},
@@ -81,3 +81,39 @@ def test_admin_can_create_users(gp: Harness) -> None:
     sessions = gp.client.get(f"/admin/users/{r.json()['id']}/sessions", headers=admin)
     assert sessions.status_code == 200 and len(sessions.json()["sessions"]) == 1
     assert gp.client.get("/admin/users/nope/sessions", headers=admin).status_code == 404
+
+
+def test_emergency_rotation_over_http_retires_the_old_key_at_once(make_harness) -> None:
+    clock = FrozenClock()
+    h: Harness = make_harness(clock=clock)
+    h.create_user("alice", roles=("admin",))
+    admin = h.access_token("alice")
+    r = h.client.post("/admin/keys/rotate", headers=h.bearer(admin))  # an ordinary one first
+    assert r.status_code == 200
+    second = h.access_token("alice")
+    assert _kid(second) != _kid(admin)
+
+    r = h.client.post("/admin/keys/rotate", headers=h.bearer(second), json={"revoke_old": True})
+    assert r.status_code == 200
+    kids = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert _kid(admin) not in kids and _kid(second) not in kids  # retiring and active: both gone
+    assert r.json()["active"] in kids and len(kids) == 2
+    for token in (admin, second):  # refused at once, not when they expire
+        assert h.client.get("/api/profile", headers=h.bearer(token)).status_code == 401
+    fresh = h.access_token("alice")
+    assert h.client.get("/api/profile", headers=h.bearer(fresh)).status_code == 200
+
+
+def test_emergency_rotation_flag_must_be_a_boolean(gp: Harness) -> None:
+    admin = gp.access_token("alice")
+    for body in ({"revoke_old": "yes"}, {"revoke_old": 1}):
+        r = gp.client.post("/admin/keys/rotate", headers=gp.bearer(admin), json=body)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    r = gp.client.post("/admin/keys/rotate", headers=gp.bearer(admin), content=b"true")
+    assert r.status_code == 415  # not application/json
+    r = gp.client.post(
+        "/admin/keys/rotate",
+        headers={**gp.bearer(admin), "Content-Type": "application/json"},
+        content=b"{not json",
+    )
+    assert r.status_code == 400

@@ -76,7 +76,7 @@ def test_admin_route_needs_admin_role(gp: Harness) -> None:
     assert r.status_code == 403
     assert 'error="insufficient_scope"' in r.headers["www-authenticate"]
     assert r.json()["error"] == "insufficient_scope"
-    r = gp.client.get("/admin/events", headers=gp.bearer(gp.access_token("alice")))
+    r = gp.client.get("/admin/events", headers=gp.bearer(gp.admin_token()))
     assert r.status_code == 200
 
 

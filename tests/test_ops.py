@@ -63,3 +63,24 @@ def test_changing_the_algorithm_rotates_to_a_key_of_it(make_harness, tmp_path) -
     second: Harness = make_harness(database_url=db, signing_alg="EdDSA")
     assert second.svc.keys.ring.active().alg == "EdDSA"
     assert second.client.get("/api/profile", headers=second.bearer(old)).status_code == 200
+
+
+def test_readyz_answers_503_while_the_revocation_feed_is_down(make_harness) -> None:
+    """Redis answering a ping is not enough: with the feed down every verification is a 503."""
+    from servers import PrivateRedis
+
+    redis_server = PrivateRedis().start()
+    try:
+        h: Harness = make_harness(redis_url=redis_server.url)
+        assert h.client.get("/readyz").json()["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "denylist": "ok",
+        }
+        assert h.svc.denylist.redis is not None
+        h.svc.denylist.redis.close()  # the feed stops; Redis itself is still up
+        r = h.client.get("/readyz")
+        assert r.status_code == 503
+        assert r.json()["checks"] == {"database": "ok", "redis": "ok", "denylist": "unavailable"}
+    finally:
+        redis_server.kill()

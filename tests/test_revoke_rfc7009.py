@@ -103,3 +103,66 @@ def test_revocation_needs_a_client(gp: Harness) -> None:
     assert r.status_code == 401
     r = gp.client.post("/oauth/revoke", data={}, headers=basic_auth(*gp.create_client("x")))
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
+def _first_party_revoke(gp: Harness, token: str, **extra: str):
+    return gp.client.post("/oauth/revoke", data={"token": token, "client_id": "gatepass", **extra})
+
+
+def test_first_party_tokens_are_revoked_as_the_public_client_gatepass(gp: Harness) -> None:
+    """Tokens of a login that named no client carry ``client_id: gatepass``; RFC 7009 needs the
+    client identified, and ``client_id=gatepass`` (no secret) is that client."""
+    first = gp.login("bob").json()
+    second = gp.login("bob").json()
+    r = _first_party_revoke(gp, first["access_token"], token_type_hint="access_token")
+    assert r.status_code == 200, r.text
+    assert _profile(gp, first["access_token"]) == 401
+    assert _first_party_revoke(gp, second["refresh_token"]).status_code == 200
+    assert _profile(gp, second["access_token"]) == 401
+    again = gp.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": second["refresh_token"]},
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    # the browser session's cookie token is first-party too
+    gp.client.cookies.clear()
+    browser = gp.client.post(
+        "/auth/login",
+        json={"username": "bob", "password": PASSWORD},
+        headers={"X-Requested-With": "fetch"},
+    )
+    assert _first_party_revoke(gp, browser.json()["access_token"]).status_code == 200
+    assert _profile(gp, browser.json()["access_token"]) == 401
+
+
+def test_the_client_gatepass_cannot_revoke_other_clients_tokens(gp: Harness) -> None:
+    cid, secret = gp.create_client("web")
+    tokens = _login(gp, basic_auth(cid, secret))
+    spa, _ = gp.create_client("spa", public=True)
+    public = gp.login("bob", client_id=spa).json()
+    for token in (tokens["access_token"], tokens["refresh_token"], public["refresh_token"]):
+        r = _first_party_revoke(gp, token)
+        assert r.status_code == 400 and r.json()["error"] == "unauthorized_client"
+    assert _profile(gp, tokens["access_token"]) == 200
+    assert _profile(gp, public["access_token"]) == 200
+    # and another client cannot revoke first-party tokens
+    mine = gp.login("bob").json()
+    r = _revoke(gp, basic_auth(cid, secret), mine["refresh_token"])
+    assert r.status_code == 400 and _profile(gp, mine["access_token"]) == 200
+
+
+def test_the_client_gatepass_has_no_secret_and_no_confidential_use(gp: Harness) -> None:
+    token = gp.access_token("bob")
+    r = gp.client.post("/oauth/revoke", data={"token": token}, headers=basic_auth("gatepass", "x"))
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    r = _first_party_revoke(gp, token, client_secret="gps_guess")
+    assert r.status_code == 401 and _profile(gp, token) == 200
+    r = gp.client.post("/oauth/introspect", data={"token": token, "client_id": "gatepass"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"
+    cc = gp.client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": "gatepass"}
+    )
+    assert cc.status_code == 401 and cc.json()["error"] == "invalid_client"
+    # naming it at the token endpoint is the same as naming no client
+    named = gp.login("bob", client_id="gatepass")
+    assert named.status_code == 200 and named.json()["scope"] == "profile"

@@ -7,9 +7,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from conftest import PASSWORD, Harness
 from gatepass.core.jose import b64url_decode
-from gatepass.server.routes.auth import COOKIE
+from gatepass.server.refresh_cookie import SECURE
+from gatepass.settings import ConfigError
+
+COOKIE = SECURE.name
 
 XRW = {"X-Requested-With": "fetch"}
 
@@ -181,3 +186,51 @@ def test_password_change_ends_other_logins_and_keeps_this_one(gp: Harness) -> No
     assert gp.login("bob", "a brand new passphrase").status_code == 200
     (event,) = gp.run(gp.svc.events.page, type_="password_change")
     assert event.details["sessions"] == 2
+
+
+def _cookie_header(r: Any, name: str) -> list[str]:
+    (header,) = [h for h in r.headers.get_list("set-cookie") if h.startswith(name + "=")]
+    return [a.strip() for a in header.split(";")]
+
+
+def test_refresh_cookie_default_form_is_secure_prefixed_on_auth_path(gp: Harness) -> None:
+    attrs = _cookie_header(browser_login(gp), "__Secure-gp_refresh")
+    assert {"Path=/auth", "HttpOnly", "Secure", "SameSite=Strict"} <= set(attrs)
+    assert not any(a.lower().startswith("domain=") for a in attrs)
+
+
+def test_refresh_cookie_host_prefixed_form_guards_against_cookie_tossing(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """With GATEPASS_REFRESH_COOKIE_HOST_PREFIX the cookie is ``__Host-``: a sibling subdomain
+    can neither set nor shadow it. The browser requires Path=/, Secure and no Domain for it."""
+    h = make_harness(refresh_cookie_host_prefix=True)
+    h.create_user("bob")
+    login = browser_login(h)
+    assert not [c for c in login.headers.get_list("set-cookie") if c.startswith("__Secure-")]
+    attrs = _cookie_header(login, "__Host-gp_refresh")
+    assert {"Path=/", "HttpOnly", "Secure", "SameSite=Strict"} <= set(attrs)
+    assert not any(a.lower().startswith("domain=") for a in attrs)
+    token = attrs[0].split("=", 1)[1]
+
+    def post(path: str, name: str, value: str) -> Any:
+        h.client.cookies.clear()
+        return h.client.post(path, headers={**XRW, "Cookie": f"{name}={value}"})
+
+    # a cookie of the other name (what a sibling subdomain could toss) is not read
+    tossed = post("/auth/refresh", "__Secure-gp_refresh", token)
+    assert tossed.status_code == 400 and tossed.json()["error"] == "invalid_grant"
+    assert "Path=/" in _cookie_header(tossed, "__Host-gp_refresh")
+    r = post("/auth/refresh", "__Host-gp_refresh", token)
+    assert r.status_code == 200, r.text
+    rotated = _cookie_header(r, "__Host-gp_refresh")[0].split("=", 1)[1]
+    assert rotated != token
+    out = post("/auth/logout", "__Host-gp_refresh", rotated)
+    cleared = _cookie_header(out, "__Host-gp_refresh")
+    assert out.status_code == 204 and "Max-Age=0" in cleared and "Path=/" in cleared
+    assert profile(h, r.json()["access_token"]) == 401
+
+
+def test_refresh_cookie_setting_is_checked(make_settings: Callable[..., Any]) -> None:
+    with pytest.raises(ConfigError, match="GATEPASS_REFRESH_COOKIE_HOST_PREFIX"):
+        make_settings(refresh_cookie_host_prefix="sometimes")

@@ -27,6 +27,8 @@ def test_defaults() -> None:
     assert (s.access_token_ttl, s.refresh_token_ttl, s.refresh_idle_ttl) == (900, 2592000, 1209600)
     assert 0 < s.refresh_reuse_grace <= 60
     assert s.signing_alg == "ES256" and s.redis_url is None
+    assert s.event_retention_days == 90
+    assert (s.login_account_threshold, s.login_account_ceiling) == (5, 100)
 
 
 def test_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,6 +58,14 @@ def test_env_values(monkeypatch: pytest.MonkeyPatch) -> None:
         ("GATEPASS_ARGON2_MEMORY_KIB", "1024"),
         ("GATEPASS_ALLOWED_ORIGINS", "https://a.example/path"),
         ("GATEPASS_PORT", "70000"),
+        ("GATEPASS_DEFAULT_SCOPES", "profile,role:admin"),
+        ("GATEPASS_DEFAULT_SCOPES", "profile,gatepass:admin"),
+        ("GATEPASS_DEFAULT_SCOPES", ",".join(f"s{i}:" + "x" * 95 for i in range(21))),
+        ("GATEPASS_DEFAULT_SCOPES", 'pro"file'),
+        ("GATEPASS_REFRESH_COOKIE_HOST_PREFIX", "sometimes"),
+        ("GATEPASS_EVENT_RETENTION_DAYS", "0"),
+        ("GATEPASS_EVENT_RETENTION_DAYS", "ninety"),
+        ("GATEPASS_LOGIN_ACCOUNT_CEILING", "4"),  # below the threshold (5)
     ],
 )
 def test_bad_value_is_one_line_naming_the_variable(monkeypatch, var: str, value: str) -> None:

@@ -91,3 +91,8 @@ def test_url_keys_list_and_rotate(data_dir, capsys) -> None:
     # the token-signing keys are untouched
     assert main(["keys", "list", "--json", "--data-dir", data_dir]) == 0
     assert sorted(k["state"] for k in json.loads(capsys.readouterr().out)) == ["active", "next"]
+
+
+def test_sign_url_refuses_an_ipv6_zone_id(data_dir, capsys) -> None:
+    assert main(["sign-url", "/a", "--bind-ip", "fe80::1%eth0", "--data-dir", data_dir]) == 1
+    assert "zone id" in capsys.readouterr().err

@@ -269,3 +269,14 @@ def test_sdk_plain_function() -> None:
     assert not verify_signed_url(seg, {KID: SECRET}, client_ip="203.0.113.7", now=NOW + 600)
     assert not SignedUrlVerifier({KID: SECRET}).check(None)
     assert not SignedUrlVerifier({KID: SECRET}).check("/videos/42/seg1.ts")
+
+
+def test_zone_ids_are_refused_on_both_sides() -> None:
+    for zoned in ("fe80::1%eth0", "fe80::1%25eth0", "fe80::%1/64"):
+        with pytest.raises(ValueError):
+            su.canonical_ip(zoned)
+        with pytest.raises(ValueError):
+            signed("/a", ip=zoned)
+    uri = signed("/a", ip="fe80::1")
+    assert not su.address_matches("fe80::1", "fe80::1%eth0")  # a zoned client: fail closed
+    su.verify(uri, KEYS, now=NOW, client_ip="fe80::1")

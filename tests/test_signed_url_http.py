@@ -333,3 +333,20 @@ def test_nginx_secure_link_format(make_harness) -> None:
     ):
         r = h.client.post("/signed-urls", json=bad, headers=h.bearer(h.access_token("alice")))
         assert r.status_code == 400
+
+
+@pytest.mark.parametrize("bind_ip", ["fe80::1%eth0", "fe80::1%25eth0", "fe80::%eth0/64"])
+def test_bind_ip_with_an_ipv6_zone_id_is_refused_at_signing(h: Harness, bind_ip: str) -> None:
+    """A zone id made a URL that never verified (the signer percent-encoded the %, the
+    verifier compared the encoded form): refused with a clear 400 instead."""
+    token = h.access_token("alice")
+    for body in ({"path": "/a"}, {"video_id": "42", "format": "jwt"}):
+        r = h.client.post(
+            "/signed-urls", json={**body, "bind_ip": bind_ip}, headers=h.bearer(token)
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "invalid_request" and "zone id" in r.json()["error_description"]
+    # the same address without its zone signs, and verifies for that address
+    url = sign(h, token, path="/a", bind_ip="fe80::1")["url"]
+    assert edge(h, _uri(url), "fe80::1") == 204
+    assert edge(h, _uri(url).replace("ip=fe80::1", "ip=fe80::1%25eth0"), "fe80::1") == 403

@@ -156,39 +156,64 @@ def test_login_family_and_refresh_digest(make_settings, database_url) -> None:
     run(make_settings, database_url, body)
 
 
-def test_throttle_counts_persist_and_lock(make_settings, database_url) -> None:
+def test_throttle_reserves_locks_and_gives_back(make_settings, database_url) -> None:
     policy = Policy(threshold=3, window=900, max_lock=60, base=10)
+    wide = Policy(threshold=100, window=900, max_lock=60)
 
     async def body(svc: Services) -> None:
         t = svc.throttle
-        assert await t.retry_after(["acct:x"], 0) == 0
-        assert (await t.fail("acct:x", policy, 1))[0] is False
-        assert (await t.fail("acct:x", policy, 2))[0] is False
-        locked, wait = await t.fail("acct:x", policy, 3)
-        assert locked and wait == 10
-        assert await t.retry_after(["acct:x", "ip:1"], 5) == 8
-        await t.reset("acct:x")
-        assert await t.retry_after(["acct:x"], 5) == 0
+        for now in (1, 2, 3):
+            assert (await t.reserve([("acct:x", policy)], now)).allowed
+        refused = await t.reserve([("acct:x", policy), ("ip:1", wide)], 4)
+        assert not refused.allowed and refused.retry_after == 10
+        assert refused.lock_started == ("acct:x",)
+        again = await t.reserve([("ip:1", wide), ("acct:x", policy)], 5)
+        assert not again.allowed and again.retry_after == 9 and again.lock_started == ()
+        # a refused attempt is counted on no key: ip:1 was never reserved
+        await t.give_back(["ip:1"], clear=["acct:x"])
+        assert (await t.reserve([("acct:x", policy)], 6)).allowed
+        assert (await _throttle_row(svc, "ip:1")).failures == 0
+        # a success gives its attempt back
+        for now in (7, 8):
+            assert (await t.reserve([("ip:2", policy)], now)).allowed
+        await t.give_back(["ip:2"])
+        row = await _throttle_row(svc, "ip:2")
+        assert row is not None and row.failures == 1 and row.expires_at == 7 + 900
 
     run(make_settings, database_url, body)
 
 
-def test_concurrent_failures_are_all_counted(make_settings, database_url) -> None:
-    policy = Policy(threshold=1000, window=900, max_lock=60)
+def test_concurrent_reservations_never_pass_the_threshold(make_settings, database_url) -> None:
+    """Issue 9, finding 1: however many attempts arrive at once, on however many connections and
+    processes' engines, no more than the threshold are allowed through."""
+    policy = Policy(threshold=5, window=900, max_lock=60)
+    wide = Policy(threshold=1000, window=900, max_lock=60)
 
     async def body(svc: Services) -> None:
-        await asyncio.gather(*(svc.throttle.fail("ip:9", policy, 1) for _ in range(20)))
-        from sqlalchemy import select
-
-        from gatepass.storage.models import LoginThrottle
-
-        async with svc.sessions() as s:
-            row = (
-                await s.execute(select(LoginThrottle).where(LoginThrottle.key == "ip:9"))
-            ).scalar_one()
-        assert row.failures == 20
+        other = await open_services(make_settings(database_url=database_url), migrate=False)
+        try:
+            limits = [("acct_ip:9 x", policy), ("ip:9", wide)]
+            tries = [
+                t.reserve(limits, 1) for t in (svc.throttle, other.throttle) for _ in range(20)
+            ]
+            verdicts = await asyncio.gather(*tries)
+        finally:
+            await other.close()
+        assert sum(v.allowed for v in verdicts) == 5
+        row = await _throttle_row(svc, "ip:9")
+        assert row is not None and row.failures == 5  # the refused ones counted nowhere
 
     run(make_settings, database_url, body)
+
+
+async def _throttle_row(svc: Services, key: str):
+    from sqlalchemy import select
+
+    from gatepass.storage.models import LoginThrottle
+
+    async with svc.sessions() as s:
+        q = select(LoginThrottle).where(LoginThrottle.key == key)
+        return (await s.execute(q)).scalar_one_or_none()
 
 
 def test_events_page(make_settings, database_url) -> None:
@@ -229,3 +254,33 @@ def test_database_errors_never_carry_parameters(make_settings, database_url) -> 
         assert "hidden due to hide_parameters" in str(err.value)
 
     run(make_settings, database_url, body)
+
+
+def test_throttle_rows_from_before_0006_get_an_expiry(make_settings, database_url) -> None:
+    """Migration 0006: counters written without ``expires_at`` keep a day past their last event
+    (longer than any window), then the purge takes them."""
+    from sqlalchemy import text
+
+    async def main() -> None:
+        settings = make_settings(database_url=database_url)
+        engine = db.make_engine(settings)
+        try:
+            await db.upgrade(engine, "0004")
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO login_throttle (key, failures, window_start, lockouts, "
+                        "locked_until) VALUES ('acct:old', 3, 1000, 1, 1300), "
+                        "('ip:old', 1, 2000, 0, 0)"
+                    )
+                )
+            await db.upgrade(engine)
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text("SELECT key, expires_at FROM login_throttle ORDER BY key")
+                )
+                assert [tuple(r) for r in rows] == [("acct:old", 87700.0), ("ip:old", 88400.0)]
+        finally:
+            await engine.dispose()
+
+    asyncio.run(main())

@@ -20,6 +20,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from gatepass.core.denylist import MAX_LEEWAY
+
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
 
 # What each field expects, said to a person when the value is wrong.
@@ -30,6 +32,10 @@ _EXPECTED: dict[str, str] = {
     "redis_prefix": "1-64 letters, digits or . _ : -",
     "signing_alg": "one of ES256, EdDSA, RS256, HS256",
     "secret_key": "at least 32 characters",
+    "default_scopes": (
+        "comma-separated scopes (RFC 6749 §3.3), at most 2000 characters together, none "
+        "starting with role: and not gatepass:admin"
+    ),
     "allowed_origins": "a comma-separated list of origins such as https://app.example",
     "log_level": "one of debug, info, warning, error",
     "trusted_proxies": "a comma-separated list of addresses or networks (CIDR)",
@@ -37,6 +43,7 @@ _EXPECTED: dict[str, str] = {
     "signed_url_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "playback_ttl": "seconds, at least 1 and at most GATEPASS_SIGNED_URL_MAX_TTL",
     "secure_link_secret": "at least 16 printable characters, no spaces, quotes, $, ; or braces",
+    "login_account_ceiling": "a whole number, at least GATEPASS_LOGIN_ACCOUNT_THRESHOLD",
 }
 
 
@@ -70,7 +77,7 @@ class Settings(BaseSettings):
     refresh_idle_ttl: int = Field(14 * 86400, ge=60)
     refresh_reuse_grace: int = Field(10, ge=0, le=300)
     signing_alg: SigningAlg = "ES256"
-    leeway: int = Field(30, ge=0, le=600)
+    leeway: int = Field(30, ge=0, le=MAX_LEEWAY)
     # RFC 9449: how old a DPoP proof may be (its iat), and server nonces (§8) at the token endpoint
     dpop_proof_max_age: int = Field(60, ge=5, le=600)
     dpop_nonce: bool = False
@@ -82,19 +89,27 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(2, ge=2, le=20)
     argon2_parallelism: int = Field(1, ge=1, le=16)
 
-    # Failed-login throttling: after `..._threshold` failures in `login_window` seconds the
-    # account (or address) waits, doubling each time, never longer than `..._max_lock`.
+    # Failed-login throttling (oauth/password_login.py): after `..._threshold` attempts in
+    # `login_window` seconds the key waits, doubling each time, never longer than `..._max_lock`.
+    # The account threshold counts per (account, address); `login_account_ceiling` counts an
+    # account's failures from every address, and locks it for everyone.
     login_window: int = Field(900, ge=1)
     login_account_threshold: int = Field(5, ge=1)
+    login_account_ceiling: int = Field(100, ge=1)
     login_account_max_lock: int = Field(300, ge=1)
     login_ip_threshold: int = Field(20, ge=1)
     login_ip_max_lock: int = Field(900, ge=1)
+    event_retention_days: int = Field(90, ge=1, le=36500)  # security events, then purged
 
     key_refresh_interval: int = Field(10, ge=1)
     jwks_max_age: int = Field(300, ge=0)
     max_body_bytes: int = Field(64 * 1024, ge=1024)
+    body_timeout: float = Field(10.0, gt=0, le=3600)  # seconds to receive a whole request body
     trusted_proxies: Annotated[list[str], NoDecode] = []
     access_log: bool = False
+    # the browser sessions' refresh cookie: __Host-gp_refresh with Path=/ instead of
+    # __Secure-gp_refresh with Path=/auth (server/refresh_cookie.py says why)
+    refresh_cookie_host_prefix: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     # Signed URLs (docs: README "Signed URLs"). Who may sign: a token with this role, or with
@@ -127,6 +142,14 @@ class Settings(BaseSettings):
     def _within_max_ttl(cls, v: int, info: ValidationInfo) -> int:
         if v > info.data.get("signed_url_max_ttl", v):
             raise ValueError("longer than the maximum")
+        return v
+
+    @field_validator("login_account_ceiling")
+    @classmethod
+    def _ceiling(cls, v: int, info: ValidationInfo) -> int:
+        # below the per-address threshold, one address could lock the account for everyone
+        if v < info.data.get("login_account_threshold", v):
+            raise ValueError("below the account threshold")
         return v
 
     @field_validator("secure_link_secret")
@@ -177,6 +200,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, v: object) -> object:
         return _csv(v)
+
+    @field_validator("default_scopes")
+    @classmethod
+    def _default_scopes(cls, v: list[str]) -> list[str]:
+        # the registration rules (a client without scopes of its own gets these), and never the
+        # administration scope, which only clients registered for it may carry
+        from gatepass.errors import GatepassError
+        from gatepass.oauth import scopes
+
+        try:
+            scopes.check_registrable(scopes.parse(" ".join(v)) or ())
+        except GatepassError:
+            raise ValueError("bad default scopes") from None
+        if scopes.ADMIN_SCOPE in v:
+            raise ValueError("the administration scope cannot be a default")
+        return v
 
     @field_validator("allowed_origins")
     @classmethod

@@ -159,19 +159,29 @@ def sign_compact(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]
 
 
 def rotation_plan(
-    keys: Sequence[SigningKey], *, alg: str, now: float, retire_after: float
+    keys: Sequence[SigningKey],
+    *,
+    alg: str,
+    now: float,
+    retire_after: float,
+    revoke_old: bool = False,
 ) -> list[SigningKey]:
     """The keys after one rotation: ``next`` signs, ``active`` retires, a fresh ``next`` waits.
 
     ``retire_after`` is the longest lifetime of a token the old key may have signed (plus
-    leeway); the old key stays published and accepted that long. With no key at all, the plan
+    leeway); the old key stays published and accepted that long. With ``revoke_old`` (an
+    emergency rotation, after a key was compromised) every older key, the active one and any
+    still retiring, is retired at once: unpublished now, refused by every verifier as soon as it
+    refreshes its key set, and every token they signed with it. With no key at all, the plan
     makes an active and a next key. A ``next`` of another algorithm than ``alg`` is replaced.
     """
     out: list[SigningKey] = []
     nxt: SigningKey | None = None
     for k in keys:
-        if k.state == "active":
+        if k.state == "active" and not revoke_old:
             out.append(replace(k, state="retiring", retire_at=now + retire_after))
+        elif k.state in ("active", "retiring") and revoke_old:
+            out.append(replace(k, state="retired", retire_at=now))
         elif k.state == "next":
             nxt = k if k.alg == alg else None
             if nxt is None:

@@ -169,9 +169,13 @@ def covers(kind: ScopeKind, scope: str, path: str) -> bool:
 @functools.lru_cache(maxsize=4096)
 def canonical_ip(value: str) -> str:
     """An address (``203.0.113.7``, ``2001:db8::1``) or network (``203.0.113.0/24``) in its one
-    canonical text; IPv4-mapped IPv6 addresses become IPv4. ``ValueError`` when it is neither."""
+    canonical text; IPv4-mapped IPv6 addresses become IPv4. ``ValueError`` when it is neither,
+    and for an IPv6 zone id (``fe80::1%eth0``, RFC 6874): it names an interface of one host, and
+    its ``%`` would not survive the URL's percent-encoding unchanged."""
     if not value or len(value) > 64:
         raise ValueError("empty or too long")
+    if "%" in value:
+        raise ValueError("zone id")
     if "/" in value:
         net = ipaddress.ip_network(value, strict=False)
         if isinstance(net, ipaddress.IPv6Network) and net.prefixlen == 128:

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from gatepass.core import opaque
 from gatepass.errors import InvalidClient, InvalidRequest
+from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID, first_party_client
 from gatepass.storage.clients import Clients
 from gatepass.storage.models import Client
 
@@ -56,11 +57,16 @@ async def authenticate(clients: Clients, presented: Presented) -> Client | None:
     """The authenticated client, or None when no client was named at all.
 
     A confidential client must present its secret; a public client must not be given one.
+    ``client_id=gatepass`` is the built-in first-party client (``oauth/first_party.py``).
     """
     if presented.client_id is None:
         if presented.secret is not None:
             raise InvalidClient()
         return None
+    if presented.client_id == FIRST_PARTY_CLIENT_ID:
+        if presented.secret is not None:
+            raise InvalidClient()
+        return first_party_client()
     client = await clients.cached(presented.client_id) if len(presented.client_id) <= 64 else None
     stored = client.secret_digest if client is not None and client.secret_digest else None
     if presented.secret is not None:

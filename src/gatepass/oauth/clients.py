@@ -39,6 +39,7 @@ def check(
     scope_set: set[str] = set()
     for s in scope_list:
         scope_set |= scopes.parse(s) or set()
+    scopes.check_registrable(scope_set)
     if token_format not in TOKEN_FORMATS:
         raise InvalidRequest("token_format must be jwt or opaque.")
     if audience is not None and (not audience or len(audience) > 255 or "\x00" in audience):

@@ -34,7 +34,8 @@ class ServerDenylist:
 
     async def start(self, *, follow: bool = True) -> None:
         """Load the database's entries; with Redis, start following the feed (reseeding Redis
-        from the database on every reconnection) and wait a little for it."""
+        from the database on every reconnection, and whenever Redis has lost the seed marker)
+        and wait a little for it."""
         now = self._clock.now()
         for e in await self.store.active(now):
             self.local.add(e)
@@ -58,6 +59,12 @@ class ServerDenylist:
         )
         if follow:
             await asyncio.to_thread(self.redis.wait_ready, 3.0)
+
+    @property
+    def ready(self) -> bool:
+        """Whether checks can be answered: always without Redis; with it, while the feed is
+        live (else every check raises ``DenylistUnavailable``: 503)."""
+        return self.redis is None or self.redis.ready
 
     def check(self, claims: AccessClaims) -> None:
         if self.redis is not None:

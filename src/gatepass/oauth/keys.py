@@ -47,10 +47,15 @@ class KeyManager:
         } or self._accepted != set(ring.verification_keys(self._clock.now())):
             self._install(ring)
 
-    async def rotate(self) -> KeyRing:
+    async def rotate(self, *, revoke_old: bool = False) -> KeyRing:
+        """One rotation; ``revoke_old`` retires every older key at once (see
+        :func:`~gatepass.core.keys.rotation_plan`)."""
         async with self._lock:
             ring = await self._store.rotate(
-                self._settings.signing_alg, now=self._clock.now(), retire_after=self.retire_after
+                self._settings.signing_alg,
+                now=self._clock.now(),
+                retire_after=self.retire_after,
+                revoke_old=revoke_old,
             )
             self._install(ring)
             return ring

@@ -86,7 +86,7 @@ async def refresh_grant(
     if family_row.jkt is not None and family_row.jkt != jkt:
         raise InvalidGrant(REFUSED, debug="refresh token bound to another DPoP key")
     presented: RefreshToken | RefreshRow = token_row  # re-read below if the rotation lost
-    granted = narrow(scopes.parse(scope), family_row.scope)
+    granted = scopes.for_subject(narrow(scopes.parse(scope), family_row.scope), user.roles)
     family = family_state(family_row)
     child = machine.child_token(svc.refresh_key, digest)
     child_digest = opaque.digest(child)

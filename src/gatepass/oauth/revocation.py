@@ -2,7 +2,8 @@
 
 Shared by refresh reuse, logout, logout-all, password change, administration and the CLI. A
 ``sid`` entry covers every access token a login issued; it lasts as long as the longest of them
-could (access-token TTL + leeway + a margin for one issued during the revocation itself).
+could be accepted by any verifier (access-token TTL + :data:`MAX_LEEWAY`, the largest leeway a
+verifier may use, + a margin for one issued during the revocation itself).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from gatepass.core.denylist import Revocation, user_not_before
+from gatepass.core.denylist import MAX_LEEWAY, Revocation, user_not_before
 from gatepass.oauth.services import Services
 from gatepass.storage.models import LoginSession
 from gatepass.storage.token_rows import LoginRow
@@ -19,8 +20,8 @@ MARGIN = 60.0
 
 
 def coverage(svc: Services, now: float) -> float:
-    """When every access token that could exist now has expired."""
-    return now + svc.settings.access_token_ttl + svc.settings.leeway + MARGIN
+    """When every access token that could exist now has expired for every verifier."""
+    return now + svc.settings.access_token_ttl + MAX_LEEWAY + MARGIN
 
 
 async def _record(
@@ -116,5 +117,6 @@ async def end_user_logins(
 
 
 async def revoke_access_token(svc: Services, jti: str, exp: float) -> None:
-    """One access token, until it would have expired."""
-    await svc.denylist.add(Revocation("jti", jti, exp + svc.settings.leeway))
+    """One access token, until no verifier would accept it anyway (``exp`` + the largest
+    leeway a verifier may use, not only the server's own)."""
+    await svc.denylist.add(Revocation("jti", jti, exp + MAX_LEEWAY))

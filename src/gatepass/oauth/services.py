@@ -69,6 +69,7 @@ async def open_services(
 ) -> Services:
     clock = clock or SystemClock()
     engine = db.make_engine(settings)
+    db.warn_if_exposed(settings)
     try:
         if migrate:
             await db.upgrade(engine)

@@ -13,12 +13,13 @@ from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.passwords import WeakPassword
 from gatepass.errors import InvalidRequest, NotFound
+from gatepass.oauth import scopes
+from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.issuance import TokenResponse, start_login
 from gatepass.oauth.password_login import authenticate_user
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.revocation import end_login, end_user_logins
 from gatepass.oauth.services import Services
-from gatepass.oauth.token_endpoint import FIRST_PARTY_CLIENT_ID
 from gatepass.storage.models import LoginSession
 
 
@@ -28,7 +29,13 @@ class Caller:
     user_agent: str | None
 
 
-async def login(svc: Services, username: str, password: str, caller: Caller) -> TokenResponse:
+async def login(
+    svc: Services, username: str, password: str, caller: Caller, scope: str | None = None
+) -> TokenResponse:
+    """A login through the built-in client ``gatepass``: the default scopes, or ``scope``
+    (which may name ``gatepass:admin``: see ``oauth/scopes.py``)."""
+    requested = scopes.parse(scope)
+    granted = scopes.grant(requested, scopes.first_party(svc.settings.default_scopes))
     user = await authenticate_user(
         svc, username, password, ip=caller.ip, user_agent=caller.user_agent
     )
@@ -37,7 +44,7 @@ async def login(svc: Services, username: str, password: str, caller: Caller) -> 
         user_id=user.id,
         roles=user.roles,
         client_id=FIRST_PARTY_CLIENT_ID,
-        scope=frozenset(svc.settings.default_scopes),
+        scope=scopes.for_subject(granted, user.roles),
         ip=caller.ip,
         user_agent=caller.user_agent,
     )

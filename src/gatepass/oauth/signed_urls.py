@@ -113,6 +113,11 @@ def _ttl(settings: Settings, expires_in: int | None, default: int) -> int:
 def _bind(bind_ip: str | None) -> str:
     if not bind_ip:
         return ""
+    if "%" in bind_ip:
+        raise InvalidRequest(
+            "bind_ip may not carry an IPv6 zone id (the part from %): a zone names an interface "
+            "of one host, not an address a signed URL can be bound to."
+        )
     try:
         return su.canonical_ip(bind_ip)
     except ValueError:

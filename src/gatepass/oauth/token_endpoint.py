@@ -12,6 +12,7 @@ from gatepass.errors import (
 )
 from gatepass.oauth import client_auth, scopes
 from gatepass.oauth.dpop import DpopRequest, refreshes_bound, token_binding
+from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
 from gatepass.oauth.password_login import authenticate_user
 from gatepass.oauth.refresh import refresh_grant
@@ -19,9 +20,14 @@ from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
 SUPPORTED_GRANTS = ("password", "refresh_token", "client_credentials")
-# Used when a password login names no client (first-party apps, curl): public, password only.
-FIRST_PARTY_CLIENT_ID = "gatepass"
 DEFAULT_GRANTS = ("password", "refresh_token")
+# the parameters each grant requires (RFC 6749 §4.3.2, §6): one missing is ``invalid_request``
+# (§5.2), whatever else the request holds, never ``invalid_grant``
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "password": ("username", "password"),
+    "refresh_token": ("refresh_token",),
+    "client_credentials": (),
+}
 
 
 def allowed_grants(client: Client | None) -> tuple[str, ...]:
@@ -30,10 +36,11 @@ def allowed_grants(client: Client | None) -> tuple[str, ...]:
     return tuple(client.grants) or DEFAULT_GRANTS
 
 
-def allowed_scopes(svc: Services, client: Client | None) -> list[str]:
-    if client is None or not client.scopes:
-        return list(svc.settings.default_scopes)
-    return list(client.scopes)
+def allowed_scopes(svc: Services, client: Client | None) -> frozenset[str]:
+    """What ``client`` may ask for; no client is the built-in first-party ``gatepass``."""
+    if client is None or client.id == FIRST_PARTY_CLIENT_ID:
+        return scopes.first_party(svc.settings.default_scopes)
+    return frozenset(client.scopes or svc.settings.default_scopes)
 
 
 async def token(
@@ -59,6 +66,9 @@ async def token(
         return response
     if grant_type not in allowed_grants(client):
         raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
+    missing = [name for name in REQUIRED[grant_type] if form.get(name) is None]
+    if missing:
+        raise InvalidRequest(f"The {grant_type} grant requires {' and '.join(missing)}.")
     jkt = await token_binding(svc, client, dpop)
     if grant_type == "refresh_token":
         response = await refresh_grant(
@@ -85,7 +95,7 @@ async def token(
         user_id=user.id,
         roles=user.roles,
         client_id=client.id if client else FIRST_PARTY_CLIENT_ID,
-        scope=granted,
+        scope=scopes.for_subject(granted, user.roles),
         ip=ip,
         user_agent=user_agent,
         audience=client.audience if client else None,
@@ -112,7 +122,8 @@ async def client_credentials(
         raise InvalidClient("client_credentials needs an authenticated confidential client.")
     if "client_credentials" not in allowed_grants(client):
         raise UnauthorizedClient("This client may not use the client_credentials grant.")
-    granted = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
+    requested = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
+    granted = scopes.for_subject(requested, ())  # no user, no role: never gatepass:admin
     jkt = await token_binding(svc, client, dpop)
     token, ttl = await issue_access_token(
         svc,

@@ -17,7 +17,7 @@ from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
-from gatepass.sdk.http import error_response, request_url
+from gatepass.sdk.http import OpaqueResolver, error_response, request_url
 from gatepass.sdk.verifier import Verifier, require
 
 
@@ -26,7 +26,7 @@ def http_error(exc: errors.VerifierError, algs: str | None = None) -> HTTPExcept
     return HTTPException(status_code=status, detail=body, headers=headers)
 
 
-OpaqueResolver = Callable[[str], Awaitable[AccessClaims]]
+__all__ = ["BearerAuth", "OpaqueResolver", "http_error"]
 
 
 class BearerAuth:

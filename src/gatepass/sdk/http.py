@@ -1,15 +1,23 @@
 """RFC 6750 and RFC 9449 §7 in one place: reading the access token (``Bearer`` or ``DPoP``)
 and turning SDK errors into HTTP answers.
 
-Every adapter (FastAPI, Starlette, Flask) calls these functions, so they all answer alike.
+Every adapter (FastAPI, Starlette, Flask) and the gatepass server itself call these functions
+(and ``Verifier.averify_request`` / ``verify_request``, the framework-neutral check of a
+request), so they all answer alike.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 from gatepass.core import rfc9449
+from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
+
+# how to resolve opaque (``gpa_...``) tokens, e.g. an ``Introspector``'s ``aresolve``; it raises
+# an ``InvalidTokenError`` for a token that is not active
+OpaqueResolver = Callable[[str], Awaitable[AccessClaims]]
 
 _TOKEN68 = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 

@@ -1,9 +1,11 @@
-"""Fetching the issuer's metadata (RFC 8414) and key set (RFC 7517), with a refetch rate limit."""
+"""Fetching the issuer's metadata (RFC 8414) and key set (RFC 7517), with a refetch rate limit
+and the freshness the issuer gives its key set (RFC 9111 §5.2.2.1 ``max-age``, less ``Age``)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -12,6 +14,35 @@ from gatepass.core.jose import JoseError, VerificationKey, verification_key_from
 from gatepass.sdk.errors import JWKSError
 
 METADATA_PATH = "/.well-known/oauth-authorization-server"
+DEFAULT_MAX_AGE = 300.0  # a key set served without Cache-Control max-age is refreshed this often
+LONGEST_MAX_AGE = 86400.0  # and never trusted longer than a day, whatever it says
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedKeys:
+    keys: dict[str, VerificationKey]
+    max_age: float  # seconds from the fetch during which this key set may be used
+
+
+def freshness(headers: Mapping[str, str]) -> float:
+    """How long a response may be used (RFC 9111 §4.2.1): ``max-age`` less ``Age``; 0 with
+    ``no-store`` or ``no-cache``; :data:`DEFAULT_MAX_AGE` without either."""
+    max_age = DEFAULT_MAX_AGE
+    for directive in headers.get("cache-control", "").lower().split(","):
+        name, _, value = directive.strip().partition("=")
+        if name in ("no-store", "no-cache"):
+            return 0.0
+        if name == "max-age":
+            value = value.strip().strip('"')
+            max_age = float(value) if _digits(value) else 0.0  # unparsable: stale (§4.2.1)
+    age = headers.get("age", "").strip()
+    if _digits(age):
+        max_age -= float(age)
+    return min(max(max_age, 0.0), LONGEST_MAX_AGE)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
 
 
 def keys_from_jwks(doc: Any) -> dict[str, VerificationKey]:
@@ -53,24 +84,24 @@ class JWKSClient:
     def due(self) -> bool:
         return time.monotonic() - self._last_attempt >= self.min_interval
 
-    def fetch(self, *, rate_limited: bool = True) -> dict[str, VerificationKey]:
+    def fetch(self, *, rate_limited: bool = True) -> FetchedKeys:
         """Fetch now. The first fetch (``rate_limited=False``) does not delay the first refetch."""
         if rate_limited:
             self._last_attempt = time.monotonic()
         try:
             r = httpx.get(self.jwks_uri, timeout=self.timeout, follow_redirects=False)
             r.raise_for_status()
-            return keys_from_jwks(r.json())
+            return FetchedKeys(keys_from_jwks(r.json()), freshness(r.headers))
         except (httpx.HTTPError, ValueError) as exc:
             raise JWKSError(f"cannot fetch JWKS: {type(exc).__name__}") from None
 
-    async def afetch(self) -> dict[str, VerificationKey]:
+    async def afetch(self) -> FetchedKeys:
         self._last_attempt = time.monotonic()
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
                 r = await client.get(self.jwks_uri)
             r.raise_for_status()
-            return keys_from_jwks(r.json())
+            return FetchedKeys(keys_from_jwks(r.json()), freshness(r.headers))
         except (httpx.HTTPError, ValueError) as exc:
             raise JWKSError(f"cannot fetch JWKS: {type(exc).__name__}") from None
 

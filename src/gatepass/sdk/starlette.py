@@ -4,7 +4,11 @@
                        on_error=on_auth_error)
 
 Requests without a token pass through unauthenticated (use ``@requires``); a bad token is
-answered 401 by ``on_auth_error``. Roles appear as ``role:<name>`` auth scopes next to scopes.
+answered 401 by ``on_auth_error``. Roles appear as ``role:<name>`` auth scopes next to scopes,
+and that namespace belongs to roles alone: a token scope starting with ``role:`` is not shown as
+an auth scope (it stays in ``request.user.claims.scope``), so a client registered with scope
+``role:admin`` never satisfies ``@requires("role:admin")``. (gatepass also refuses such scopes
+at registration; this adapter does not rely on the issuer for it.)
 ``Authorization: DPoP`` with its proof is accepted too (RFC 9449 §7); ``public_url``: the base
 URL the proofs' ``htu`` name, when the service sits behind a proxy.
 """
@@ -69,8 +73,17 @@ class GatepassBackend(AuthenticationBackend):
             )
         except errors.VerifierError as exc:
             raise GatepassAuthError(exc, self.verifier.dpop.algs) from None
-        grants = [*claims.scope, *(f"role:{r}" for r in claims.roles), "authenticated"]
-        return AuthCredentials(grants), TokenUser(claims)
+        return AuthCredentials(auth_scopes(claims)), TokenUser(claims)
+
+
+ROLE_PREFIX = "role:"
+
+
+def auth_scopes(claims: AccessClaims) -> list[str]:
+    """Starlette's auth scopes for ``claims``: its scopes, except any in the role namespace,
+    then ``role:<name>`` for each role, then ``authenticated``."""
+    scopes = [s for s in claims.scope if not s.startswith(ROLE_PREFIX)]
+    return [*scopes, *(ROLE_PREFIX + r for r in claims.roles), "authenticated"]
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:

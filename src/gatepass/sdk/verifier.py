@@ -4,25 +4,46 @@ iat (with leeway), then the denylist; repeated tokens are answered from a bounde
 :meth:`Verifier.verify_request` (and ``averify_request``) judge a whole request: a ``Bearer``
 token, or a ``DPoP`` token with its proof (RFC 9449 §7.1: signature, ``htm``, ``htu``, ``iat``,
 ``ath``, the key's thumbprint against ``cnf.jkt``, and the replay of ``jti``). A DPoP-bound
-token sent as Bearer is refused (§7.2). The adapters call these.
+token sent as Bearer is refused (§7.2). The adapters and the gatepass server itself call these.
+
+A verifier that fetches its keys (:meth:`Verifier.from_issuer`) refreshes them when the key set's
+``max-age`` runs out, in a background thread: a verification only compares the time with the
+refresh deadline, and never waits on the network for it. A refreshed key set replaces the old
+one whole, so a key the issuer stopped publishing (an emergency rotation) stops verifying
+within one ``max-age``.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any, Protocol
 
 from gatepass.core import access_token as at
 from gatepass.core import jose
 from gatepass.core.access_token import AccessClaims
+from gatepass.core.denylist import MAX_LEEWAY
 from gatepass.core.jose import VerificationKey
 from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
 from gatepass.sdk.dpop import Dpop
-from gatepass.sdk.http import credentials
-from gatepass.sdk.jwks import JWKSClient, fetch_metadata, jwks_uri_from_metadata, keys_from_jwks
+from gatepass.sdk.http import OpaqueResolver, credentials
+from gatepass.sdk.jwks import (
+    DEFAULT_MAX_AGE,
+    FetchedKeys,
+    JWKSClient,
+    fetch_metadata,
+    jwks_uri_from_metadata,
+    keys_from_jwks,
+)
+
+log = logging.getLogger("gatepass.sdk.verifier")
+
+MIN_REFRESH = 1.0  # a key set is refreshed at most this often, whatever its max-age
+RETRY_AFTER = 10.0  # after a failed refresh, the keys in hand are kept and the fetch retried
 
 _JOSE_TO_SDK: dict[type[Exception], type[errors.InvalidTokenError]] = {
     jose.MalformedToken: errors.MalformedToken,
@@ -68,6 +89,8 @@ class Verifier:
         default; a ``RedisReplayCache`` when several processes serve one address)."""
         if keys is None and jwks is None:
             raise ValueError("give keys, or a JWKSClient to fetch them")
+        if not 0 <= leeway <= MAX_LEEWAY:  # the denylist keeps entries no longer than that
+            raise ValueError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         self.issuer = issuer
         self.audience: str | frozenset[str] = (
             audience if isinstance(audience, str) else frozenset(audience)
@@ -81,6 +104,9 @@ class Verifier:
         self._cache_size = cache_size
         self._clock = clock
         self.dpop = dpop if dpop is not None else Dpop(clock=clock)
+        # when the key set must be refetched (never without a JWKSClient); read on every call
+        self._refresh_at = clock() + DEFAULT_MAX_AGE if jwks is not None else float("inf")
+        self._refreshing = threading.Lock()
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -88,8 +114,10 @@ class Verifier:
         """Read the issuer's RFC 8414 metadata, then its JWKS (both over HTTP, now)."""
         issuer = issuer.rstrip("/")
         jwks = JWKSClient(jwks_uri_from_metadata(issuer, fetch_metadata(issuer)))
-        keys = jwks.fetch(rate_limited=False)
-        return cls(issuer=issuer, audience=audience, keys=keys, jwks=jwks, **kw)
+        fetched = jwks.fetch(rate_limited=False)
+        verifier = cls(issuer=issuer, audience=audience, keys=fetched.keys, jwks=jwks, **kw)
+        verifier._install(fetched)
+        return verifier
 
     @classmethod
     def from_jwks(
@@ -98,10 +126,34 @@ class Verifier:
         return cls(issuer=issuer, audience=audience, keys=keys_from_jwks(jwks), **kw)
 
     def set_keys(self, keys: Mapping[str, VerificationKey]) -> None:
-        """Replace the key set (after a rotation); cached answers are dropped."""
+        """Replace the key set (after a rotation); cached answers are dropped.
+
+        The key set is replaced before the cache: a verification running meanwhile that read
+        the old cache puts its answer in that one, which is dropped with it (see :meth:`_verify`).
+        """
         self._keys = dict(keys)
         self._keyset = jose.KeySet(self._keys)
-        self._cache.clear()
+        self._cache = {}
+
+    def _install(self, fetched: FetchedKeys) -> None:
+        self.set_keys(fetched.keys)
+        self._refresh_at = self._clock() + max(fetched.max_age, MIN_REFRESH)
+
+    def _refresh_in_background(self) -> None:
+        if self._jwks is None or not self._refreshing.acquire(blocking=False):
+            return  # one refresh at a time
+        self._refresh_at = float("inf")  # until this one is done
+        threading.Thread(target=self._refresh, name="gatepass-jwks", daemon=True).start()
+
+    def _refresh(self) -> None:
+        try:
+            if self._jwks is not None:
+                self._install(self._jwks.fetch())
+        except Exception as exc:  # noqa: BLE001 - keep the keys in hand, try again soon
+            log.warning("could not refresh the JWKS: %s", type(exc).__name__)
+            self._refresh_at = self._clock() + RETRY_AFTER
+        finally:
+            self._refreshing.release()
 
     # -- verification -------------------------------------------------------------------
     def verify(self, token: str) -> AccessClaims:
@@ -114,7 +166,7 @@ class Verifier:
         except errors.UnknownKeyError:
             if self._jwks is None or not self._jwks.due():
                 raise
-            self.set_keys(self._jwks.fetch())
+            self._install(self._jwks.fetch())
             return self._verify(token)
 
     async def averify(self, token: str) -> AccessClaims:
@@ -124,7 +176,7 @@ class Verifier:
         except errors.UnknownKeyError:
             if self._jwks is None or not self._jwks.due():
                 raise
-            self.set_keys(await self._jwks.afetch())
+            self._install(await self._jwks.afetch())
             return self._verify(token)
 
     def verify_request(
@@ -155,7 +207,7 @@ class Verifier:
         method: str,
         url: str | Callable[[], str],
         proofs: Sequence[str] = (),
-        opaque: Callable[[str], Awaitable[AccessClaims]] | None = None,
+        opaque: OpaqueResolver | None = None,
     ) -> AccessClaims:
         """As :meth:`verify_request`, without blocking the event loop. ``opaque``: how to
         resolve an opaque (``gpa_…``) token (introspection, or the server's own lookup)."""
@@ -192,10 +244,13 @@ class Verifier:
 
     def _verify(self, token: str) -> AccessClaims:
         now = self._clock()
-        claims = self._cache.get(token)
+        if now >= self._refresh_at:
+            self._refresh_in_background()
+        cache = self._cache  # read once, before the key set: see set_keys
+        claims = cache.get(token)
         if claims is not None:
             if now >= claims.exp + self.leeway:
-                self._cache.pop(token, None)
+                cache.pop(token, None)
                 raise errors.ExpiredToken("token expired")
         else:
             try:
@@ -211,19 +266,19 @@ class Verifier:
             except (jose.JoseError, at.ClaimError) as exc:
                 raise _JOSE_TO_SDK.get(type(exc), errors.InvalidTokenError)(str(exc)) from None
             if self._cache_size > 0:
-                if len(self._cache) >= self._cache_size:
-                    self._evict()
-                self._cache[token] = claims
+                if len(cache) >= self._cache_size:
+                    _evict(cache)
+                cache[token] = claims
         if self.denylist is not None:
             self.denylist.check(claims)
         return claims
 
-    def _evict(self) -> None:
-        """Drop the oldest eighth of the cache. Finding a dict's oldest key means scanning past
-        the slots that earlier deletions left empty, so it is done once per many insertions."""
-        cache = self._cache
-        for token in list(islice(cache, max(1, len(cache) // 8))):
-            cache.pop(token, None)
+
+def _evict(cache: dict[str, AccessClaims]) -> None:
+    """Drop the oldest eighth of the cache. Finding a dict's oldest key means scanning past the
+    slots that earlier deletions left empty, so it is done once per many insertions."""
+    for token in list(islice(cache, max(1, len(cache) // 8))):
+        cache.pop(token, None)
 
 
 def _proof_request(

@@ -1,5 +1,7 @@
-"""The app factory: ``create_app(settings)`` builds a FastAPI app whose lifespan opens the
-database, applies migrations and loads the signing keys."""
+"""The app factory: ``create_app(settings)`` builds the Starlette app, its one middleware stack
+and its routes; its lifespan opens the database, applies migrations and loads the signing keys.
+
+Why Starlette and not FastAPI: ``docs/http-stack.md`` (the measurements)."""
 
 from __future__ import annotations
 
@@ -10,18 +12,17 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from gatepass.clock import Clock
 from gatepass.oauth import opaque_access
 from gatepass.oauth.services import Services, open_services
-from gatepass.sdk.fastapi import BearerAuth
 from gatepass.server import errors
 from gatepass.server.cors import SessionCors
-from gatepass.server.edge import EdgeFirstFastAPI, edge_verifier
+from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
-from gatepass.server.oauth_lane import oauth_lane
 from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
@@ -29,9 +30,21 @@ from gatepass.settings import Settings
 log = logging.getLogger("gatepass.server")
 
 
+# every route, in matching order (the hot OAuth endpoints first: fewer patterns tried)
+ROUTES = [
+    *oauth.ROUTES,
+    *discovery.ROUTES,
+    *api.ROUTES,
+    *admin.ROUTES,
+    *ops.ROUTES,
+    *session_routes.ROUTES,
+    *signed_urls.ROUTES,
+]
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, freeze_gc: bool = False
-) -> FastAPI:
+) -> Starlette:
     """``freeze_gc`` (for a server process): after start-up, move everything alive into the
     garbage collector's permanent generation, so full collections stop walking the modules,
     keys and settings on every run (measured: p99 of /api/profile on cache misses 170-191 ms
@@ -39,14 +52,11 @@ def create_app(
     edge = edge_verifier(settings, clock)  # GET /edge/verify: URL keys in memory
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         svc = await open_services(settings, clock)
         app.state.services = svc
-        app.state.bearer = BearerAuth(
-            svc.verifier,
-            opaque=functools.partial(opaque_access.resolve, svc, audience=settings.audience),
-            public_url=settings.issuer,  # DPoP proofs name the issuer's URLs (RFC 9449 §4.3)
-        )
+        # how server/deps.bearer resolves opaque access tokens: for this server's own audience
+        app.state.opaque = functools.partial(opaque_access.resolve, svc, audience=settings.audience)
         svc.url_keys.attach(edge)
         if freeze_gc:
             gc.collect()
@@ -64,27 +74,23 @@ def create_app(
                 await upkeep
             await svc.close()
 
-    app = EdgeFirstFastAPI(  # a FastAPI answering GET /edge/verify before anything else,
-        edge=edge,
-        lane=oauth_lane(settings),  # and the OAuth POST endpoints before FastAPI's own work
-        title="gatepass",
+    # The one middleware stack, outermost first. Outside it, Starlette's ServerErrorMiddleware
+    # answers anything unexpected (errors.unexpected); inside it, its ExceptionMiddleware turns
+    # every other exception into an answer (errors.HANDLERS), then the router.
+    middleware = [
+        Middleware(EdgeVerify, verifier=edge),  # GET /edge/verify answered here, nothing else
+        Middleware(SessionCors, origins=settings.allowed_origins),  # acts on /auth/ only
+        Middleware(RejectNul),
+        Middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout),
+        Middleware(RequestMetrics),
+        Middleware(SecurityHeaders),
+    ]
+    return Starlette(
+        routes=ROUTES,
+        middleware=middleware,
+        exception_handlers=errors.HANDLERS,
         lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
     )
-    errors.install(app)
-    for module in (discovery, oauth, api, admin, ops):
-        app.include_router(module.router)
-    app.include_router(session_routes.router)
-    app.include_router(signed_urls.router)
-    # innermost first (the last added is the outermost); the OAuth lane repeats this stack
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(RequestMetrics)
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(RejectNul)
-    app.add_middleware(SessionCors, origins=settings.allowed_origins)
-    return app
 
 
 async def _refresh_keys(svc: Services) -> None:
@@ -101,7 +107,7 @@ async def _refresh_keys(svc: Services) -> None:
             log.warning("could not reload URL-signing keys", exc_info=True)
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> Starlette:
     """For ``uvicorn --factory`` (``gatepass serve --workers N``): settings from the environment."""
     from gatepass import logs
     from gatepass.settings import load_settings

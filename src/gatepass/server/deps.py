@@ -1,22 +1,18 @@
-"""Request-scoped access to the app's Services and the caller's address."""
+"""What endpoints ask of a request: the caller's address and agent, and the verified access
+token, Bearer or DPoP with its proof (through the SDK's framework-neutral
+``Verifier.averify_request``, with the server's own Verifier)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import HTTPException, Request
+from starlette.requests import Request
 
 from gatepass.core.access_token import AccessClaims
+from gatepass.oauth import scopes
 from gatepass.oauth.services import Services
-from gatepass.sdk.fastapi import BearerAuth
+from gatepass.sdk.errors import VerifierError
+from gatepass.sdk.http import error_response, request_url
+from gatepass.sdk.verifier import require
 from gatepass.server.middleware import labelled
-
-
-async def services(request: Request) -> Services:
-    # async, so that FastAPI calls it inline rather than in its thread pool (a sync dependency
-    # costs a thread hand-off on every request)
-    svc: Services = request.app.state.services
-    return svc
 
 
 def client_ip(request: Request) -> str | None:
@@ -31,22 +27,36 @@ def user_agent(request: Request) -> str | None:
 _RESULTS = {401: "invalid", 403: "forbidden", 503: "unavailable"}
 
 
-def bearer(
-    *, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
-) -> Callable[[Request], Awaitable[AccessClaims]]:
-    """A dependency: the caller's verified access-token claims (through the SDK's FastAPI
-    adapter, with the server's own Verifier), requiring ``roles`` and ``scopes``."""
+async def bearer(
+    svc: Services,
+    request: Request,
+    *,
+    roles: tuple[str, ...] = (),
+    scopes: tuple[str, ...] = (),
+) -> AccessClaims:
+    """The caller's verified access-token claims, with every one of ``roles`` and ``scopes``;
+    otherwise the SDK's ``VerifierError``, which ``server/errors.py`` answers (RFC 6750, RFC
+    9449 §7). A DPoP proof must name the issuer's public URL (RFC 9449 §4.3: ``GATEPASS_ISSUER``
+    + the path), whatever host or proxy the request came through."""
+    counter = svc.metrics.verifications
+    url = request.url
+    try:
+        claims = await svc.verifier.averify_request(
+            request.headers.get("authorization"),
+            method=request.method,
+            url=lambda: request_url(svc.settings.issuer, url.scheme, url.netloc, url.path),
+            proofs=request.headers.getlist("dpop"),
+            opaque=request.app.state.opaque,
+        )
+        if roles or scopes:
+            require(claims, roles=roles, scopes=scopes)
+    except VerifierError as exc:
+        labelled(counter, _RESULTS.get(error_response(exc)[0], "error")).inc()
+        raise
+    labelled(counter, "valid").inc()
+    return claims
 
-    async def dependency(request: Request) -> AccessClaims:
-        state = request.app.state
-        auth: BearerAuth = state.bearer
-        counter = state.services.metrics.verifications
-        try:
-            claims = await auth.check(request, roles, scopes)
-        except HTTPException as exc:
-            labelled(counter, _RESULTS.get(exc.status_code, "error")).inc()
-            raise
-        labelled(counter, "valid").inc()
-        return claims
 
-    return dependency
+async def admin(svc: Services, request: Request) -> AccessClaims:
+    """Administration: role ``admin`` and scope ``gatepass:admin`` (DESIGN.md, Administration)."""
+    return await bearer(svc, request, roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))

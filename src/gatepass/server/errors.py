@@ -1,13 +1,10 @@
 """The one place that turns exceptions into HTTP answers.
 
-GatepassError -> its own status and body; FastAPI/Starlette HTTP errors and validation errors ->
-the same JSON shape; a database that cannot answer -> 503 ``temporarily_unavailable``; anything
-unexpected -> a generic 500 ``server_error``, details only in the log. No answer ever carries a
-stack trace, a token, a password or a hash.
-
-``render`` and ``unexpected`` are public because two apps use them: the FastAPI app (through
-``install``) and the OAuth lane (``server/oauth_lane.py``), which answers the three OAuth POST
-endpoints without FastAPI and must render their errors exactly as the FastAPI app does.
+GatepassError -> its own status and body; a refused access token (the SDK's ``VerifierError``)
+-> its RFC 6750 / RFC 9449 answer; Starlette's HTTP errors (404, 405) -> the same JSON shape; a
+database that cannot answer -> 503 ``temporarily_unavailable``; anything unexpected -> a generic
+500 ``server_error``, details only in the log. No answer ever carries a stack trace, a token, a
+password or a hash. ``HANDLERS`` is what the app registers (``server/app.py``).
 """
 
 from __future__ import annotations
@@ -16,12 +13,13 @@ import logging
 from typing import Any
 
 import asyncpg
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from gatepass.errors import GatepassError
+from gatepass.sdk.errors import VerifierError
+from gatepass.sdk.http import error_response
 from gatepass.storage.db import UNAVAILABLE
 
 log = logging.getLogger("gatepass.server")
@@ -68,24 +66,19 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, StarletteHTTPException):  # pragma: no cover
         raise exc
     detail: Any = exc.detail
-    if isinstance(detail, dict) and "error" in detail:
-        return error_json(
-            exc.status_code,
-            str(detail["error"]),
-            str(detail.get("error_description", "")),
-            dict(exc.headers or {}),
-        )
     error = _STATUS_ERRORS.get(exc.status_code, "invalid_request")
     desc = detail if isinstance(detail, str) else "The request was refused."
     return error_json(exc.status_code, error, desc, dict(exc.headers or {}))
 
 
-async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
-    where = ""
-    if isinstance(exc, RequestValidationError) and exc.errors():
-        loc = [str(p) for p in exc.errors()[0].get("loc", ()) if p != "body"]
-        where = f" ({'.'.join(loc)})" if loc else ""
-    return error_json(400, "invalid_request", f"The request body is invalid{where}.")
+async def _bearer_refused(request: Request, exc: Exception) -> JSONResponse:
+    """A missing, invalid or insufficient access token (RFC 6750 §3) or DPoP proof (RFC 9449
+    §7.1, challenged with the algorithms the server's verifier accepts), or verification that
+    is unavailable (503): the SDK's own answer (``sdk/http.error_response``)."""
+    if not isinstance(exc, VerifierError):  # pragma: no cover - registered for the class
+        raise exc
+    status, body, headers = error_response(exc, algs=request.app.state.services.verifier.dpop.algs)
+    return error_json(status, body["error"], body.get("error_description", ""), headers)
 
 
 def database_unavailable(exc: Exception) -> JSONResponse:
@@ -115,10 +108,10 @@ async def unexpected(_: Request, exc: Exception) -> JSONResponse:
     return error_json(500, "server_error", "The server could not complete the request.")
 
 
-def install(app: FastAPI) -> None:
-    app.add_exception_handler(GatepassError, _gatepass_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    for unavailable in UNAVAILABLE:
-        app.add_exception_handler(unavailable, _database_unavailable)
-    app.add_exception_handler(Exception, unexpected)
+HANDLERS: dict[Any, Any] = {
+    GatepassError: _gatepass_error,
+    VerifierError: _bearer_refused,
+    StarletteHTTPException: _http_error,
+    **{unavailable: _database_unavailable for unavailable in UNAVAILABLE},
+    Exception: unexpected,  # Starlette's ServerErrorMiddleware, outside every middleware
+}

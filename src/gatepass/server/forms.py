@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from starlette.requests import Request
 
 from gatepass.errors import InvalidRequest, UnsupportedMediaType
 

@@ -1,5 +1,6 @@
 """Background upkeep of a running server: follow the database denylist (without Redis), and
-purge what has expired (logins, refresh tokens, denylist entries; see ``storage/purge.py``)."""
+purge what has expired (logins, tokens, denylist entries, failed-login counters, old security
+events; see ``storage/purge.py``)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,11 @@ async def maintain(svc: Services) -> None:
         if time.monotonic() >= next_purge:
             next_purge = time.monotonic() + PURGE_INTERVAL
             try:
-                done = await purge(svc.sessions, svc.clock.now())
+                done = await purge(
+                    svc.sessions,
+                    svc.clock.now(),
+                    event_retention=svc.settings.event_retention_days * 86400.0,
+                )
                 svc.denylist.local.purge(svc.clock.now())
                 if done.total:
                     log.info("purged expired rows", extra={"purged": done.counts})

@@ -1,28 +1,31 @@
-"""Pure ASGI middleware: request-body limit and security headers. Cheap on the hot path."""
+"""Pure ASGI middleware: request-body limit and deadline, NUL refusal, metrics and security
+headers. Cheap on the hot path."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 import time
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+log = logging.getLogger("gatepass.server")
 
-async def _send_error(send: Send, status: int, description: str) -> None:
+
+async def _send_error(send: Send, status: int, description: str, *, close: bool = False) -> None:
     body = json.dumps({"error": "invalid_request", "error_description": description}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -30,12 +33,20 @@ class _BodyTooLarge(Exception):
     pass
 
 
-class BodyLimit:
-    """Refuse bodies over ``limit`` bytes with 413, whether or not Content-Length says so."""
+class _BodyTooSlow(Exception):
+    pass
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+
+class BodyLimit:
+    """The request body: over ``limit`` bytes is 413, whether or not Content-Length says so; not
+    all received within ``timeout`` seconds of its first read is 408 (and the
+    connection closed), so half-sent bodies cannot hold connections; a client that hangs up in
+    the middle of its body is no error: nothing is answered, nothing logged above debug."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float = 10.0) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,10 +64,11 @@ class BodyLimit:
                     return
         seen = 0
         started = False
+        reading = _BodyDeadline(self.timeout)
 
         async def limited_receive() -> Message:
             nonlocal seen
-            message = await receive()
+            message = await reading.receive(receive)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
@@ -74,6 +86,58 @@ class BodyLimit:
         except _BodyTooLarge:
             if not started:
                 await _send_error(send, 413, "The request body is too large.")
+        except _BodyTooSlow:
+            if not started:
+                await _send_error(send, 408, "The request body did not arrive in time.", close=True)
+        except ClientDisconnect:  # gone: no one to answer
+            log.debug("client disconnected before its request body was read")
+        finally:
+            reading.done()
+
+
+class _BodyDeadline:
+    """Receiving a body within ``timeout`` seconds of the first read: one timer per request,
+    armed at the first read and dropped when the last part has come, which cancels a read
+    still waiting when it fires (``asyncio.timeout`` around each read costs several times
+    more: a request body is read on every OAuth request)."""
+
+    __slots__ = ("timeout", "_timer", "_task", "_waiting", "_expired")
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._waiting = False
+        self._expired = False
+
+    async def receive(self, receive: Receive) -> Message:
+        if self._expired:
+            raise _BodyTooSlow
+        if self._timer is None:
+            self._task = asyncio.current_task()
+            self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
+        self._waiting = True
+        try:
+            message = await receive()
+        except asyncio.CancelledError:
+            if self._expired and self._task is not None:
+                self._task.uncancel()
+                raise _BodyTooSlow from None
+            raise
+        finally:
+            self._waiting = False
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self.done()  # the whole body (or a disconnect): no deadline any more
+        return message
+
+    def _expire(self) -> None:
+        self._expired = True
+        if self._waiting and self._task is not None:
+            self._task.cancel()
+
+    def done(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
 
 
 class RejectNul:

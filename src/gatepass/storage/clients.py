@@ -4,6 +4,10 @@ Client authentication reads clients through :meth:`Clients.cached`: a small in-p
 that the token and introspection endpoints do not pay a database round trip per request. A
 delete or a secret rotation through this object drops the entry at once; another instance (or
 the CLI) sees the change within ``CACHE_TTL`` seconds.
+
+"At once" holds for requests in flight too: each invalidation of an id bumps that id's
+generation, and a read that began before the latest invalidation (so may have seen the row as
+it was before the change committed) is answered but never cached.
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ class Clients:
         self._clock = clock or SystemClock()
         self._ttl = cache_ttl
         self._cache: dict[str, tuple[float, Client]] = {}
+        # id -> invalidations so far; only ids changed through this object, kept while a read of
+        # the id may be in flight (see _reading)
+        self._generation: dict[str, int] = {}
+        self._reading: dict[str, int] = {}  # id -> reads in flight
 
     async def create(
         self,
@@ -87,7 +95,15 @@ class Clients:
         hit = self._cache.get(client_id)
         if hit is not None and 0 <= now - hit[0] < self._ttl:
             return hit[1]
-        client = await self.get(client_id)
+        generation = self._generation.get(client_id, 0)
+        self._reading[client_id] = self._reading.get(client_id, 0) + 1
+        try:
+            client = await self.get(client_id)
+            stale = self._generation.get(client_id, 0) != generation
+        finally:
+            self._done_reading(client_id)
+        if stale:
+            return client  # invalidated while we read: answer this request, cache nothing
         self._cache.pop(client_id, None)
         if client is not None:
             if len(self._cache) >= CACHE_SIZE:
@@ -95,8 +111,18 @@ class Clients:
             self._cache[client_id] = (now, client)
         return client
 
+    def _done_reading(self, client_id: str) -> None:
+        left = self._reading.pop(client_id) - 1
+        if left:
+            self._reading[client_id] = left
+        else:  # no read of it in flight: no generation to compare against any more
+            self._generation.pop(client_id, None)
+
     def forget(self, client_id: str) -> None:
+        """Drop the cached record, and refuse to cache any read of it already in flight."""
         self._cache.pop(client_id, None)
+        if client_id in self._reading:
+            self._generation[client_id] = self._generation.get(client_id, 0) + 1
 
     async def delete(self, client_id: str) -> bool:
         self.forget(client_id)

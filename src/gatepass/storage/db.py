@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +18,15 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from gatepass.settings import Settings
-from gatepass.storage.token_rows import (
-    SQLITE_PRAGMAS,
-    PostgresTokenRows,
-    SqliteTokenRows,
-    TokenRows,
-)
+from gatepass.storage.token_rows import TokenRows
+from gatepass.storage.token_rows.postgresql import PostgresTokenRows
+from gatepass.storage.token_rows.sqlite import SQLITE_PRAGMAS, SqliteTokenRows
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# what SQLite may create beside the database file; it gives them the database file's mode
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+log = logging.getLogger("gatepass.storage")
 
 # What a database that is down, unreachable, locked past its busy timeout or out of connections
 # raises, through SQLAlchemy or the drivers directly: the server answers 503, not 500. Interface
@@ -45,6 +49,7 @@ def make_engine(settings: Settings) -> AsyncEngine:
     kwargs: dict[str, Any] = {"pool_pre_ping": not settings.is_sqlite, "hide_parameters": True}
     if settings.is_sqlite:
         Path(settings.sqlite_path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_sqlite_files(settings.sqlite_path)
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs.update(pool_size=10, max_overflow=20)
@@ -52,6 +57,43 @@ def make_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def private_sqlite_files(path: str) -> None:
+    """Make the SQLite database (password hashes, sessions, addresses) readable by its owner
+    only: create the file 0600 before SQLite opens it (SQLite then creates its ``-wal``, ``-shm``
+    and ``-journal`` with the same mode), and bring back to 0600 any of them that an earlier
+    version left readable by others. Independent of the umask and of the directory's mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, *(path + suffix for suffix in SQLITE_COMPANIONS)):
+        try:
+            mode = os.stat(name).st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            os.chmod(name, 0o600)
+
+
+def warn_if_exposed(settings: Settings) -> list[Path]:
+    """Log a warning for each directory holding gatepass's files (the data directory, and the
+    SQLite database's) that its group or others may enter or read; returns them."""
+    dirs = {settings.data_dir.resolve()}
+    if settings.is_sqlite:
+        dirs.add(Path(settings.sqlite_path).resolve().parent)
+    exposed = []
+    for d in sorted(dirs):
+        try:
+            mode = d.stat().st_mode
+        except FileNotFoundError:
+            continue
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            exposed.append(d)
+            log.warning(
+                "data directory is accessible to its group or others (chmod 700 it); "
+                "gatepass's own files in it are 0600",
+                extra={"path": str(d), "mode": oct(stat.S_IMODE(mode))},
+            )
+    return exposed
 
 
 async def open_token_rows(settings: Settings) -> TokenRows:

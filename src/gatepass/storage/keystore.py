@@ -32,16 +32,25 @@ class KeyStore:
         return ring
 
     async def rotate(
-        self, alg: str, *, now: float, retire_after: float, only_if_needed: bool = False
+        self,
+        alg: str,
+        *,
+        now: float,
+        retire_after: float,
+        only_if_needed: bool = False,
+        revoke_old: bool = False,
     ) -> KeyRing:
-        """Apply one rotation atomically; concurrent rotations are serialised."""
+        """Apply one rotation atomically; concurrent rotations are serialised. ``revoke_old``:
+        see :func:`~gatepass.core.keys.rotation_plan`."""
         async with self._s.begin() as s:
             await serialise(s, "signing_keys", 7364502)
             rows = {r.kid: r for r in (await s.execute(select(SigningKeyRow))).scalars()}
             current = [self._from_row(r) for r in rows.values() if r.state != "retired"]
             if only_if_needed and not corekeys.needs_initial_rotation(current, alg):
                 return KeyRing(tuple(current))
-            planned = corekeys.rotation_plan(current, alg=alg, now=now, retire_after=retire_after)
+            planned = corekeys.rotation_plan(
+                current, alg=alg, now=now, retire_after=retire_after, revoke_old=revoke_old
+            )
             write_plan(s, rows, planned, self._to_row)
         return KeyRing(tuple(k for k in planned if k.state != "retired"))
 

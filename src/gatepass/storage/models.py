@@ -7,12 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, false
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
     pass
+
+
+# A token's or login's scopes: as long as registration allows (oauth/scopes.MAX_SCOPE_CHARS).
+# TEXT on PostgreSQL (migration 0005). SQLite keeps the VARCHAR(1000) declared by 0001 and 0003,
+# which it never enforces (a declared length is only a type affinity there); rebuilding the
+# tables to change the declaration would cascade-delete refresh tokens under foreign_keys=ON.
+SCOPE = String(1000).with_variant(Text(), "postgresql")
 
 
 class User(Base):
@@ -66,7 +73,7 @@ class LoginSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     client_id: Mapped[str] = mapped_column(String(64))
-    scope: Mapped[str] = mapped_column(String(1000), default="")
+    scope: Mapped[str] = mapped_column(SCOPE, default="")
     created_at: Mapped[float] = mapped_column(Float)
     last_used_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
@@ -110,15 +117,17 @@ class SecurityEvent(Base):
 
 
 class LoginThrottle(Base):
-    """Failed-login counters per key (``acct:<name>`` or ``ip:<addr>``)."""
+    """Failed-login counters per key (``acct_ip:<addr> <name>``, ``acct:<name>``, ``ip:<addr>``);
+    ``expires_at`` is when the row says nothing any more (``storage/purge.py`` deletes it)."""
 
     __tablename__ = "login_throttle"
 
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[float] = mapped_column(Float)
     lockouts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class DenylistEntry(Base):
@@ -158,7 +167,7 @@ class OpaqueAccessToken(Base):
     sub: Mapped[str] = mapped_column(String(64), index=True)
     sid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     username: Mapped[str | None] = mapped_column(String(150), nullable=True)
-    scope: Mapped[str] = mapped_column(String(1000), default="")
+    scope: Mapped[str] = mapped_column(SCOPE, default="")
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     audience: Mapped[str] = mapped_column(String(255))
     issued_at: Mapped[float] = mapped_column(Float)

@@ -7,7 +7,10 @@ of what is live (each query uses an index on an expiry column).
 - logins past their absolute or idle deadline, and revoked ones after ``revoked_retention``
   (their tokens with them);
 - opaque access tokens past their expiry;
-- denylist entries whose tokens have all expired.
+- denylist entries whose tokens have all expired;
+- failed-login counters whose window, lock and memory of lockouts are over (``expires_at``), so
+  that guesses at names that do not exist leave nothing behind for long;
+- security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days).
 """
 
 from __future__ import annotations
@@ -16,14 +19,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute
 
 from gatepass.storage.denylist import SqlDenylist
-from gatepass.storage.models import LoginSession, OpaqueAccessToken, RefreshToken
+from gatepass.storage.models import (
+    LoginSession,
+    LoginThrottle,
+    OpaqueAccessToken,
+    RefreshToken,
+    SecurityEvent,
+)
 
 USED_RETENTION = 86400.0
 REVOKED_RETENTION = 86400.0
+EVENT_RETENTION = 90 * 86400.0
 
 Progress = Callable[[str, int], None]
 
@@ -36,6 +47,8 @@ class Purged:
             "login_sessions": 0,
             "opaque_tokens": 0,
             "denylist": 0,
+            "login_throttle": 0,
+            "security_events": 0,
         }
     )
 
@@ -51,6 +64,7 @@ async def purge(
     batch: int = 1000,
     used_retention: float = USED_RETENTION,
     revoked_retention: float = REVOKED_RETENTION,
+    event_retention: float = EVENT_RETENTION,
     progress: Progress | None = None,
 ) -> Purged:
     out = Purged()
@@ -60,20 +74,27 @@ async def purge(
         if progress is not None and n:
             progress(table, out.counts[table])
 
-    tokens = select(RefreshToken.digest).where(
-        or_(
-            RefreshToken.expires_at <= now,
-            RefreshToken.used_at <= now - used_retention,
-        )
+    async def rows(table: str, key: InstrumentedAttribute[Any], dead: ColumnElement[bool]) -> None:
+        """Delete the rows where ``dead`` holds, ``batch`` primary keys at a time. On PostgreSQL
+        the rows are locked first, skipping any that a request holds (a login's throttle
+        counters: left for the next round, so the purge never waits on a request, nor the two
+        on each other); ``dead`` is checked again as they go, since a counter may have come back
+        to life meanwhile."""
+        q = select(key).where(dead).limit(batch).with_for_update(skip_locked=True)
+        while True:
+            async with sessions.begin() as s:
+                keys = list((await s.execute(q)).scalars())
+                if keys:
+                    done = await s.execute(delete(key.class_).where(key.in_(keys), dead))
+                    tell(table, done.rowcount)
+            if len(keys) < batch:
+                return
+
+    await rows(
+        "refresh_tokens",
+        RefreshToken.digest,
+        or_(RefreshToken.expires_at <= now, RefreshToken.used_at <= now - used_retention),
     )
-    while True:
-        async with sessions.begin() as s:
-            keys = list((await s.execute(tokens.limit(batch))).scalars())
-            if keys:
-                await s.execute(delete(RefreshToken).where(RefreshToken.digest.in_(keys)))
-        tell("refresh_tokens", len(keys))
-        if len(keys) < batch:
-            break
 
     families = select(LoginSession.id).where(
         or_(
@@ -92,17 +113,10 @@ async def purge(
         if len(sids) < batch:
             break
 
-    opaque = select(OpaqueAccessToken.digest).where(OpaqueAccessToken.expires_at <= now)
-    while True:
-        async with sessions.begin() as s:
-            digests = list((await s.execute(opaque.limit(batch))).scalars())
-            if digests:
-                await s.execute(
-                    delete(OpaqueAccessToken).where(OpaqueAccessToken.digest.in_(digests))
-                )
-        tell("opaque_tokens", len(digests))
-        if len(digests) < batch:
-            break
-
+    await rows("opaque_tokens", OpaqueAccessToken.digest, OpaqueAccessToken.expires_at <= now)
     tell("denylist", await SqlDenylist(sessions).purge(now, batch=batch))
+    await rows("login_throttle", LoginThrottle.key, LoginThrottle.expires_at <= now)
+    await rows(
+        "security_events", SecurityEvent.id, SecurityEvent.created_at < now - event_retention
+    )
     return out

@@ -1,30 +1,23 @@
-"""Administration (Bearer with role ``admin``)."""
+"""Administration: Bearer with role ``admin`` and scope ``gatepass:admin`` (oauth/scopes.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
-
-from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth import sessions
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
-from gatepass.server.deps import bearer, client_ip, services, user_agent
+from gatepass.server.deps import admin, client_ip, user_agent
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.query import QueryParams
 from gatepass.server.routes import clients
-
-router = APIRouter(prefix="/admin")
-admin = bearer(roles=("admin",))
-router.include_router(clients.router)
+from gatepass.server.routing import route
 
 
-@router.post("/users", status_code=201)
-async def add_user(
-    request: Request, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> JSONResponse:
+async def add_user(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150)
     password = text_field(data, "password", max_len=1024)
@@ -43,63 +36,65 @@ async def add_user(
     )
 
 
-@router.get("/users/{user_id}/sessions")
-async def user_sessions(
-    user_id: str, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> dict[str, Any]:
+async def user_sessions(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    user_id = request.path_params["user_id"]
     if len(user_id) > 64 or await svc.users.by_id(user_id) is None:
         raise NotFound("No such user.")
     rows = await svc.logins.of_user(user_id, active_at=svc.clock.now())
-    return {
-        "sessions": [
-            {
-                "id": r.id,
-                "created": r.created_at,
-                "last_used": r.last_used_at,
-                "expires": r.expires_at,
-                "client_id": r.client_id,
-                "user_agent": r.user_agent,
-                "ip": r.ip,
-            }
-            for r in rows
-        ]
-    }
+    return JSONResponse(
+        {
+            "sessions": [
+                {
+                    "id": r.id,
+                    "created": r.created_at,
+                    "last_used": r.last_used_at,
+                    "expires": r.expires_at,
+                    "client_id": r.client_id,
+                    "user_agent": r.user_agent,
+                    "ip": r.ip,
+                }
+                for r in rows
+            ]
+        }
+    )
 
 
-@router.post("/users/{user_id}/revoke")
-async def revoke_user(
-    user_id: str,
-    request: Request,
-    claims: AccessClaims = Depends(admin),
-    svc: Services = Depends(services),
-) -> dict[str, Any]:
+async def revoke_user(svc: Services, request: Request) -> Response:
     """End every login of the user at once, with every access token issued to them."""
+    claims = await admin(svc, request)
+    user_id = request.path_params["user_id"]
     caller = sessions.Caller(client_ip(request), user_agent(request))
     revoked = await sessions.force_logout(svc, user_id, by=claims.sub, caller=caller)
-    return {"revoked_sessions": revoked}
+    return JSONResponse({"revoked_sessions": revoked})
 
 
-@router.post("/keys/rotate")
-async def rotate_keys(
-    _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> dict[str, Any]:
-    ring = await svc.keys.rotate()
+async def rotate_keys(svc: Services, request: Request) -> Response:
+    """Rotate the signing keys. An optional JSON body ``{"revoke_old": true}`` makes it an
+    emergency rotation: the old keys are retired at once instead of when their tokens expire."""
+    await admin(svc, request)
+    revoke_old = False
+    if await request.body():
+        revoke_old = (await read_json_object(request)).get("revoke_old", False)
+        if not isinstance(revoke_old, bool):
+            raise InvalidRequest("revoke_old must be true or false.")
+    ring = await svc.keys.rotate(revoke_old=revoke_old)
     now = svc.clock.now()
-    return {
-        "active": ring.active().kid,
-        "keys": [{"kid": k.kid, "alg": k.alg, "state": k.state} for k in ring.published(now)],
-    }
+    return JSONResponse(
+        {
+            "active": ring.active().kid,
+            "keys": [{"kid": k.kid, "alg": k.alg, "state": k.state} for k in ring.published(now)],
+        }
+    )
 
 
-@router.get("/events")
-async def events(
-    _: AccessClaims = Depends(admin),
-    svc: Services = Depends(services),
-    after: int = Query(0, ge=0, le=2**62),
-    limit: int = Query(50, ge=1, le=500),
-    type: str | None = Query(None, max_length=64),  # noqa: A002
-) -> dict[str, Any]:
-    rows = await svc.events.page(after_id=after, limit=limit, type_=type)
+async def events(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    query = QueryParams(request)
+    after = query.integer("after", 0, low=0, high=2**62)
+    limit = query.integer("limit", 50, low=1, high=500)
+    type_ = query.text("type", max_len=64)
+    rows = await svc.events.page(after_id=after, limit=limit, type_=type_)
     items = [
         {
             "id": e.id,
@@ -115,4 +110,14 @@ async def events(
         }
         for e in rows
     ]
-    return {"events": items, "next": items[-1]["id"] if len(items) == limit else None}
+    return JSONResponse({"events": items, "next": items[-1]["id"] if len(items) == limit else None})
+
+
+ROUTES = [
+    *clients.ROUTES,
+    route("/admin/users", add_user, ["POST"]),
+    route("/admin/users/{user_id}/sessions", user_sessions, ["GET"]),
+    route("/admin/users/{user_id}/revoke", revoke_user, ["POST"]),
+    route("/admin/keys/rotate", rotate_keys, ["POST"]),
+    route("/admin/events", events, ["GET"]),
+]

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from gatepass.core.access_token import AccessClaims
+from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer
+from gatepass.server.routing import route
 
-router = APIRouter()
+
+async def profile(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
+    return JSONResponse(
+        {
+            "message": f"Welcome user {claims.sub}",
+            "sub": claims.sub,
+            "roles": sorted(claims.roles),
+            "scope": claims.scope_str,
+        }
+    )
 
 
-@router.get("/api/profile")
-async def profile(claims: AccessClaims = Depends(bearer())) -> dict[str, object]:
-    return {
-        "message": f"Welcome user {claims.sub}",
-        "sub": claims.sub,
-        "roles": sorted(claims.roles),
-        "scope": claims.scope_str,
-    }
+ROUTES = [route("/api/profile", profile, ["GET"])]

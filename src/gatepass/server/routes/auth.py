@@ -1,34 +1,32 @@
 """Browser sessions for single-page apps (DESIGN "Browser sessions").
 
-The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict`` with
-``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``, nothing outside ``/auth``),
-and never in a body. The cookie endpoints also refuse cross-site requests beyond SameSite: an
-``Origin`` must be the issuer's own or one of ``GATEPASS_ALLOWED_ORIGINS``, and the custom header
-``X-Requested-With`` must be present (a cross-site form or image cannot send it, and a
-cross-origin script cannot without a CORS preflight that only allowed origins pass).
+The refresh token lives only in a cookie, ``HttpOnly; Secure; SameSite=Strict``, by default
+``__Secure-gp_refresh`` with ``Path=/auth`` (it reaches ``/auth/refresh`` and ``/auth/logout``,
+nothing outside ``/auth``), or ``__Host-gp_refresh`` with ``Path=/`` (the trade-off is in
+``server/refresh_cookie.py``), and never in a body. The cookie endpoints also refuse cross-site
+requests beyond SameSite: an ``Origin`` must be the issuer's own or one of
+``GATEPASS_ALLOWED_ORIGINS``, and the custom header ``X-Requested-With`` must be present (a
+cross-site form or image cannot send it, and a cross-origin script cannot without a CORS
+preflight that only allowed origins pass).
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from gatepass.core.access_token import AccessClaims
 from gatepass.errors import GatepassError
 from gatepass.oauth import sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer, client_ip, services, user_agent
+from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.refresh_cookie import refresh_cookie
+from gatepass.server.routing import route
 
-router = APIRouter(prefix="/auth")
-signed_in = bearer()
-
-COOKIE = "__Secure-gp_refresh"
-COOKIE_PATH = "/auth"
 CSRF_HEADER = "x-requested-with"
 
 
@@ -58,13 +56,6 @@ def guard(request: Request, svc: Services) -> None:
         raise CrossSiteRequest("The X-Requested-With header is required.")
 
 
-def _cookie(value: str, max_age: int) -> str:
-    return (
-        f"{COOKIE}={value}; Path={COOKIE_PATH}; Max-Age={max_age}; "
-        "HttpOnly; Secure; SameSite=Strict"
-    )
-
-
 def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     body = {
         "access_token": result.access_token,
@@ -74,81 +65,80 @@ def _tokens(result: TokenResponse, svc: Services) -> JSONResponse:
     response = JSONResponse(body, headers=NO_STORE)
     if result.refresh_token is not None:
         response.headers.append(
-            "set-cookie", _cookie(result.refresh_token, svc.settings.refresh_token_ttl)
+            "set-cookie",
+            refresh_cookie(svc.settings).header(
+                result.refresh_token, svc.settings.refresh_token_ttl
+            ),
         )
     return response
 
 
-def _cleared(response: Response) -> Response:
-    response.headers.append("set-cookie", _cookie("", 0))
+def _cleared(response: Response, svc: Services) -> Response:
+    response.headers.append("set-cookie", refresh_cookie(svc.settings).header("", 0))
     return response
 
 
-@router.post("/login")
-async def login(request: Request, svc: Services = Depends(services)) -> Response:
+async def login(svc: Services, request: Request) -> Response:
     guard(request, svc)
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150) or ""
     password = text_field(data, "password", max_len=1024) or ""
-    result = await sessions.login(svc, username, password, _caller(request))
+    scope = text_field(data, "scope", required=False, max_len=2000)
+    result = await sessions.login(svc, username, password, _caller(request), scope)
     return _tokens(result, svc)
 
 
-@router.post("/refresh")
-async def refresh(request: Request, svc: Services = Depends(services)) -> Response:
+async def refresh(svc: Services, request: Request) -> Response:
     guard(request, svc)
     try:
-        result = await sessions.refresh(svc, request.cookies.get(COOKIE), _caller(request))
+        token = refresh_cookie(svc.settings).read(request.cookies)
+        result = await sessions.refresh(svc, token, _caller(request))
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()
-        return _cleared(render(exc))  # render: as every refusal, its reason goes to the log
+        return _cleared(render(exc), svc)  # render: as every refusal, its reason goes to the log
     return _tokens(result, svc)
 
 
-@router.post("/logout", status_code=204)
-async def logout(request: Request, svc: Services = Depends(services)) -> Response:
+async def logout(svc: Services, request: Request) -> Response:
     guard(request, svc)
-    await sessions.logout(svc, request.cookies.get(COOKIE), _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    await sessions.logout(svc, refresh_cookie(svc.settings).read(request.cookies), _caller(request))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
-@router.post("/logout-all", status_code=204)
-async def logout_all(
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def logout_all(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     await sessions.logout_all(svc, claims, _caller(request))
-    return _cleared(Response(status_code=204, headers=NO_STORE))
+    return _cleared(Response(status_code=204, headers=NO_STORE), svc)
 
 
-@router.get("/sessions")
-async def list_sessions(
-    claims: AccessClaims = Depends(signed_in), svc: Services = Depends(services)
-) -> JSONResponse:
+async def list_sessions(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     items: list[Any] = await sessions.sessions_of(svc, claims)
     return JSONResponse({"sessions": items}, headers=NO_STORE)
 
 
-@router.delete("/sessions/{sid}", status_code=204)
-async def end_session(
-    sid: str,
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def end_session(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
+    sid = request.path_params["sid"]
     await sessions.end_session(svc, claims, sid, _caller(request))
     return Response(status_code=204, headers=NO_STORE)
 
 
-@router.post("/password", status_code=204)
-async def change_password(
-    request: Request,
-    claims: AccessClaims = Depends(signed_in),
-    svc: Services = Depends(services),
-) -> Response:
+async def change_password(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     data = await read_json_object(request)
     current = text_field(data, "current_password", max_len=1024) or ""
     new = text_field(data, "new_password", max_len=1024) or ""
     await sessions.change_password(svc, claims, current, new, _caller(request))
     return Response(status_code=204, headers=NO_STORE)
+
+
+ROUTES = [
+    route("/auth/login", login, ["POST"]),
+    route("/auth/refresh", refresh, ["POST"]),
+    route("/auth/logout", logout, ["POST"]),
+    route("/auth/logout-all", logout_all, ["POST"]),
+    route("/auth/sessions", list_sessions, ["GET"]),
+    route("/auth/sessions/{sid}", end_session, ["DELETE"]),
+    route("/auth/password", change_password, ["POST"]),
+]

@@ -1,22 +1,19 @@
-"""Client registry administration under /admin/clients (Bearer with role ``admin``)."""
+"""Client registry administration under /admin/clients (as the rest of ``/admin``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, Response
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth.clients import create_client, public_view
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer, services
+from gatepass.server.deps import admin
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
-
-router = APIRouter(prefix="/clients")
-admin = bearer(roles=("admin",))
+from gatepass.server.routing import route
 
 
 def _str_list(data: dict[str, Any], name: str) -> list[str]:
@@ -26,10 +23,8 @@ def _str_list(data: dict[str, Any], name: str) -> list[str]:
     return value
 
 
-@router.post("", status_code=201)
-async def add_client(
-    request: Request, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> JSONResponse:
+async def add_client(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
     data = await read_json_object(request)
     ttl = data.get("access_token_ttl")
     if ttl is not None and (type(ttl) is not int):
@@ -55,37 +50,41 @@ async def add_client(
     return JSONResponse(body, status_code=201, headers=NO_STORE)
 
 
-@router.get("")
-async def list_clients(
-    _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> dict[str, Any]:
-    return {"clients": [public_view(c) for c in await svc.clients.list()]}
+async def list_clients(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    return JSONResponse({"clients": [public_view(c) for c in await svc.clients.list()]})
 
 
-@router.get("/{client_id}")
-async def get_client(
-    client_id: str, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> dict[str, Any]:
+async def get_client(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    client_id = request.path_params["client_id"]
     client = await svc.clients.get(client_id) if len(client_id) <= 64 else None
     if client is None:
         raise NotFound("No such client.")
-    return public_view(client)
+    return JSONResponse(public_view(client))
 
 
-@router.delete("/{client_id}", status_code=204)
-async def delete_client(
-    client_id: str, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> Response:
+async def delete_client(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    client_id = request.path_params["client_id"]
     if len(client_id) > 64 or not await svc.clients.delete(client_id):
         raise NotFound("No such client.")
     return Response(status_code=204)
 
 
-@router.post("/{client_id}/rotate-secret")
-async def rotate_secret(
-    client_id: str, _: AccessClaims = Depends(admin), svc: Services = Depends(services)
-) -> JSONResponse:
+async def rotate_secret(svc: Services, request: Request) -> Response:
+    await admin(svc, request)
+    client_id = request.path_params["client_id"]
     secret = await svc.clients.rotate_secret(client_id) if len(client_id) <= 64 else None
     if secret is None:
         raise NotFound("No such confidential client.")
     return JSONResponse({"client_id": client_id, "client_secret": secret}, headers=NO_STORE)
+
+
+ROUTES = [
+    route("/admin/clients", add_client, ["POST"]),
+    route("/admin/clients", list_clients, ["GET"]),
+    route("/admin/clients/{client_id}", get_client, ["GET"]),
+    route("/admin/clients/{client_id}", delete_client, ["DELETE"]),
+    route("/admin/clients/{client_id}/rotate-secret", rotate_secret, ["POST"]),
+]

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from gatepass.oauth.services import Services
 from gatepass.oauth.token_endpoint import SUPPORTED_GRANTS
-from gatepass.server.deps import services
-
-router = APIRouter()
+from gatepass.server.routing import route
 
 
-@router.get("/.well-known/oauth-authorization-server")
-async def metadata(svc: Services = Depends(services)) -> JSONResponse:
+async def metadata(svc: Services, request: Request) -> Response:
     iss = svc.settings.issuer
     body = {
         "issuer": iss,
@@ -42,9 +39,14 @@ async def metadata(svc: Services = Depends(services)) -> JSONResponse:
     )
 
 
-@router.get("/.well-known/jwks.json")
-async def jwks(svc: Services = Depends(services)) -> JSONResponse:
+async def jwks(svc: Services, request: Request) -> Response:
     return JSONResponse(
         svc.keys.ring.jwks(svc.clock.now()),
         headers={"Cache-Control": f"public, max-age={svc.settings.jwks_max_age}"},
     )
+
+
+ROUTES = [
+    route("/.well-known/oauth-authorization-server", metadata, ["GET"]),
+    route("/.well-known/jwks.json", jwks, ["GET"]),
+]

@@ -1,29 +1,18 @@
-"""POST /oauth/token (RFC 6749), /oauth/introspect (RFC 7662), /oauth/revoke (RFC 7009).
-
-Each endpoint is a plain ``async def (svc, request) -> Response``, called by two apps: the OAuth
-lane (``server/oauth_lane.py``), which answers POSTs to these paths before FastAPI, and the thin
-FastAPI routes below, which answer whatever the lane leaves (other methods get FastAPI's 405; a
-request before start-up, or an app without the lane, still works). A ``GatepassError`` raised
-here becomes HTTP in ``server/errors.py`` either way.
-"""
+"""POST /oauth/token (RFC 6749), /oauth/introspect (RFC 7662), /oauth/revoke (RFC 7009)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import GatepassError, InvalidClient, InvalidRequest
 from gatepass.oauth import client_auth, rfc7009, rfc7662, token_endpoint
 from gatepass.oauth.dpop import DpopRequest
 from gatepass.oauth.services import Services
-from gatepass.server.deps import client_ip, services, user_agent
+from gatepass.server.deps import client_ip, user_agent
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_form
-
-Endpoint = Callable[[Services, Request], Awaitable[Response]]
+from gatepass.server.routing import route
 
 
 async def token(svc: Services, request: Request) -> Response:
@@ -69,26 +58,8 @@ async def revoke(svc: Services, request: Request) -> Response:
     return Response(status_code=200, headers=NO_STORE)
 
 
-# every POST endpoint of this module, by path: what the OAuth lane answers
-ENDPOINTS: dict[str, Endpoint] = {
-    "/oauth/token": token,
-    "/oauth/introspect": introspect,
-    "/oauth/revoke": revoke,
-}
-
-router = APIRouter()
-
-
-@router.post("/oauth/token")
-async def post_token(request: Request, svc: Services = Depends(services)) -> Response:
-    return await token(svc, request)
-
-
-@router.post("/oauth/introspect")
-async def post_introspect(request: Request, svc: Services = Depends(services)) -> Response:
-    return await introspect(svc, request)
-
-
-@router.post("/oauth/revoke")
-async def post_revoke(request: Request, svc: Services = Depends(services)) -> Response:
-    return await revoke(svc, request)
+ROUTES = [
+    route("/oauth/token", token, ["POST"]),
+    route("/oauth/introspect", introspect, ["POST"]),
+    route("/oauth/revoke", revoke, ["POST"]),
+]

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from gatepass.oauth.services import Services
-from gatepass.server.deps import services
-
-router = APIRouter()
+from gatepass.server.routing import route
 
 
-@router.get("/healthz")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+async def healthz(svc: Services, request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
 
 
-@router.get("/readyz")
-async def readyz(svc: Services = Depends(services)) -> JSONResponse:
+async def readyz(svc: Services, request: Request) -> Response:
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(2):
@@ -31,6 +27,9 @@ async def readyz(svc: Services = Depends(services)) -> JSONResponse:
         checks["database"] = "unreachable"
     if svc.settings.redis_url:
         checks["redis"] = await _redis_ping(svc.settings.redis_url)
+        # Redis may answer a ping while this process's revocation feed is down: then every
+        # verification answers 503, and so must readiness.
+        checks["denylist"] = "ok" if svc.denylist.ready else "unavailable"
     ok = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ok else "unavailable", "checks": checks},
@@ -52,6 +51,12 @@ async def _redis_ping(url: str) -> str:
         await client.aclose()
 
 
-@router.get("/metrics")
-async def metrics(svc: Services = Depends(services)) -> Response:
+async def metrics(svc: Services, request: Request) -> Response:
     return Response(svc.metrics.render(), media_type=svc.metrics.content_type)
+
+
+ROUTES = [
+    route("/healthz", healthz, ["GET"]),
+    route("/readyz", readyz, ["GET"]),
+    route("/metrics", metrics, ["GET"]),
+]

@@ -1,24 +1,23 @@
 """``POST /signed-urls`` (Bearer, with the signing role or scope): signed URLs and playback URLs.
 
-``GET /edge/verify`` is not here: it is answered before routing (``server/edge.py``).
+``GET /edge/verify`` is not here: it is the app's first middleware (``server/edge.py``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
-from gatepass.core.access_token import AccessClaims
 from gatepass.errors import InvalidRequest
 from gatepass.oauth import signed_urls
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer, services
+from gatepass.server.deps import bearer
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.routing import route
 
-router = APIRouter()
 _FIELDS = frozenset({"path", "prefix", "video_id", "format", "expires_in", "bind_ip"})
 
 
@@ -31,12 +30,8 @@ def _expires_in(data: dict[str, Any]) -> int | None:
     return value
 
 
-@router.post("/signed-urls")
-async def create_signed_url(
-    request: Request,
-    claims: AccessClaims = Depends(bearer()),
-    svc: Services = Depends(services),
-) -> JSONResponse:
+async def create_signed_url(svc: Services, request: Request) -> Response:
+    claims = await bearer(svc, request)
     signed_urls.may_sign(svc.settings, claims)
     data = await read_json_object(request)
     unknown = set(data) - _FIELDS
@@ -75,3 +70,6 @@ async def create_signed_url(
     else:
         raise InvalidRequest('format must be "hmac", "jwt" or "nginx".')
     return JSONResponse(result.body(), headers=NO_STORE)
+
+
+ROUTES = [route("/signed-urls", create_signed_url, ["POST"])]

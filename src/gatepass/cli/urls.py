@@ -1,4 +1,4 @@
-"""The signed-URL parts of the ``gatepass`` command: ``sign-url`` and ``keys list|rotate --urls``.
+"""``gatepass sign-url`` and the URL-signing keys of ``keys list|rotate --urls``.
 
     gatepass sign-url PATH_OR_PREFIX [--ttl SECONDS] [--bind-ip IP] [--format hmac|nginx] [--json]
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gatepass.cli_common import fmt_time, key_view
+from gatepass.cli.common import fmt_time, key_view
 
 URLS_FLAG = argparse.ArgumentParser(add_help=False)
 URLS_FLAG.add_argument(
@@ -20,7 +21,7 @@ URLS_FLAG.add_argument(
 )
 
 
-def add_sign_url(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "sign-url",
         help="print a signed URL for a path, or a prefix ending in /",
@@ -84,3 +85,8 @@ async def keys_rotate(svc: Any, args: argparse.Namespace) -> int:
         print(f"until {fmt_time(until)} (when the last URL it signed has expired). Running")
         print(f"servers pick this up within {svc.settings.key_refresh_interval} s.")
     return 0
+
+
+HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    ("sign-url", ""): sign_url,
+}

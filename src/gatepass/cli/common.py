@@ -1,4 +1,4 @@
-"""Pieces the ``gatepass`` command modules share: time formatting and key rows for people."""
+"""Pieces the ``gatepass`` command groups share: time formatting and key rows for people."""
 
 from __future__ import annotations
 

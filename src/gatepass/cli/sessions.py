@@ -1,8 +1,7 @@
-"""The login parts of the ``gatepass`` command: ``sessions list|revoke`` and ``db purge``.
+"""``gatepass sessions list|revoke``: users' logins.
 
     gatepass sessions list USER [--json]        USER is a username or a user id
     gatepass sessions revoke USER|SID [--json]  one login (by its sid), or every login of a user
-    gatepass db purge [--json]                  delete expired logins, tokens, denylist entries
 
 A revocation made here is written to the database (and published to Redis when
 ``GATEPASS_REDIS_URL`` is set); running servers honour it within about a second without Redis,
@@ -13,14 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from gatepass.cli_common import fmt_time
+from gatepass.cli.common import fmt_time
 from gatepass.errors import GatepassError
 
 
-def add_parsers(sub: Any, common: argparse.ArgumentParser, db: Any) -> None:
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     sessions = sub.add_parser("sessions", help="users' logins").add_subparsers(
         dest="sessions_command", required=True, metavar="ACTION"
     )
@@ -32,10 +31,6 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser, db: Any) -> None:
     )
     sr.add_argument("target", metavar="USER|SID")
     sr.add_argument("--json", action="store_true")
-    purge = db.add_parser(
-        "purge", help="delete expired logins, refresh tokens, denylist entries", parents=[common]
-    )
-    purge.add_argument("--json", action="store_true")
 
 
 def _printable(text: object) -> str:
@@ -96,19 +91,7 @@ async def sessions_revoke(svc: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def db_purge(svc: Any, args: argparse.Namespace) -> int:
-    from gatepass.storage.purge import purge
-
-    def progress(table: str, done: int) -> None:
-        if not args.json:
-            print(f"  {table}: {done} deleted", file=sys.stderr, flush=True)
-
-    if not args.json:
-        print("purging expired logins, refresh tokens and denylist entries", file=sys.stderr)
-    result = await purge(svc.sessions, svc.clock.now(), progress=progress)
-    if args.json:
-        print(json.dumps(result.counts))
-    else:
-        parts = ", ".join(f"{n} {table}" for table, n in result.counts.items())
-        print(f"purged {result.total} rows ({parts})")
-    return 0
+HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[int]]] = {
+    ("sessions", "list"): sessions_list,
+    ("sessions", "revoke"): sessions_revoke,
+}

@@ -1,0 +1,75 @@
+"""``gatepass serve``: the HTTP server (uvicorn), one process or ``--workers N``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from gatepass.settings import ConfigError, Settings
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    serve = sub.add_parser("serve", help="run the HTTP server", parents=[common])
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+
+
+def serve(settings: Settings, workers: int) -> int:
+    import uvicorn
+
+    from gatepass import logs
+    from gatepass.server.app import create_app
+
+    logs.configure(settings.log_level)
+    if workers < 1:
+        raise ConfigError("--workers: expected a whole number of at least 1")
+    # Keys, secret file and schema are made once here, before any worker starts.
+    asyncio.run(_prepare(settings))
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings, freeze_gc=True),
+            host=settings.host,
+            port=settings.port,
+            access_log=settings.access_log,
+            log_config=None,
+            server_header=False,
+            **_proxy_options(settings),
+        )
+    else:
+        import os
+
+        os.environ.update(
+            GATEPASS_HOST=settings.host,
+            GATEPASS_PORT=str(settings.port),
+            GATEPASS_DATA_DIR=str(settings.data_dir),
+            GATEPASS_ISSUER=settings.issuer,
+        )
+        uvicorn.run(
+            "gatepass.server.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
+            access_log=settings.access_log,
+            log_config=None,
+            server_header=False,
+            **_proxy_options(settings),
+        )
+    return 0
+
+
+def _proxy_options(settings: Settings) -> dict[str, Any]:
+    """Trust X-Forwarded-For / -Proto only from the proxies named in GATEPASS_TRUSTED_PROXIES;
+    by default nobody, so a client cannot choose the address its failed logins count against."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+
+
+async def _prepare(settings: Settings) -> None:
+    from gatepass.oauth.services import open_services
+
+    svc = await open_services(settings)
+    await svc.close()
