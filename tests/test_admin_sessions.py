@@ -91,7 +91,8 @@ def test_purge_deletes_only_what_is_dead(
         f"/auth/sessions/{sub_sid(revoked['access_token'])[1]}",
         headers=h.bearer(live["access_token"]),
     )
-    clock.advance(1000)  # every login so far is idle-dead, the denylist entry past coverage
+    clock.advance(1600)  # every login so far is idle-dead, the denylist entry past coverage
+    # (access-token TTL 900 + the largest leeway 600 + a 60 s margin)
     fresh = h.login("bob").json()
     nxt = h.client.post(
         "/oauth/token",

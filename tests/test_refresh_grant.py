@@ -93,8 +93,10 @@ def test_unknown_and_malformed_tokens_are_invalid_grant(h: Harness) -> None:
     for token in ("gpr_" + "A" * 43, "nope", "gpr_" + "x" * 300):
         r = refresh(h, token)
         assert r.status_code == 400 and r.json()["error"] == "invalid_grant"
+    # no refresh_token at all is a malformed request, not a bad grant (RFC 6749 §5.2;
+    # tests/test_missing_parameters.py)
     r = h.client.post("/oauth/token", data={"grant_type": "refresh_token"})
-    assert r.json()["error"] == "invalid_grant"
+    assert r.json()["error"] == "invalid_request"
 
 
 def test_idle_and_absolute_deadlines(make_harness: Callable[..., Harness]) -> None:

@@ -47,6 +47,7 @@ class BodyLimit:
         self.app = app
         self.limit = limit
         self.timeout = timeout
+        self.deadlines = _BodyDeadlines(timeout)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -64,11 +65,13 @@ class BodyLimit:
                     return
         seen = 0
         started = False
-        reading = _BodyDeadline(self.timeout)
+        deadline = 0.0
 
         async def limited_receive() -> Message:
-            nonlocal seen
-            message = await reading.receive(receive)
+            nonlocal seen, deadline
+            if not deadline:
+                deadline = asyncio.get_running_loop().time() + self.timeout
+            message = await self.deadlines.receive(receive, deadline)
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
@@ -91,53 +94,54 @@ class BodyLimit:
                 await _send_error(send, 408, "The request body did not arrive in time.", close=True)
         except ClientDisconnect:  # gone: no one to answer
             log.debug("client disconnected before its request body was read")
-        finally:
-            reading.done()
 
 
-class _BodyDeadline:
-    """Receiving a body within ``timeout`` seconds of the first read: one timer per request,
-    armed at the first read and dropped when the last part has come, which cancels a read
-    still waiting when it fires (``asyncio.timeout`` around each read costs several times
-    more: a request body is read on every OAuth request)."""
+class _BodyDeadlines:
+    """Deadlines of the request bodies being read by one app: a read still waiting when its
+    request's deadline (``timeout`` seconds after its first read) has passed is cancelled by a
+    sweep once a second, which runs only while some body is being read. A read costs two dict
+    operations; a timer per request (``asyncio.timeout``, ``call_later``) cost several times the
+    read itself, on every OAuth request (``docs/http-stack.md``). Deadlines are kept to within
+    the sweep's second."""
 
-    __slots__ = ("timeout", "_timer", "_task", "_waiting", "_expired")
+    SWEEP = 1.0  # seconds between sweeps
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[Any] | None = None
-        self._waiting = False
-        self._expired = False
+        self._waiting: dict[asyncio.Task[Any], float] = {}  # task -> its request's deadline
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._sweeping = False
 
-    async def receive(self, receive: Receive) -> Message:
-        if self._expired:
-            raise _BodyTooSlow
-        if self._timer is None:
-            self._task = asyncio.current_task()
-            self._timer = asyncio.get_running_loop().call_later(self.timeout, self._expire)
-        self._waiting = True
+    async def receive(self, receive: Receive, deadline: float) -> Message:
+        task = asyncio.current_task()
+        if task is None:  # pragma: no cover - an ASGI app always runs in a task
+            return await receive()
+        self._waiting[task] = deadline
+        if not self._sweeping:
+            self._sweeping = True
+            asyncio.get_running_loop().call_later(self.SWEEP, self._sweep)
         try:
-            message = await receive()
+            return await receive()
         except asyncio.CancelledError:
-            if self._expired and self._task is not None:
-                self._task.uncancel()
+            if task in self._expired:
+                self._expired.discard(task)
+                task.uncancel()
                 raise _BodyTooSlow from None
             raise
         finally:
-            self._waiting = False
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self.done()  # the whole body (or a disconnect): no deadline any more
-        return message
+            self._waiting.pop(task, None)
 
-    def _expire(self) -> None:
-        self._expired = True
-        if self._waiting and self._task is not None:
-            self._task.cancel()
-
-    def done(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+    def _sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        for task, deadline in list(self._waiting.items()):
+            if deadline <= now and task not in self._expired:
+                self._expired.add(task)
+                task.cancel()
+        if self._waiting:
+            loop.call_later(self.SWEEP, self._sweep)
+        else:
+            self._sweeping = False
 
 
 class RejectNul:

@@ -89,9 +89,11 @@ def warn_if_exposed(settings: Settings) -> list[Path]:
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             exposed.append(d)
             log.warning(
-                "data directory is accessible to its group or others (chmod 700 it); "
-                "gatepass's own files in it are 0600",
-                extra={"path": str(d), "mode": oct(stat.S_IMODE(mode))},
+                "data directory is accessible to its group or others: %s (mode %s; chmod 700 "
+                "it); gatepass's own files in it are 0600",
+                d,
+                oct(stat.S_IMODE(mode)),
+                extra={"path": str(d)},
             )
     return exposed
 
