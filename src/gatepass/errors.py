@@ -63,6 +63,23 @@ class InvalidScope(GatepassError):
     default_description = "The requested scope is invalid or exceeds what is allowed."
 
 
+# RFC 9449 §5, §8: DPoP at the token endpoint
+class InvalidDpopProof(GatepassError):
+    error, status = "invalid_dpop_proof", 400
+    default_description = "The DPoP proof is invalid."
+
+
+class UseDpopNonce(GatepassError):
+    """The proof must carry the server's nonce, given in the ``DPoP-Nonce`` header."""
+
+    error, status = "use_dpop_nonce", 400
+    default_description = "Send the DPoP proof again with the nonce in the DPoP-Nonce header."
+
+    def __init__(self, description: str | None = None, *, nonce: str, **kw: object) -> None:
+        super().__init__(description, **kw)  # type: ignore[arg-type]
+        self.headers["DPoP-Nonce"] = nonce
+
+
 # RFC 6750 bearer errors
 class InvalidToken(GatepassError):
     error, status = "invalid_token", 401

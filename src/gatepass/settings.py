@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     refresh_reuse_grace: int = Field(10, ge=0, le=300)
     signing_alg: SigningAlg = "ES256"
     leeway: int = Field(30, ge=0, le=MAX_LEEWAY)
+    # RFC 9449: how old a DPoP proof may be (its iat), and server nonces (§8) at the token endpoint
+    dpop_proof_max_age: int = Field(60, ge=5, le=600)
+    dpop_nonce: bool = False
     default_scopes: Annotated[list[str], NoDecode] = ["profile"]
     allowed_origins: Annotated[list[str], NoDecode] = []
 

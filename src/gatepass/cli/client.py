@@ -23,6 +23,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     cc.add_argument("--scope", action="append", default=[], help="an allowed scope (repeatable)")
     cc.add_argument("--token-format", choices=["jwt", "opaque"], default="jwt")
     cc.add_argument("--public", action="store_true", help="a public client (no secret)")
+    cc.add_argument(
+        "--dpop", action="store_true", help="DPoP required: only sender-constrained tokens"
+    )
     cc.add_argument("--audience", help="audience of its access tokens (default GATEPASS_AUDIENCE)")
     cc.add_argument(
         "--access-token-ttl", type=int, help="seconds (at most GATEPASS_ACCESS_TOKEN_TTL)"
@@ -58,6 +61,7 @@ async def _client_create(svc: Any, args: argparse.Namespace) -> int:
         token_format=args.token_format,
         audience=args.audience,
         access_token_ttl=args.access_token_ttl,
+        dpop_bound_access_tokens=args.dpop,
     )
     if args.json:
         print(json.dumps({"client_id": client.id, "client_secret": secret}))
@@ -103,6 +107,7 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
             "grants": c.grants,
             "scopes": c.scopes,
             "token_format": c.token_format,
+            "dpop_bound_access_tokens": bool(c.dpop_bound_access_tokens),
         }
         for c in rows
     ]
@@ -111,7 +116,8 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
     else:
         for c in items:
             kind = "public" if c["public"] else "confidential"
-            print(f"{c['client_id']}  {c['name']}  {kind}  grants={' '.join(c['grants'])}")
+            dpop = "  dpop" if c["dpop_bound_access_tokens"] else ""
+            print(f"{c['client_id']}  {c['name']}  {kind}  grants={' '.join(c['grants'])}{dpop}")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""``gatepass token inspect``: a token's header and claims, and whether it verifies."""
+"""``gatepass token inspect``: a token's header and claims, its DPoP binding (RFC 9449 §6.1),
+and whether it verifies."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
                 report[name] = json.loads(jose.b64url_decode(seg))
             except (jose.JoseError, ValueError, UnicodeDecodeError):
                 report[name] = None
+    report["dpop_jkt"] = _dpop_binding(report["claims"])
     try:
         svc.verifier.verify(token)
         report["verified"], report["reason"] = True, None
@@ -54,9 +56,25 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
             exp = report["claims"].get("exp") if isinstance(report["claims"], dict) else None
             if isinstance(exp, int | float):
                 print(f"expires: {fmt_time(exp)}")
+            jkt = report["dpop_jkt"]
+            print(
+                f"binding: DPoP, key thumbprint {jkt} (usable only with a proof by that key)"
+                if jkt
+                else "binding: none (a bearer token: whoever holds it can use it)"
+            )
         verdict = "verifies" if report["verified"] else f"does NOT verify ({report['reason']})"
         print(f"against the local keys, issuer and audience: {verdict}")
     return 0 if report["verified"] else 1
+
+
+def _dpop_binding(claims: object) -> str | None:
+    """The DPoP key thumbprint a token is bound to (RFC 9449 §6.1 ``cnf.jkt``), or None."""
+    from gatepass.core import rfc9449
+
+    try:
+        return rfc9449.binding(claims) if isinstance(claims, dict) else None
+    except ValueError:
+        return None
 
 
 HANDLERS: dict[tuple[str, str], Callable[[Any, argparse.Namespace], Awaitable[int]]] = {

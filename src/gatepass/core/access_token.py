@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gatepass.core import rfc9449
+
 ACCESS_TOKEN_TYP = "at+jwt"
 _TYP_ACCEPTED = frozenset({"at+jwt", "application/at+jwt"})
 _INFINITIES = (math.inf, -math.inf)
@@ -60,6 +62,7 @@ class AccessClaims:
     roles: frozenset[str]
     sid: str | None
     raw: Mapping[str, Any] = field(repr=False, compare=False)
+    jkt: str | None = None  # RFC 9449 §6.1 cnf.jkt: the DPoP key this token is bound to
 
     @property
     def scope_str(self) -> str:
@@ -181,6 +184,10 @@ def validate(
     if not _is_str_list(roles_raw):
         raise ClaimError("claim roles is not a list of strings")
     sid = _str(payload, "sid", required=False)
+    try:
+        jkt = rfc9449.binding(payload)
+    except ValueError:
+        raise ClaimError("claim cnf is not a DPoP key binding") from None
     return AccessClaims(
         sub=sub,  # type: ignore[arg-type]
         iss=issuer,
@@ -194,4 +201,5 @@ def validate(
         roles=frozenset(roles_raw),
         sid=sid,
         raw=payload,
+        jkt=jkt,
     )

@@ -167,7 +167,7 @@ def verification_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) ->
 _json_decode = json.JSONDecoder().decode  # what json.loads(str) uses without arguments
 
 
-def _json_object(data: bytes, what: str) -> dict[str, Any]:
+def json_object(data: bytes, what: str) -> dict[str, Any]:
     """``json.loads(data)``, which must give an object. A text that starts ``{`` followed by a
     non-NUL byte is one that ``json.loads`` reads as UTF-8 (``json.detect_encoding``), so it is
     decoded here the way ``json.loads`` would, and handed to the decoder without the detour."""
@@ -198,7 +198,7 @@ class KeySet:
         self._headers: dict[str, tuple[dict[str, Any], VerificationKey]] = {}
 
     def _header(self, h64: str) -> tuple[dict[str, Any], VerificationKey]:
-        header = _json_object(b64url_decode(h64), "header")
+        header = json_object(b64url_decode(h64), "header")
         if "crit" in header:
             raise UnsupportedHeader("critical header extensions are not supported")
         if "b64" in header:
@@ -239,7 +239,7 @@ class KeySet:
             raise BadSignature("signature does not verify")
         if cached is None and len(self._headers) < _MAX_CACHED_HEADERS:
             self._headers[h64] = (header, vk)
-        payload = _json_object(b64url_decode(p64), "payload")
+        payload = json_object(b64url_decode(p64), "payload")
         return dict(header), payload
 
 

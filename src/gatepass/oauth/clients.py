@@ -59,7 +59,10 @@ async def create_client(
     token_format: str = "jwt",
     audience: str | None = None,
     access_token_ttl: int | None = None,
+    dpop_bound_access_tokens: bool = False,
 ) -> tuple[Client, str | None]:
+    """``dpop_bound_access_tokens``: every token request must carry a DPoP proof (RFC 9449
+    §5.2), so the client only ever gets sender-constrained tokens."""
     grant_list, scope_sorted = check(
         name=name,
         grants=grants,
@@ -78,6 +81,7 @@ async def create_client(
         token_format=token_format,
         audience=audience,
         access_token_ttl=access_token_ttl,
+        dpop_bound_access_tokens=dpop_bound_access_tokens,
         now=svc.clock.now(),
     )
 
@@ -93,5 +97,6 @@ def public_view(c: Client) -> dict[str, Any]:
         "audience": c.audience,
         "token_format": c.token_format,
         "access_token_ttl": c.access_token_ttl,
+        "dpop_bound_access_tokens": bool(c.dpop_bound_access_tokens),
         "created_at": c.created_at,
     }

@@ -28,5 +28,6 @@ def first_party_client() -> Client:
         audience=None,
         token_format="jwt",
         access_token_ttl=None,
+        dpop_bound_access_tokens=False,  # DPoP accepted, not required (RFC 9449 §5)
         created_at=0.0,
     )

@@ -20,11 +20,12 @@ class TokenResponse:
     scope: str
     refresh_token: str | None = None
     sid: str | None = None
+    jkt: str | None = None  # the DPoP key the access token is bound to (RFC 9449 §5)
 
     def body(self) -> dict[str, object]:
         out: dict[str, object] = {
             "access_token": self.access_token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if self.jkt else "Bearer",
             "expires_in": self.expires_in,
             "scope": self.scope,
         }
@@ -45,9 +46,11 @@ async def issue_access_token(
     audience: str | None = None,
     ttl: int | None = None,
     username: str | None = None,
+    jkt: str | None = None,
 ) -> tuple[str, int]:
     """A JWT (RFC 9068) or, for clients configured so, an opaque token stored as a digest.
-    Returns the token and its lifetime, never longer than GATEPASS_ACCESS_TOKEN_TTL."""
+    Returns the token and its lifetime, never longer than GATEPASS_ACCESS_TOKEN_TTL.
+    ``jkt``: bind it to that DPoP key (RFC 9449 §6: ``cnf.jkt`` in the JWT or the row)."""
     settings = svc.settings
     ttl = min(ttl or settings.access_token_ttl, settings.access_token_ttl)
     audience = audience or settings.audience
@@ -62,6 +65,7 @@ async def issue_access_token(
             audience=audience,
             ttl=ttl,
             username=username,
+            jkt=jkt,
         )
         return token, ttl
     claims = build_claims(
@@ -74,6 +78,7 @@ async def issue_access_token(
         now=svc.clock.now(),
         ttl=ttl,
         sid=sid,
+        extra={"cnf": {"jkt": jkt}} if jkt else None,
     )
     return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
 
@@ -91,8 +96,12 @@ async def start_login(
     ttl: int | None = None,
     token_format: str = "jwt",
     username: str | None = None,
+    jkt: str | None = None,
+    bind_refresh: bool = False,
 ) -> TokenResponse:
-    """A new login: a family id (sid), its first refresh token, and an access token."""
+    """A new login: a family id (sid), its first refresh token, and an access token.
+    ``jkt``: the DPoP key the access token is bound to; with ``bind_refresh`` (a public client,
+    RFC 9449 §5) the login's refresh tokens are bound to it too."""
     sid = "gps" + secrets.token_urlsafe(16)
     refresh = opaque.new_token(opaque.REFRESH_PREFIX)
     scope_str = " ".join(sorted(scope))
@@ -108,6 +117,7 @@ async def start_login(
             idle_ttl=svc.settings.refresh_idle_ttl,
             user_agent=user_agent,
             ip=ip,
+            jkt=jkt if bind_refresh else None,
         )
     )
     token, expires_in = await issue_access_token(
@@ -121,5 +131,6 @@ async def start_login(
         sid=sid,
         audience=audience,
         ttl=ttl,
+        jkt=jkt,
     )
-    return TokenResponse(token, expires_in, scope_str, refresh, sid)
+    return TokenResponse(token, expires_in, scope_str, refresh, sid, jkt)

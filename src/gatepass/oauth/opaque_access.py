@@ -28,6 +28,7 @@ async def issue(
     audience: str,
     ttl: int,
     username: str | None = None,
+    jkt: str | None = None,
 ) -> str:
     token = opaque.new_token(opaque.OPAQUE_ACCESS_PREFIX)
     now = svc.clock.now()
@@ -44,6 +45,7 @@ async def issue(
             audience=audience,
             issued_at=int(now),
             expires_at=int(now) + ttl,
+            jkt=jkt,
         )
     )
     return token
@@ -74,6 +76,8 @@ async def lookup(svc: Services, token: str) -> AccessClaims | None:
     }
     if row.sid:
         raw["sid"] = row.sid
+    if row.jkt:
+        raw["cnf"] = {"jkt": row.jkt}
     return AccessClaims(
         sub=row.sub,
         iss=svc.settings.issuer,
@@ -87,6 +91,7 @@ async def lookup(svc: Services, token: str) -> AccessClaims | None:
         roles=frozenset(row.roles),
         sid=row.sid,
         raw=raw,
+        jkt=row.jkt,
     )
 
 

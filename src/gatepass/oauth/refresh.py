@@ -62,7 +62,11 @@ async def refresh_grant(
     token_format: str = "jwt",
     audience: str | None = None,
     ttl: int | None = None,
+    jkt: str | None = None,
 ) -> TokenResponse:
+    """``jkt``: the key of the request's DPoP proof, if any. A login bound to a key (a public
+    client's, RFC 9449 §5) is refreshed only with a proof by that key, and the refusal comes
+    before the rotation, so a thief without the key consumes nothing."""
     if not refresh_token or not opaque.looks_like(refresh_token, opaque.REFRESH_PREFIX):
         raise InvalidGrant(REFUSED, debug="not a refresh token")
     now = svc.clock.now()
@@ -79,6 +83,8 @@ async def refresh_grant(
         raise InvalidGrant(REFUSED, debug=first.reason)
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
+    if family_row.jkt is not None and family_row.jkt != jkt:
+        raise InvalidGrant(REFUSED, debug="refresh token bound to another DPoP key")
     presented: RefreshToken | RefreshRow = token_row  # re-read below if the rotation lost
     granted = scopes.for_subject(narrow(scopes.parse(scope), family_row.scope), user.roles)
     family = family_state(family_row)
@@ -139,5 +145,6 @@ async def refresh_grant(
         audience=audience,
         ttl=ttl,
         username=user.username,
+        jkt=jkt,
     )
-    return TokenResponse(token, expires_in, " ".join(sorted(granted)), child, family.sid)
+    return TokenResponse(token, expires_in, " ".join(sorted(granted)), child, family.sid, jkt)

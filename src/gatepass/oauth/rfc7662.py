@@ -20,6 +20,10 @@ from gatepass.sdk.errors import DenylistUnavailable, InvalidTokenError
 from gatepass.storage.models import Client
 
 INACTIVE: dict[str, Any] = {"active": False}
+_ACCESS_MEMBERS = (
+    *("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid"),
+    "cnf",  # RFC 9449 §6.2
+)
 
 
 async def introspect(svc: Services, client: Client, token: str, hint: str | None) -> dict[str, Any]:
@@ -71,8 +75,9 @@ def _check_denylist(svc: Services, claims: AccessClaims) -> None:
 
 
 async def _access_answer(svc: Services, raw: Any) -> dict[str, Any]:
-    answer: dict[str, Any] = {"active": True, "token_type": "Bearer"}
-    for name in ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "nbf", "jti", "sid"):
+    bound = "cnf" in raw  # RFC 9449 §6.2: a DPoP-bound token, and the key it is bound to
+    answer: dict[str, Any] = {"active": True, "token_type": "DPoP" if bound else "Bearer"}
+    for name in _ACCESS_MEMBERS:
         if raw.get(name) is not None:
             answer[name] = raw[name]
     if raw.get("roles") is not None:
@@ -113,4 +118,6 @@ async def _refresh(svc: Services, client: Client, token: str) -> dict[str, Any] 
         "sid": family.id,
         "username": user.username,
     }
+    if family.jkt is not None:  # RFC 9449 §5: bound to a public client's DPoP key
+        answer["cnf"] = {"jkt": family.jkt}
     return answer

@@ -11,11 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from gatepass.clock import Clock, SystemClock
 from gatepass.core import refresh as refresh_machine
 from gatepass.core.passwords import Passwords
+from gatepass.core.rfc9449 import Nonces
 from gatepass.core.sealing import derive_key
 from gatepass.metrics import Metrics
 from gatepass.oauth.denylist import ServerDenylist
 from gatepass.oauth.keys import KeyManager
 from gatepass.oauth.signed_urls import UrlKeyManager
+from gatepass.sdk.dpop import Dpop, MemoryReplayCache, RedisReplayCache, ReplayCache
 from gatepass.sdk.verifier import Verifier
 from gatepass.settings import Settings
 from gatepass.storage import db
@@ -53,9 +55,12 @@ class Services:
     metrics: Metrics
     refresh_key: bytes  # derives a refresh token's child (core/refresh.child_token)
     denylist: ServerDenylist
+    dpop: Dpop  # DPoP proofs at the token endpoint (RFC 9449 §5); the verifier has its own
 
     async def close(self) -> None:
         self.denylist.close()
+        if isinstance(self.dpop.replay, RedisReplayCache):
+            await self.dpop.replay.aclose()
         await self.token_rows.close()
         await self.engine.dispose()
 
@@ -81,6 +86,23 @@ async def open_services(
     except BaseException:
         await engine.dispose()
         raise
+    # one replay cache for proofs sent to the token endpoint and to the resources (RFC 9449
+    # §11.1): in Redis when configured, so a proof replayed against another instance is refused
+    replay: ReplayCache = (
+        RedisReplayCache(settings.redis_url, prefix=settings.redis_prefix)
+        if settings.redis_url
+        else MemoryReplayCache(clock=clock.now)
+    )
+
+    def dpop(nonces: Nonces | None) -> Dpop:
+        return Dpop(
+            replay=replay,
+            max_age=settings.dpop_proof_max_age,
+            leeway=settings.leeway,
+            nonces=nonces,
+            clock=clock.now,
+        )
+
     verifier = Verifier(
         issuer=settings.issuer,
         audience=settings.audience,
@@ -88,6 +110,7 @@ async def open_services(
         leeway=settings.leeway,
         clock=clock.now,
         denylist=denylist,
+        dpop=dpop(None),
     )
     keys.attach(verifier)
     return Services(
@@ -113,4 +136,5 @@ async def open_services(
         metrics=Metrics(),
         refresh_key=derive_key(master, refresh_machine.CHILD_KEY_PURPOSE),
         denylist=denylist,
+        dpop=dpop(Nonces(derive_key(master, "dpop-nonce")) if settings.dpop_nonce else None),
     )

@@ -11,6 +11,7 @@ from gatepass.errors import (
     UnsupportedGrantType,
 )
 from gatepass.oauth import client_auth, scopes
+from gatepass.oauth.dpop import DpopRequest, refreshes_bound, token_binding
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
 from gatepass.oauth.password_login import authenticate_user, record_sign_in
@@ -49,7 +50,9 @@ async def token(
     authorization: str | None,
     ip: str | None,
     user_agent: str | None,
+    dpop: DpopRequest | None = None,
 ) -> TokenResponse:
+    """``dpop``: the request's DPoP proofs (RFC 9449 §5); the tokens are bound to its key."""
     grant_type = form.get("grant_type")
     if grant_type is None:
         raise InvalidRequest("grant_type is required.")
@@ -58,7 +61,7 @@ async def token(
     presented = client_auth.presented_credentials(authorization, form)
     client = await client_auth.authenticate(svc.clients, presented)
     if grant_type == "client_credentials":
-        response = await client_credentials(svc, client, presented, form.get("scope"))
+        response = await client_credentials(svc, client, presented, form.get("scope"), dpop)
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
     if grant_type not in allowed_grants(client):
@@ -66,6 +69,7 @@ async def token(
     missing = [name for name in REQUIRED[grant_type] if form.get(name) is None]
     if missing:
         raise InvalidRequest(f"The {grant_type} grant requires {' and '.join(missing)}.")
+    jkt = await token_binding(svc, client, dpop)
     if grant_type == "refresh_token":
         response = await refresh_grant(
             svc,
@@ -77,6 +81,7 @@ async def token(
             token_format=client.token_format if client else "jwt",
             audience=client.audience if client else None,
             ttl=client.access_token_ttl if client else None,
+            jkt=jkt,
         )
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
@@ -97,6 +102,8 @@ async def token(
         ttl=client.access_token_ttl if client else None,
         token_format=client.token_format if client else "jwt",
         username=user.username,
+        jkt=jkt,
+        bind_refresh=refreshes_bound(client),
     )
     await record_sign_in(
         svc,
@@ -111,7 +118,11 @@ async def token(
 
 
 async def client_credentials(
-    svc: Services, client: Client | None, presented: client_auth.Presented, scope: str | None
+    svc: Services,
+    client: Client | None,
+    presented: client_auth.Presented,
+    scope: str | None,
+    dpop: DpopRequest | None = None,
 ) -> TokenResponse:
     """RFC 6749 §4.4: a confidential client acting for itself; ``sub`` is the client, there is
     no login (no ``sid``) and no refresh token (§4.4.3)."""
@@ -121,6 +132,7 @@ async def client_credentials(
         raise UnauthorizedClient("This client may not use the client_credentials grant.")
     requested = scopes.grant(scopes.parse(scope), allowed_scopes(svc, client))
     granted = scopes.for_subject(requested, ())  # no user, no role: never gatepass:admin
+    jkt = await token_binding(svc, client, dpop)
     token, ttl = await issue_access_token(
         svc,
         token_format=client.token_format,
@@ -131,5 +143,6 @@ async def client_credentials(
         sid=None,
         audience=client.audience,
         ttl=client.access_token_ttl,
+        jkt=jkt,
     )
-    return TokenResponse(token, ttl, " ".join(sorted(granted)))
+    return TokenResponse(token, ttl, " ".join(sorted(granted)), jkt=jkt)

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 
 class VerifierError(Exception):
-    """Base of everything the SDK raises."""
+    """Base of everything the SDK raises. ``scheme``: the ``WWW-Authenticate`` challenge it
+    gets (``DPoP`` for an error about a DPoP request or a DPoP-bound token, RFC 9449 §7.1)."""
+
+    scheme = "Bearer"
 
 
 class InvalidTokenError(VerifierError):
@@ -57,6 +60,42 @@ class InvalidClaims(InvalidTokenError):
 
 class RevokedToken(InvalidTokenError):
     reason = "revoked"
+
+
+class NotDpopBound(InvalidTokenError):
+    """Sent as ``Authorization: DPoP`` but not bound to a key (RFC 9449 §7.1)."""
+
+    reason = "not_dpop_bound"
+    scheme = "DPoP"
+
+
+class DpopBoundAsBearer(InvalidTokenError):
+    """A DPoP-bound token sent as a Bearer token (RFC 9449 §7.2): refused."""
+
+    reason = "dpop_bound"
+    scheme = "DPoP"
+
+
+class InvalidDpopProof(VerifierError):
+    """The DPoP proof is missing, malformed, replayed, or does not match the request or the
+    token (RFC 9449 §7.1 ``invalid_dpop_proof``, 401)."""
+
+    error = "invalid_dpop_proof"
+    scheme = "DPoP"
+
+
+class UseDpopNonce(InvalidDpopProof):
+    """The proof lacks a fresh nonce of this service's (RFC 9449 §8-§9); ``nonce`` is one."""
+
+    error = "use_dpop_nonce"
+
+    def __init__(self, message: str, *, nonce: str) -> None:
+        super().__init__(message)
+        self.nonce = nonce
+
+
+class ReplayCacheUnavailable(VerifierError):
+    """The DPoP replay cache cannot be read or written: refuse (503), never accept."""
 
 
 class InsufficientScopeError(VerifierError):

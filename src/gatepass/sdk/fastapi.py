@@ -5,6 +5,8 @@
     async def things(claims: AccessClaims = Depends(auth.require_scopes("things:read"))): ...
 
 Errors become ``HTTPException`` with the RFC 6750 status, body and ``WWW-Authenticate``.
+``Authorization: DPoP`` with its ``DPoP`` proof is accepted too (RFC 9449 §7); behind a proxy,
+give ``public_url`` (``https://api.example``), the base the proofs' ``htu`` name.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from fastapi import HTTPException, Request
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
-from gatepass.sdk.http import OpaqueResolver, error_response, verify_bearer
-from gatepass.sdk.verifier import Verifier
+from gatepass.sdk.http import OpaqueResolver, error_response, request_url
+from gatepass.sdk.verifier import Verifier, require
 
 
-def http_error(exc: errors.VerifierError) -> HTTPException:
-    status, body, headers = error_response(exc)
+def http_error(exc: errors.VerifierError, algs: str | None = None) -> HTTPException:
+    status, body, headers = error_response(exc) if algs is None else error_response(exc, algs=algs)
     return HTTPException(status_code=status, detail=body, headers=headers)
 
 
@@ -32,26 +34,40 @@ class BearerAuth:
     ``aresolve``; it raises an ``InvalidTokenError`` for a token that is not active. Without
     it, only JWT access tokens are accepted."""
 
-    def __init__(self, verifier: Verifier, *, opaque: OpaqueResolver | None = None) -> None:
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        opaque: OpaqueResolver | None = None,
+        public_url: str | None = None,
+    ) -> None:
         self.verifier = verifier
         self.opaque = opaque
+        self.public_url = public_url
 
     async def __call__(self, request: Request) -> AccessClaims:
-        return await self.check(request)
+        url = request.url
+        try:
+            return await self.verifier.averify_request(
+                request.headers.get("authorization"),
+                method=request.method,
+                url=lambda: request_url(self.public_url, url.scheme, url.netloc, url.path),
+                proofs=request.headers.getlist("dpop"),
+                opaque=self.opaque,
+            )
+        except errors.VerifierError as exc:
+            raise http_error(exc, self.verifier.dpop.algs) from None
 
     async def check(
         self, request: Request, roles: tuple[str, ...] = (), scopes: tuple[str, ...] = ()
     ) -> AccessClaims:
-        try:
-            return await verify_bearer(
-                self.verifier,
-                request.headers.get("authorization"),
-                opaque=self.opaque,
-                roles=roles,
-                scopes=scopes,
-            )
-        except errors.VerifierError as exc:
-            raise http_error(exc) from None
+        claims = await self(request)
+        if roles or scopes:
+            try:
+                require(claims, roles=roles, scopes=scopes)
+            except errors.InsufficientScopeError as exc:
+                raise http_error(exc) from None
+        return claims
 
     def require(
         self, *, roles: Iterable[str] = (), scopes: Iterable[str] = ()

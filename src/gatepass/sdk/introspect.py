@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from gatepass.core import rfc9449
 from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
 from gatepass.sdk.jwks import fetch_metadata
@@ -39,7 +40,7 @@ def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
     if body.get("active") is not True:
         raise errors.InvalidTokenError("token is not active")
     token_type = body.get("token_type")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
         raise errors.InvalidTokenType("not an access token")
     try:
         aud = body.get("aud")
@@ -59,6 +60,7 @@ def claims_from_introspection(body: Mapping[str, Any]) -> AccessClaims:
             roles=frozenset(str(r) for r in roles),
             sid=str(body["sid"]) if body.get("sid") else None,
             raw=dict(body),
+            jkt=rfc9449.binding(body),  # a cnf without a usable jkt: ValueError, refused
         )
     except (KeyError, TypeError, ValueError):
         raise errors.InvalidClaims("introspection answer lacks sub or exp") from None

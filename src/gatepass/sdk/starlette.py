@@ -9,6 +9,8 @@ and that namespace belongs to roles alone: a token scope starting with ``role:``
 an auth scope (it stays in ``request.user.claims.scope``), so a client registered with scope
 ``role:admin`` never satisfies ``@requires("role:admin")``. (gatepass also refuses such scopes
 at registration; this adapter does not rely on the issuer for it.)
+``Authorization: DPoP`` with its proof is accepted too (RFC 9449 §7); ``public_url``: the base
+URL the proofs' ``htu`` name, when the service sits behind a proxy.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.sdk import errors
-from gatepass.sdk.http import bearer_token, error_response
+from gatepass.sdk.http import DPOP_ALGS, error_response, request_url
 from gatepass.sdk.verifier import Verifier
 
 
@@ -46,23 +48,31 @@ class TokenUser(BaseUser):
 
 
 class GatepassAuthError(AuthenticationError):
-    def __init__(self, cause: errors.VerifierError) -> None:
+    def __init__(self, cause: errors.VerifierError, algs: str = DPOP_ALGS) -> None:
         super().__init__(str(cause))
         self.cause = cause
+        self.algs = algs
 
 
 class GatepassBackend(AuthenticationBackend):
-    def __init__(self, verifier: Verifier) -> None:
+    def __init__(self, verifier: Verifier, *, public_url: str | None = None) -> None:
         self.verifier = verifier
+        self.public_url = public_url
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         header = conn.headers.get("authorization")
         if header is None:
             return None
+        url = conn.url
         try:
-            claims = await self.verifier.averify(bearer_token(header))
+            claims = await self.verifier.averify_request(
+                header,
+                method=conn.scope.get("method", "GET"),
+                url=lambda: request_url(self.public_url, url.scheme, url.netloc, url.path),
+                proofs=conn.headers.getlist("dpop"),
+            )
         except errors.VerifierError as exc:
-            raise GatepassAuthError(exc) from None
+            raise GatepassAuthError(exc, self.verifier.dpop.algs) from None
         return AuthCredentials(auth_scopes(claims)), TokenUser(claims)
 
 
@@ -77,6 +87,8 @@ def auth_scopes(claims: AccessClaims) -> list[str]:
 
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
-    cause = exc.cause if isinstance(exc, GatepassAuthError) else errors.InvalidTokenError()
-    status, body, headers = error_response(cause)
+    if isinstance(exc, GatepassAuthError):
+        status, body, headers = error_response(exc.cause, algs=exc.algs)
+    else:
+        status, body, headers = error_response(errors.InvalidTokenError())
     return JSONResponse(body, status_code=status, headers=headers)

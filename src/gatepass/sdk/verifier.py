@@ -1,6 +1,11 @@
 """The access-token Verifier: signature with the key's own algorithm, typ, iss, aud, exp, nbf,
 iat (with leeway), then the denylist; repeated tokens are answered from a bounded cache.
 
+:meth:`Verifier.verify_request` (and ``averify_request``) judge a whole request: a ``Bearer``
+token, or a ``DPoP`` token with its proof (RFC 9449 §7.1: signature, ``htm``, ``htu``, ``iat``,
+``ath``, the key's thumbprint against ``cnf.jkt``, and the replay of ``jti``). A DPoP-bound
+token sent as Bearer is refused (§7.2). The adapters and the gatepass server itself call these.
+
 A verifier that fetches its keys (:meth:`Verifier.from_issuer`) refreshes them when the key set's
 ``max-age`` runs out, in a background thread: a verification only compares the time with the
 refresh deadline, and never waits on the network for it. A refreshed key set replaces the old
@@ -13,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any, Protocol
 
@@ -22,7 +27,10 @@ from gatepass.core import jose
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.denylist import MAX_LEEWAY
 from gatepass.core.jose import VerificationKey
+from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
 from gatepass.sdk import errors
+from gatepass.sdk.dpop import Dpop
+from gatepass.sdk.http import OpaqueResolver, credentials
 from gatepass.sdk.jwks import (
     DEFAULT_MAX_AGE,
     FetchedKeys,
@@ -75,7 +83,10 @@ class Verifier:
         denylist: Denylist | None = None,
         cache_size: int = 4096,
         clock: Callable[[], float] = time.time,
+        dpop: Dpop | None = None,
     ) -> None:
+        """``dpop``: how DPoP proofs are judged (the replay cache above all: in process by
+        default; a ``RedisReplayCache`` when several processes serve one address)."""
         if keys is None and jwks is None:
             raise ValueError("give keys, or a JWKSClient to fetch them")
         if not 0 <= leeway <= MAX_LEEWAY:  # the denylist keeps entries no longer than that
@@ -92,6 +103,7 @@ class Verifier:
         self._cache: dict[str, AccessClaims] = {}  # oldest first
         self._cache_size = cache_size
         self._clock = clock
+        self.dpop = dpop if dpop is not None else Dpop(clock=clock)
         # when the key set must be refetched (never without a JWKSClient); read on every call
         self._refresh_at = clock() + DEFAULT_MAX_AGE if jwks is not None else float("inf")
         self._refreshing = threading.Lock()
@@ -145,7 +157,10 @@ class Verifier:
 
     # -- verification -------------------------------------------------------------------
     def verify(self, token: str) -> AccessClaims:
-        """Verify ``token``; may fetch the JWKS (blocking) once when its ``kid`` is unknown."""
+        """Verify ``token``; may fetch the JWKS (blocking) once when its ``kid`` is unknown.
+
+        The token alone: a DPoP-bound token (``claims.jkt`` set) is only good with its proof,
+        which :meth:`verify_request` checks. Services judge requests with that (or an adapter)."""
         try:
             return self._verify(token)
         except errors.UnknownKeyError:
@@ -163,6 +178,51 @@ class Verifier:
                 raise
             self._install(await self._jwks.afetch())
             return self._verify(token)
+
+    def verify_request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str | Callable[[], str],
+        proofs: Sequence[str] = (),
+    ) -> AccessClaims:
+        """A request's ``Authorization`` (Bearer or DPoP) and its ``DPoP`` header values
+        (``proofs``); ``url``: where it was sent (``http.request_url``), or how to find out.
+        Blocking (JWKS refetch, replay cache): for sync code such as Flask."""
+        scheme, token = credentials(authorization)
+        try:
+            claims = self.verify(token)
+            request = _proof_request(scheme, token, claims, method, url)
+            if request is not None:
+                self.dpop.check(proofs, **request)
+        except errors.InvalidTokenError as exc:
+            raise _challenged(exc, scheme) from None
+        return claims
+
+    async def averify_request(
+        self,
+        authorization: str | None,
+        *,
+        method: str,
+        url: str | Callable[[], str],
+        proofs: Sequence[str] = (),
+        opaque: OpaqueResolver | None = None,
+    ) -> AccessClaims:
+        """As :meth:`verify_request`, without blocking the event loop. ``opaque``: how to
+        resolve an opaque (``gpa_…``) token (introspection, or the server's own lookup)."""
+        scheme, token = credentials(authorization)
+        try:
+            if opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
+                claims = await opaque(token)
+            else:
+                claims = await self.averify(token)
+            request = _proof_request(scheme, token, claims, method, url)
+            if request is not None:
+                await self.dpop.acheck(proofs, **request)
+        except errors.InvalidTokenError as exc:
+            raise _challenged(exc, scheme) from None
+        return claims
 
     def verify_issued(self, token: str, *, audience: str | None) -> AccessClaims:
         """For the issuer itself: signature, ``typ``, ``iss`` and times as :meth:`verify`, for
@@ -219,6 +279,32 @@ def _evict(cache: dict[str, AccessClaims]) -> None:
     slots that earlier deletions left empty, so it is done once per many insertions."""
     for token in list(islice(cache, max(1, len(cache) // 8))):
         cache.pop(token, None)
+
+
+def _proof_request(
+    scheme: str, token: str, claims: AccessClaims, method: str, url: str | Callable[[], str]
+) -> dict[str, Any] | None:
+    """What the DPoP proof must match (RFC 9449 §7.1), or None for a bearer request; a bound
+    token as Bearer, or an unbound one as DPoP, is refused here."""
+    if scheme != "dpop":
+        if claims.jkt is not None:  # RFC 9449 §7.2: never as a bearer token
+            raise errors.DpopBoundAsBearer("a DPoP-bound token was sent as a bearer token")
+        return None
+    if claims.jkt is None:
+        raise errors.NotDpopBound("the access token is not DPoP-bound")
+    return {
+        "method": method,
+        "url": url if isinstance(url, str) else url(),
+        "access_token": token,
+        "jkt": claims.jkt,
+    }
+
+
+def _challenged(exc: errors.InvalidTokenError, scheme: str) -> errors.InvalidTokenError:
+    """A token error of a DPoP request is answered with a DPoP challenge (RFC 9449 §7.1)."""
+    if scheme == "dpop":
+        exc.scheme = "DPoP"
+    return exc
 
 
 def require(

@@ -1,5 +1,6 @@
-"""What endpoints ask of a request: the caller's address and agent, and the verified bearer
-token (through the SDK's framework-neutral ``verify_bearer``, with the server's own Verifier)."""
+"""What endpoints ask of a request: the caller's address and agent, and the verified access
+token, Bearer or DPoP with its proof (through the SDK's framework-neutral
+``Verifier.averify_request``, with the server's own Verifier)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from gatepass.core.access_token import AccessClaims
 from gatepass.oauth import scopes
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import VerifierError
-from gatepass.sdk.http import error_response, verify_bearer
+from gatepass.sdk.http import error_response, request_url
+from gatepass.sdk.verifier import require
 from gatepass.server.middleware import labelled
 
 
@@ -33,16 +35,21 @@ async def bearer(
     scopes: tuple[str, ...] = (),
 ) -> AccessClaims:
     """The caller's verified access-token claims, with every one of ``roles`` and ``scopes``;
-    otherwise the SDK's ``VerifierError``, which ``server/errors.py`` answers (RFC 6750)."""
+    otherwise the SDK's ``VerifierError``, which ``server/errors.py`` answers (RFC 6750, RFC
+    9449 §7). A DPoP proof must name the issuer's public URL (RFC 9449 §4.3: ``GATEPASS_ISSUER``
+    + the path), whatever host or proxy the request came through."""
     counter = svc.metrics.verifications
+    url = request.url
     try:
-        claims = await verify_bearer(
-            svc.verifier,
+        claims = await svc.verifier.averify_request(
             request.headers.get("authorization"),
+            method=request.method,
+            url=lambda: request_url(svc.settings.issuer, url.scheme, url.netloc, url.path),
+            proofs=request.headers.getlist("dpop"),
             opaque=request.app.state.opaque,
-            roles=roles,
-            scopes=scopes,
         )
+        if roles or scopes:
+            require(claims, roles=roles, scopes=scopes)
     except VerifierError as exc:
         labelled(counter, _RESULTS.get(error_response(exc)[0], "error")).inc()
         raise

@@ -1,9 +1,9 @@
 """The one place that turns exceptions into HTTP answers.
 
-GatepassError -> its own status and body; a refused bearer token (the SDK's ``VerifierError``)
--> its RFC 6750 answer; Starlette's HTTP errors (404, 405) -> the same JSON shape; a database
-that cannot answer -> 503 ``temporarily_unavailable``; anything unexpected -> a generic 500
-``server_error``, details only in the log. No answer ever carries a stack trace, a token, a
+GatepassError -> its own status and body; a refused access token (the SDK's ``VerifierError``)
+-> its RFC 6750 / RFC 9449 answer; Starlette's HTTP errors (404, 405) -> the same JSON shape; a
+database that cannot answer -> 503 ``temporarily_unavailable``; anything unexpected -> a generic
+500 ``server_error``, details only in the log. No answer ever carries a stack trace, a token, a
 password or a hash. ``HANDLERS`` is what the app registers (``server/app.py``).
 """
 
@@ -71,12 +71,13 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_json(exc.status_code, error, desc, dict(exc.headers or {}))
 
 
-async def _bearer_refused(_: Request, exc: Exception) -> JSONResponse:
-    """A missing, invalid or insufficient bearer token (RFC 6750 §3), or verification that is
-    unavailable (503): the SDK's own answer (``sdk/http.error_response``)."""
+async def _bearer_refused(request: Request, exc: Exception) -> JSONResponse:
+    """A missing, invalid or insufficient access token (RFC 6750 §3) or DPoP proof (RFC 9449
+    §7.1, challenged with the algorithms the server's verifier accepts), or verification that
+    is unavailable (503): the SDK's own answer (``sdk/http.error_response``)."""
     if not isinstance(exc, VerifierError):  # pragma: no cover - registered for the class
         raise exc
-    status, body, headers = error_response(exc)
+    status, body, headers = error_response(exc, algs=request.app.state.services.verifier.dpop.algs)
     return error_json(status, body["error"], body.get("error_description", ""), headers)
 
 

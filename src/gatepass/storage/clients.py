@@ -58,6 +58,7 @@ class Clients:
         audience: str | None = None,
         access_token_ttl: int | None = None,
         client_id: str | None = None,
+        dpop_bound_access_tokens: bool = False,
     ) -> tuple[Client, str | None]:
         """Register a client; returns it and its secret (shown once; None for public)."""
         secret = None if public else opaque.new_token(opaque.CLIENT_SECRET_PREFIX)
@@ -71,6 +72,7 @@ class Clients:
             audience=audience,
             token_format=token_format,
             access_token_ttl=access_token_ttl,
+            dpop_bound_access_tokens=dpop_bound_access_tokens,
             created_at=now,
         )
         try:

@@ -32,6 +32,7 @@ class NewLogin:
     idle_ttl: int
     user_agent: str | None
     ip: str | None
+    jkt: str | None = None  # the DPoP key its refresh tokens are bound to (RFC 9449 §5)
 
 
 class Logins:
@@ -54,6 +55,7 @@ class Logins:
             idle_expires_at=min(expires, now + login.idle_ttl),
             user_agent=(login.user_agent or "")[:512] or None,
             ip=login.ip,
+            jkt=login.jkt,
         )
         async with self._s.begin() as s:
             s.add(row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -49,6 +49,10 @@ class Client(Base):
     token_format: Mapped[str] = mapped_column(String(16), default="jwt")
     access_token_ttl: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # RFC 9449 §5.2 / RFC 7591: every token request of this client must carry a DPoP proof
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class SigningKeyRow(Base):
@@ -80,6 +84,9 @@ class LoginSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) a public client's refresh tokens are
+    # bound to; a refresh must come with a proof by that key
+    jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RefreshToken(Base):
@@ -167,6 +174,7 @@ class OpaqueAccessToken(Base):
     audience: Mapped[str] = mapped_column(String(255))
     issued_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+    jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)  # RFC 9449 §6.2 cnf.jkt
 
 
 class AlertOutbox(Base):

@@ -32,6 +32,9 @@ async def add_client(svc: Services, request: Request) -> Response:
     public = data.get("public", False)
     if not isinstance(public, bool):
         raise InvalidRequest("public must be true or false.")
+    dpop = data.get("dpop_bound_access_tokens", False)
+    if not isinstance(dpop, bool):
+        raise InvalidRequest("dpop_bound_access_tokens must be true or false.")
     client, secret = await create_client(
         svc,
         text_field(data, "name", max_len=200) or "",
@@ -41,6 +44,7 @@ async def add_client(svc: Services, request: Request) -> Response:
         token_format=text_field(data, "token_format", required=False, max_len=16) or "jwt",
         audience=text_field(data, "audience", required=False, max_len=255),
         access_token_ttl=ttl,
+        dpop_bound_access_tokens=dpop,
     )
     body = {**public_view(client), "client_secret": secret}
     return JSONResponse(body, status_code=201, headers=NO_STORE)

@@ -32,6 +32,7 @@ async def metadata(svc: Services, request: Request) -> Response:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": sorted(set(svc.settings.default_scopes)),
         "access_token_signing_alg_values_supported": [svc.settings.signing_alg],
+        "dpop_signing_alg_values_supported": list(svc.dpop.checker.algorithms),  # RFC 9449 §5.1
     }
     return JSONResponse(
         body, headers={"Cache-Control": f"public, max-age={svc.settings.jwks_max_age}"}

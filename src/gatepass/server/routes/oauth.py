@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import GatepassError, InvalidClient, InvalidRequest
 from gatepass.oauth import client_auth, rfc7009, rfc7662, token_endpoint
+from gatepass.oauth.dpop import DpopRequest
 from gatepass.oauth.services import Services
 from gatepass.server.deps import client_ip, user_agent
 from gatepass.server.errors import NO_STORE
@@ -23,6 +24,9 @@ async def token(svc: Services, request: Request) -> Response:
             authorization=request.headers.get("authorization"),
             ip=client_ip(request),
             user_agent=user_agent(request),
+            dpop=DpopRequest.of(
+                request.headers.getlist("dpop"), "POST", svc.settings.issuer, request.url.path
+            ),
         )
     except GatepassError as exc:
         svc.metrics.token_errors.labels(exc.error).inc()

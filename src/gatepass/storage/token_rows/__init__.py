@@ -58,11 +58,12 @@ _OPAQUE_COLUMNS = (
     "audience",
     "issued_at",
     "expires_at",
+    "jkt",
 )
 # both dialects; {p} is the parameter: "?" for sqlite3, "$1" for asyncpg
 SELECT_REFRESH = """
 SELECT l.id, l.user_id, l.client_id, l.scope, l.created_at, l.last_used_at, l.expires_at,
-       l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip,
+       l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip, l.jkt,
        r.digest, r.sid, r.generation, r.parent_digest, r.issued_at, r.used_at, r.expires_at,
        u.id, u.username, u.roles, u.disabled, u.created_at, u.tokens_not_before
 FROM refresh_tokens r
@@ -87,6 +88,7 @@ class OpaqueRow:
     audience: str
     issued_at: float
     expires_at: float
+    jkt: str | None = None  # the DPoP key it is bound to (RFC 9449 §6)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +107,7 @@ class LoginRow:
     revoked_reason: str | None
     user_agent: str | None
     ip: str | None
+    jkt: str | None  # the DPoP key its refresh tokens are bound to (RFC 9449 §5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +162,9 @@ def opaque_row(values: Sequence[Any]) -> OpaqueRow:
 
 
 def refresh_found(values: Sequence[Any]) -> RefreshFound:
-    login = LoginRow(*values[:12])
-    token = RefreshRow(*values[12:19])
-    uid, username, roles, disabled, created_at, not_before = values[19:]
+    login = LoginRow(*values[:13])
+    token = RefreshRow(*values[13:20])
+    uid, username, roles, disabled, created_at, not_before = values[20:]
     user = None
     if uid is not None:
         user = UserRow(uid, username, _json_list(roles), bool(disabled), created_at, not_before)

@@ -22,14 +22,15 @@ from gatepass.storage.token_rows import (
 # many rows per statement (``Coalesce``): one array per column, one digest array
 _PG_INSERT_OPAQUE = """
 INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
-                           issued_at, expires_at)
-SELECT d, j, c, s, si, u, sc, r::json, a, i, e
+                           issued_at, expires_at, jkt)
+SELECT d, j, c, s, si, u, sc, r::json, a, i, e, k
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-            $8::text[], $9::text[], $10::float8[], $11::float8[])
-     AS t(d, j, c, s, si, u, sc, r, a, i, e)
+            $8::text[], $9::text[], $10::float8[], $11::float8[], $12::text[])
+     AS t(d, j, c, s, si, u, sc, r, a, i, e, k)
 """
 _PG_OPAQUE = """
-SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at,
+       jkt
 FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
 _PG_REFRESH = SELECT_REFRESH.format(p="$1")  # one by one: cheaper than ANY for a 3-way join

@@ -29,11 +29,12 @@ T = TypeVar("T")
 
 _SQLITE_INSERT_OPAQUE = """
 INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles, audience,
-                           issued_at, expires_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                           issued_at, expires_at, jkt)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 _SQLITE_OPAQUE = """
-SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at
+SELECT digest, jti, client_id, sub, sid, username, scope, roles, audience, issued_at, expires_at,
+       jkt
 FROM opaque_tokens WHERE digest = ?
 """
 _SQLITE_REFRESH = SELECT_REFRESH.format(p="?")
