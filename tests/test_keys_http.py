@@ -87,10 +87,10 @@ def test_emergency_rotation_over_http_retires_the_old_key_at_once(make_harness) 
     clock = FrozenClock()
     h: Harness = make_harness(clock=clock)
     h.create_user("alice", roles=("admin",))
-    admin = h.access_token("alice")
+    admin = h.admin_token("alice")
     r = h.client.post("/admin/keys/rotate", headers=h.bearer(admin))  # an ordinary one first
     assert r.status_code == 200
-    second = h.access_token("alice")
+    second = h.admin_token("alice")
     assert _kid(second) != _kid(admin)
 
     r = h.client.post("/admin/keys/rotate", headers=h.bearer(second), json={"revoke_old": True})
@@ -105,7 +105,7 @@ def test_emergency_rotation_over_http_retires_the_old_key_at_once(make_harness) 
 
 
 def test_emergency_rotation_flag_must_be_a_boolean(gp: Harness) -> None:
-    admin = gp.access_token("alice")
+    admin = gp.admin_token("alice")
     for body in ({"revoke_old": "yes"}, {"revoke_old": 1}):
         r = gp.client.post("/admin/keys/rotate", headers=gp.bearer(admin), json=body)
         assert r.status_code == 400 and r.json()["error"] == "invalid_request"
