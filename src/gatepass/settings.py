@@ -25,6 +25,9 @@ from gatepass.core.denylist import MAX_LEEWAY
 from gatepass.core.mail_address import is_mail_address
 
 SigningAlg = Literal["ES256", "EdDSA", "RS256", "HS256"]
+# ID tokens are checked by relying parties with the published JWKS: never HS256 (client secrets
+# are stored only as digests, so gatepass could not sign with them anyway)
+IdTokenAlg = Literal["RS256", "ES256", "EdDSA"]
 
 # What each field expects, said to a person when the value is wrong.
 _EXPECTED: dict[str, str] = {
@@ -52,6 +55,10 @@ _EXPECTED: dict[str, str] = {
     "webhook_secret": "whsec_ and the base64 of 24-64 random bytes"
     " (required with GATEPASS_WEBHOOK_URLS)",
     "login_account_ceiling": "a whole number, at least GATEPASS_LOGIN_ACCOUNT_THRESHOLD",
+    "id_token_alg": "one of RS256, ES256, EdDSA",
+    "product_name": "1-100 printable characters",
+    "logo_url": "an https:// URL, or a path on this server starting with /",
+    "template_dir": "an existing directory",
 }
 
 
@@ -141,6 +148,41 @@ class Settings(BaseSettings):
     smtp_sender: str = ""
     webhook_urls: Annotated[list[str], NoDecode] = []
     webhook_secret: SecretStr | None = None
+
+    # Browser and app login (README "Log your users in from a web or mobile app"): OpenID
+    # Connect ID tokens, authorization codes, the single sign-on session, the hosted pages.
+    id_token_alg: IdTokenAlg = "RS256"
+    id_token_ttl: int = Field(3600, ge=60, le=86400)
+    authorization_code_ttl: int = Field(60, ge=5, le=60)  # at most 60 s (issue 11)
+    sso_session_ttl: int = Field(7 * 86400, ge=60)  # absolute lifetime of the SSO session
+    sso_idle_ttl: int = Field(86400, ge=60)  # ended after this long without use
+    product_name: str = Field("gatepass", min_length=1, max_length=100)
+    logo_url: str = ""  # an https URL (or a path on this server) shown on the hosted pages
+    template_dir: Path | None = None  # templates here override the built-in ones by name
+
+    @field_validator("product_name")
+    @classmethod
+    def _product_name(cls, v: str) -> str:
+        if any(ord(c) < 32 or ord(c) == 127 for c in v):
+            raise ValueError("control character")
+        return v
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo_url(cls, v: str) -> str:
+        if not v:
+            return v
+        ok = v.startswith("https://") or (v.startswith("/") and not v.startswith("//"))
+        if not ok or any(c in v for c in "\"'<> ") or any(ord(c) < 32 for c in v):
+            raise ValueError("bad logo URL")
+        return v
+
+    @field_validator("template_dir")
+    @classmethod
+    def _template_dir(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_dir():
+            raise ValueError("not a directory")
+        return v
 
     @field_validator("issuer")
     @classmethod
@@ -309,6 +351,8 @@ class Settings(BaseSettings):
             object.__setattr__(self, "refresh_idle_ttl", self.refresh_token_ttl)
         if not self.signed_url_base:
             object.__setattr__(self, "signed_url_base", self.issuer)
+        if self.sso_idle_ttl > self.sso_session_ttl:
+            object.__setattr__(self, "sso_idle_ttl", self.sso_session_ttl)
         return self
 
     @property

@@ -59,6 +59,9 @@ class Clients:
         access_token_ttl: int | None = None,
         client_id: str | None = None,
         dpop_bound_access_tokens: bool = False,
+        redirect_uris: Iterable[str] = (),
+        post_logout_redirect_uris: Iterable[str] = (),
+        first_party: bool = False,
     ) -> tuple[Client, str | None]:
         """Register a client; returns it and its secret (shown once; None for public)."""
         secret = None if public else opaque.new_token(opaque.CLIENT_SECRET_PREFIX)
@@ -73,6 +76,9 @@ class Clients:
             token_format=token_format,
             access_token_ttl=access_token_ttl,
             dpop_bound_access_tokens=dpop_bound_access_tokens,
+            redirect_uris=list(redirect_uris),
+            post_logout_redirect_uris=list(post_logout_redirect_uris),
+            first_party=first_party,
             created_at=now,
         )
         try:

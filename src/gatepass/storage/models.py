@@ -34,6 +34,9 @@ class User(Base):
     tokens_not_before: Mapped[float | None] = mapped_column(Float, nullable=True)
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # OIDC email_verified: only when someone vouched for the address (user create
+    # --email-verified); gatepass sends no verification mail of its own
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Client(Base):
@@ -53,6 +56,13 @@ class Client(Base):
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # the authorization code flow (oauth/redirect_uris.py): where codes and logouts may go
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(
+        JSON, default=list, server_default="[]"
+    )
+    # first-party: the user is never asked for consent
+    first_party: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SigningKeyRow(Base):
@@ -65,6 +75,8 @@ class SigningKeyRow(Base):
     created_at: Mapped[float] = mapped_column(Float)
     activated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     retire_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # what the key signs: "access" tokens, or OpenID Connect "id_token"s (a key ring each)
+    purpose: Mapped[str] = mapped_column(String(16), default="access", server_default="access")
 
 
 class LoginSession(Base):
@@ -87,6 +99,16 @@ class LoginSession(Base):
     # RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) a public client's refresh tokens are
     # bound to; a refresh must come with a proof by that key
     jkt: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # "refresh": a refresh-token family; "sso": the single sign-on session of the hosted login
+    # pages, whose cookie is stored only as ``cookie_digest`` and which has no refresh tokens
+    kind: Mapped[str] = mapped_column(String(16), default="refresh", server_default="refresh")
+    cookie_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    # when and how the user authenticated (OIDC auth_time, RFC 8176 amr: "pwd")
+    auth_time: Mapped[float | None] = mapped_column(Float, nullable=True)
+    amr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # the SSO session this login was started from (an authorization code); RP-initiated
+    # logout of that session ends it too, unless its scope has offline_access
+    parent_sid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class RefreshToken(Base):
@@ -143,6 +165,42 @@ class DenylistEntry(Base):
     not_before: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
+class AuthorizationCode(Base):
+    """An authorization code (RFC 6749 §4.1.2): only its digest is stored, with what it is
+    bound to. ``used_at`` is set by the one conditional update that redeems it; ``login_sid``
+    is the login its first use started, which a replay revokes."""
+
+    __tablename__ = "authorization_codes"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    sso_sid: Mapped[str] = mapped_column(String(64))  # the SSO session that approved it
+    redirect_uri: Mapped[str] = mapped_column(String(2048))
+    code_challenge: Mapped[str] = mapped_column(String(128))  # PKCE S256 (RFC 7636 §4.2)
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    scope: Mapped[str] = mapped_column(SCOPE, default="")
+    auth_time: Mapped[float] = mapped_column(Float)
+    amr: Mapped[str] = mapped_column(String(64), default="pwd")
+    created_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    login_sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Consent(Base):
+    """The scopes a user allowed a (not first-party) client; withdrawn by deleting the row."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(SCOPE, default="")
+    granted_at: Mapped[float] = mapped_column(Float)
 
 
 class UrlSigningKeyRow(Base):
