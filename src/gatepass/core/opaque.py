@@ -13,6 +13,8 @@ import secrets
 REFRESH_PREFIX = "gpr_"
 OPAQUE_ACCESS_PREFIX = "gpa_"
 CLIENT_SECRET_PREFIX = "gps_"
+AUTHORIZATION_CODE_PREFIX = "gpk_"  # RFC 6749 §4.1.2, redeemed once within 60 s
+SSO_COOKIE_PREFIX = "gpo_"  # the single sign-on session cookie of the hosted pages
 _RANDOM_BYTES = 32  # 256 bits
 MAX_LEN = 256
 

@@ -22,6 +22,7 @@ from gatepass.sdk.verifier import Verifier
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.clients import Clients
+from gatepass.storage.codes import Codes
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.events import Events
 from gatepass.storage.keystore import KeyStore
@@ -44,6 +45,7 @@ class Services:
     users: Users
     clients: Clients
     logins: Logins
+    codes: Codes  # authorization codes (oauth/authorization_code.py)
     opaque_tokens: OpaqueTokens
     token_rows: TokenRows  # the hot statements' own connections (storage/token_rows.py)
     events: Events  # and, through events.outbox, their alerts
@@ -121,6 +123,7 @@ async def open_services(
         users=Users(sessions),
         clients=Clients(sessions, clock=clock),
         logins=Logins(sessions, token_rows),
+        codes=Codes(sessions),
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
         events=Events(sessions, Outbox(sessions, Routes.from_settings(settings))),
