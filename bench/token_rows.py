@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The token requests' statements (storage/token_rows.py) against the same work through
+"""The token requests' statements (storage/token_rows/) against the same work through
 SQLAlchemy sessions, as it was done before; on SQLite and on PostgreSQL, no HTTP.
 
     .venv/bin/python bench/token_rows.py                 # both databases, 8 s per measure

@@ -1,4 +1,4 @@
-"""The hot statements on the driver directly (storage/token_rows.py), on SQLite and PostgreSQL:
+"""The hot statements on the driver directly (storage/token_rows/), on SQLite and PostgreSQL:
 the same rows as SQLAlchemy reads, one winner per parent under concurrent rotation, nothing
 changed when the login has ended, and on SQLite a locked database waited out without blocking
 the event loop, and a WAL checkpointed by the background thread."""

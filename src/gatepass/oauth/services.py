@@ -47,7 +47,7 @@ class Services:
     logins: Logins
     codes: Codes  # authorization codes (oauth/authorization_code.py)
     opaque_tokens: OpaqueTokens
-    token_rows: TokenRows  # the hot statements' own connections (storage/token_rows.py)
+    token_rows: TokenRows  # the hot statements' own connections (storage/token_rows/)
     events: Events  # and, through events.outbox, their alerts
     throttle: SqlThrottle
     passwords: Passwords

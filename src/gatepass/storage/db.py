@@ -99,7 +99,7 @@ def warn_if_exposed(settings: Settings) -> list[Path]:
 
 
 async def open_token_rows(settings: Settings) -> TokenRows:
-    """The hot statements' own connections (``storage/token_rows.py``), beside the engine."""
+    """The hot statements' own connections (``storage/token_rows/``), beside the engine."""
     if settings.is_sqlite:
         return SqliteTokenRows(settings.sqlite_path)
     url = make_url(settings.async_database_url).set(drivername="postgresql")

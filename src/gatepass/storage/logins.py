@@ -3,7 +3,7 @@
 Rotation is one atomic step: a conditional ``UPDATE ... WHERE used_at IS NULL`` consumes the
 parent, the family's deadlines move only if it is still live, and the child is inserted, all in
 one transaction; the loser of a race sees zero rows updated, never a half-done rotation. That
-step and the lookup before it run on the driver directly (``storage/token_rows.py``).
+step and the lookup before it run on the driver directly (``storage/token_rows/``).
 """
 
 from __future__ import annotations
