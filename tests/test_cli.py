@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from cli_tokens import mint_access_token
 from gatepass.cli import main
 
 
@@ -115,29 +116,7 @@ def test_keys_list_and_rotate(data_dir, capsys) -> None:
 
 
 def test_token_inspect(data_dir, monkeypatch, capsys) -> None:
-    import asyncio
-
-    from gatepass.oauth.issuance import issue_access_token
-    from gatepass.oauth.services import open_services
-    from gatepass.settings import load_settings
-
-    async def mint() -> str:
-        svc = await open_services(load_settings(data_dir=data_dir))
-        try:
-            token, _ = await issue_access_token(
-                svc,
-                token_format="jwt",
-                subject="u1",
-                client_id="c",
-                scope=["profile"],
-                roles=[],
-                sid="s",
-            )
-            return token
-        finally:
-            await svc.close()
-
-    token = asyncio.run(mint())
+    token = mint_access_token(data_dir)
     assert main(["token", "inspect", token, "--json", "--data-dir", data_dir]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["verified"] is True and report["claims"]["sub"] == "u1"

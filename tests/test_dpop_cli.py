@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 
 import pytest
 
+from cli_tokens import mint_access_token
 from gatepass.cli import main
 
 JKT = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"  # RFC 7638 §3.1's example thumbprint
@@ -36,37 +36,12 @@ def test_client_create_dpop_requires_proofs(data_dir: str, capsys) -> None:
     assert listed["web"]["dpop_bound_access_tokens"] is False
 
 
-def _mint(data_dir: str, jkt: str | None) -> str:
-    from gatepass.oauth.issuance import issue_access_token
-    from gatepass.oauth.services import open_services
-    from gatepass.settings import load_settings
-
-    async def mint() -> str:
-        svc = await open_services(load_settings(data_dir=data_dir))
-        try:
-            token, _ = await issue_access_token(
-                svc,
-                token_format="jwt",
-                subject="u1",
-                client_id="c",
-                scope=["profile"],
-                roles=[],
-                sid=None,
-                jkt=jkt,
-            )
-            return token
-        finally:
-            await svc.close()
-
-    return asyncio.run(mint())
-
-
 def test_token_inspect_shows_the_dpop_binding(data_dir: str, capsys) -> None:
-    bound = _mint(data_dir, JKT)
+    bound = mint_access_token(data_dir, sid=None, jkt=JKT)
     assert main(["token", "inspect", bound, "--json", "--data-dir", data_dir]) == 0
     assert json.loads(capsys.readouterr().out)["dpop_jkt"] == JKT
     assert main(["token", "inspect", bound, "--data-dir", data_dir]) == 0
     assert f"binding: DPoP, key thumbprint {JKT}" in capsys.readouterr().out
-    unbound = _mint(data_dir, None)
+    unbound = mint_access_token(data_dir, sid=None)
     assert main(["token", "inspect", unbound, "--data-dir", data_dir]) == 0
     assert "binding: none (a bearer token" in capsys.readouterr().out
