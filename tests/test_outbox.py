@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
-from gatepass.alerts.worker import GIVE_UP_AFTER, Worker, senders_from
+from gatepass.alerts.worker import Worker, senders_from
 from gatepass.clock import FrozenClock
 from gatepass.oauth.services import Services, open_services
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.models import AlertOutbox, SecurityEvent
-from gatepass.storage.outbox import Outbox
+from gatepass.storage.outbox import GIVE_UP_AFTER, Outbox
 from gatepass.storage.purge import ALERT_RETENTION, purge
 
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -304,8 +304,9 @@ def test_purge_deletes_alerts_done_past_the_retention_and_keeps_pending_ones(
         await reuse_event(svc, bob)
         async with working(svc.events.outbox, settings, clock) as worker:
             assert await worker.round() == 1
-        await reuse_event(svc, bob)  # stays pending
-        clock.advance(ALERT_RETENTION - 1)
+        clock.advance(ALERT_RETENTION - 61)
+        await reuse_event(svc, bob)  # stays pending: a minute old at the purges below
+        clock.advance(60)
         assert (await purge(svc.sessions, clock.now())).counts["alert_outbox"] == 0
         clock.advance(2)
         assert (await purge(svc.sessions, clock.now())).counts["alert_outbox"] == 1
@@ -314,3 +315,54 @@ def test_purge_deletes_alerts_done_past_the_retention_and_keeps_pending_ones(
             assert (await s.execute(select(func.count()).select_from(SecurityEvent))).scalar() == 2
 
     run(settings, body)
+
+
+def test_alerts_no_worker_can_send_are_given_up_after_three_days_then_purged(
+    make_settings, database_url, hooks
+) -> None:
+    """Queued for a webhook, then the instance runs without webhooks: no worker claims the
+    rows; the purge gives them up once they are three days old, and later deletes them."""
+    queued_with = alert_settings(make_settings, database_url, webhook_urls=hooks.url)
+
+    async def body(svc: Services, clock: FrozenClock) -> None:
+        bob = await user_with_email(svc)
+        await reuse_event(svc, bob)
+        await reuse_event(svc, bob)
+        held = await svc.events.outbox.claim(
+            now=clock.now(), lease=1e6, limit=1, channels=("webhook",)
+        )
+        assert len(held) == 1  # a claim whose lease outlives the test: never touched
+        assert senders_from(make_settings(database_url=database_url)) == {}
+        clock.advance(GIVE_UP_AFTER - 1)
+        await purge(svc.sessions, clock.now())
+        assert await svc.events.outbox.counts() == {"pending": 2}
+        clock.advance(2)
+        assert (await purge(svc.sessions, clock.now())).counts["alert_outbox"] == 0
+        assert await svc.events.outbox.counts() == {"pending": 1, "failed": 1}
+        (given_up,) = [r for r in await outbox_rows(svc) if r.state == "failed"]
+        assert given_up.id != held[0].id and given_up.due_at is None
+        assert given_up.last_error and "no delivery configured" in given_up.last_error
+        clock.advance(ALERT_RETENTION + 1)
+        assert (await purge(svc.sessions, clock.now())).counts["alert_outbox"] == 1
+        assert hooks.received() == []
+
+    run(queued_with, body)
+
+
+def test_a_webhook_url_removed_from_the_settings_gets_no_more_alerts(
+    make_settings, database_url, hooks
+) -> None:
+    queued_with = alert_settings(make_settings, database_url, webhook_urls=hooks.url)
+    other = "http://127.0.0.1:9/elsewhere"
+    now_with = alert_settings(make_settings, database_url, webhook_urls=other)
+
+    async def body(svc: Services, clock: FrozenClock) -> None:
+        await reuse_event(svc, await user_with_email(svc))
+        async with working(svc.events.outbox, now_with, clock) as worker:
+            assert await worker.round() == 1
+        (row,) = await outbox_rows(svc)
+        assert row.state == "failed" and row.target == hooks.url
+        assert row.last_error == "the webhook URL is no longer configured"
+        assert hooks.received() == []
+
+    run(queued_with, body)

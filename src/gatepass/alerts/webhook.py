@@ -1,14 +1,16 @@
 """Alert webhooks, signed as Standard Webhooks 1.0 says (``core/webhooks.py``).
 
 Any answer but 2xx is a failure to retry; redirects are not followed (a receiver that moved
-is reconfigured, not chased).
+is reconfigured, not chased). An alert queued for a URL that is no longer in
+``GATEPASS_WEBHOOK_URLS`` is given up, never sent: a URL is removed because it must not get
+alerts any more.
 """
 
 from __future__ import annotations
 
 import httpx
 
-from gatepass.alerts.errors import DeliveryFailed
+from gatepass.alerts.errors import DeliveryFailed, Undeliverable
 from gatepass.clock import Clock, SystemClock
 from gatepass.core import webhooks
 from gatepass.core.alert_texts import webhook_body
@@ -26,12 +28,15 @@ class WebhookSender:
         # the receiver checks the timestamp against its own clock: the real time, always
         self._clock = clock or SystemClock()
         self._http = httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False)
+        self._urls = frozenset(settings.webhook_urls)
 
     def request(self, row: Claimed) -> tuple[bytes, dict[str, str]]:
         body = webhook_body(row.payload)
         return body, webhooks.headers(self._key, row.message_id, int(self._clock.now()), body)
 
     async def send(self, row: Claimed) -> None:
+        if row.target not in self._urls:
+            raise Undeliverable("the webhook URL is no longer configured")
         body, headers = self.request(row)
         try:
             r = await self._http.post(row.target, content=body, headers=headers)

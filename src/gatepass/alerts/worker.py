@@ -19,7 +19,7 @@ from gatepass.alerts.errors import DeliveryFailed, Undeliverable
 from gatepass.clock import Clock
 from gatepass.core.backoff import delay
 from gatepass.settings import Settings
-from gatepass.storage.outbox import EMAIL, WEBHOOK, Claimed, Outbox
+from gatepass.storage.outbox import EMAIL, GIVE_UP_AFTER, WEBHOOK, Claimed, Outbox
 
 log = logging.getLogger("gatepass.alerts")
 
@@ -27,7 +27,6 @@ POLL = 1.0  # seconds between looks for due rows (an event in this process wakes
 BATCH = 20  # rows per claim, sent concurrently
 LEASE = 120.0  # seconds a claim holds its rows: longer than an attempt's timeouts
 BASE_DELAY, MAX_DELAY = 5.0, 3600.0
-GIVE_UP_AFTER = 3 * 86400.0
 
 
 class Sender(Protocol):

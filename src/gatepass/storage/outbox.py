@@ -38,6 +38,10 @@ from gatepass.settings import Settings
 from gatepass.storage.models import AlertOutbox, User
 
 EMAIL, WEBHOOK = "email", "webhook"
+# an alert still undelivered this long after its event is given up (``failed``): by the worker
+# at its next failed attempt, or by the purge when no worker can send it (its channel is not
+# configured any more, or never was on the instance that queued it)
+GIVE_UP_AFTER = 3 * 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +232,35 @@ class Outbox:
             return {state: n for state, n in (await s.execute(q)).all()}
 
 
+async def give_up_stale(sessions: async_sessionmaker[Any], now: float) -> int:
+    """Give up the rows still pending ``GIVE_UP_AFTER`` after their event and not held by a
+    live claim: rows no worker could take, because their channel is not configured. Without
+    this they would stay pending (and never be purged) for ever."""
+    stmt = (
+        update(AlertOutbox)
+        .where(
+            AlertOutbox.due_at.is_not(None),
+            AlertOutbox.due_at <= now,  # a claim's lease has ended, or there was none
+            AlertOutbox.created_at <= now - GIVE_UP_AFTER,
+        )
+        .values(
+            due_at=None,
+            claim=None,
+            state="failed",
+            done_at=now,
+            last_error="never delivered: no delivery configured for its channel",
+        )
+    )
+    async with sessions.begin() as s:
+        return int((await s.execute(stmt)).rowcount)
+
+
 async def purge_outbox(
     sessions: async_sessionmaker[Any], now: float, *, retention: float, batch: int = 1000
 ) -> int:
-    """Delete rows done (delivered or given up) more than ``retention`` seconds ago."""
+    """Delete rows done (delivered or given up) more than ``retention`` seconds ago, after
+    giving up the stale ones (:func:`give_up_stale`)."""
+    await give_up_stale(sessions, now)
     old = select(AlertOutbox.id).where(AlertOutbox.done_at <= now - retention).limit(batch)
     total = 0
     while True:
