@@ -101,6 +101,17 @@ def test_only_callers_with_the_role_or_scope_may_sign(h: Harness) -> None:
     assert edge(h, _uri(body["url"])) == 204
 
 
+def test_the_signing_role_counts_only_in_tokens_of_the_built_in_client(h: Harness) -> None:
+    """An admin who signs in to another app must not hand that app the power to sign URLs."""
+    cid, secret = h.create_client("third-party")
+    r = h.login("alice", client_id=cid, client_secret=secret or "")
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    r = h.client.post("/signed-urls", json={"path": "/a"}, headers=h.bearer(token))
+    assert r.status_code == 403 and r.json()["error"] == "insufficient_scope"
+    assert sign(h, h.access_token("alice"), path="/a")["url"]  # through gatepass: allowed
+
+
 def test_signing_role_is_configurable(make_harness) -> None:
     h = make_harness(signed_url_role="editor", signed_url_scope="")
     h.create_user("alice", roles=("admin",))

@@ -20,6 +20,7 @@ from gatepass.core import signed_url as su
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.url_keys import UrlKeyRing, playback_secret
 from gatepass.errors import InsufficientScope, InvalidRequest
+from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.sdk.signed_url import SignedUrlVerifier
 from gatepass.settings import Settings
 from gatepass.storage.models import UrlSigningKeyRow
@@ -99,9 +100,17 @@ class SignedUrl:
 
 
 def may_sign(settings: Settings, claims: AccessClaims) -> None:
-    """Raise :class:`InsufficientScope` unless the caller has the signing role or scope."""
+    """Raise :class:`InsufficientScope` unless the caller has the signing scope, or the
+    signing role in a token of the built-in first-party client ``gatepass``.
+
+    The role alone is not enough in a token issued to any other client: a user with the role
+    who signs in to a third-party app would otherwise hand that app the power to sign any URL
+    (the same rule as ``/admin``'s, ``server/deps.admin``). A client that must sign is
+    registered with the signing scope, which only such clients are granted."""
     role, scope = settings.signed_url_role, settings.signed_url_scope
-    if (role and role in claims.roles) or (scope and scope in claims.scope):
+    if scope and scope in claims.scope:
+        return
+    if role and role in claims.roles and claims.client_id == FIRST_PARTY_CLIENT_ID:
         return
     raise InsufficientScope("Signing URLs needs the signing role or scope.", scope=scope)
 
