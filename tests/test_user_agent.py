@@ -27,7 +27,10 @@ REAL = [
         "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.2; rv:121.0) Gecko/20100101 Firefox/121.0",
         ("Firefox", "macOS"),
     ),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0", ("Firefox", "Linux")),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/115.0",
+        ("Firefox", "Linux"),
+    ),
     (
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chromium/119.0.6045.199 Chrome/119.0.6045.199 Safari/537.36",
@@ -68,7 +71,10 @@ REAL = [
         "Chrome/120.0.0.0 Safari/537.36",
         ("Chrome", "ChromeOS"),
     ),
-    ("Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0", ("Firefox", "Android")),
+    (
+        "Mozilla/5.0 (Android 14; Mobile; rv:121.0) Gecko/121.0 Firefox/121.0",
+        ("Firefox", "Android"),
+    ),
     ("curl/8.5.0", ("unknown", "unknown")),
     ("python-httpx/0.27.0", ("unknown", "unknown")),
     ("", ("unknown", "unknown")),

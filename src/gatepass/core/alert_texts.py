@@ -16,6 +16,7 @@ from typing import Any
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 EMAIL_EVENTS = ("refresh_reuse", "sign_in", "password_change", "lockout")
+REUSE_SENTENCE = "A stolen refresh token was used; we ended that session."
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,7 @@ def email_text(event: dict[str, Any]) -> EmailText:
     if type_ == "refresh_reuse":
         return EmailText(
             "Security alert: we ended a session on your account",
-            f"{hello}\n\nA stolen refresh token was used; we ended that session.\n\n"
+            f"{hello}\n\n{REUSE_SENTENCE}\n\n"
             "A sign-in token of your account was presented again after it had already been "
             "used. That happens when a copy of it was taken from a device, so we signed that "
             "session out everywhere it was in use. You may need to sign in again on that "
@@ -111,3 +112,35 @@ def webhook_body(event: dict[str, Any]) -> bytes:
         "data": event,
     }
     return json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+
+
+# A user's own security activity (``GET /auth/activity``), one line per event, in plain words.
+# Who the administrator was is not said to the user; the admin event list has it.
+_ACTIVITY = {
+    "refresh_reuse": REUSE_SENTENCE,
+    "password_change": "Your password was changed, and your other sessions were signed out.",
+    "logout_all": "You signed out everywhere.",
+    "logout_others": "You signed out of every other session.",
+    "forced_logout": "An administrator signed you out everywhere.",
+    "profile_changed": "Your profile was changed.",
+    "admin.user_created": "An administrator created your account.",
+    "admin.user_disabled": "An administrator disabled your account and signed you out.",
+    "admin.user_enabled": "An administrator enabled your account again.",
+    "admin.user_roles_changed": "An administrator changed your roles.",
+    "admin.password_reset_forced": (
+        "An administrator required a new password for your account and signed you out."
+    ),
+    "admin.password_set": "An administrator set a new password for your account.",
+    "admin.sessions_ended": "An administrator ended your sessions.",
+}
+
+
+def activity_text(type_: str, details: dict[str, Any]) -> str:
+    """The plain-words line for an event of a user's own activity."""
+    if type_ == "sign_in":
+        if details.get("new_device") is True:
+            return "You signed in from a new device or network."
+        return "You signed in."
+    if type_ == "lockout":
+        return "Sign-ins to your account were paused after several failed attempts."
+    return _ACTIVITY.get(type_, "Something happened on your account: " + clean(type_, 64) + ".")

@@ -31,6 +31,6 @@ def decode(cursor: str, shape: tuple[type, ...]) -> tuple[str | int, ...]:
         raise ValueError("bad cursor")
     for item, kind in zip(items, shape, strict=True):
         # bool is an int to Python, never to a cursor; text holds no NUL or control character
-        if type(item) is not kind or (kind is str and not item.isprintable()):
+        if type(item) is not kind or (isinstance(item, str) and not item.isprintable()):
             raise ValueError("bad cursor")
     return tuple(items)

@@ -41,6 +41,9 @@ log = logging.getLogger("gatepass.login")
 
 MAX_USERNAME = 150
 MAX_ADDRESS = 45  # the longest textual IPv6 address; anything else is cut there
+# an administrator forced a password reset (oauth/admin_users.py): the right password no longer
+# signs in until an administrator sets a new one
+PASSWORD_RESET_REQUIRED = "Password reset required: ask an administrator to set a new password."
 
 
 async def authenticate_user(
@@ -74,6 +77,8 @@ async def authenticate_user(
     if result.new_hash is not None:
         await svc.users.set_password_hash(user.id, result.new_hash)
     await svc.throttle.give_back(keys.shared, clear=[keys.account_at_address])
+    if user.password_reset_required:  # said only to whoever knows the password
+        raise InvalidGrant(PASSWORD_RESET_REQUIRED)
     return user
 
 
@@ -98,6 +103,8 @@ async def record_sign_in(
         ip=ip,
         user_agent=(user_agent or "")[:512] or None,
     )
+
+
 @dataclass(frozen=True, slots=True)
 class LoginKeys:
     """The throttle keys of one login attempt: the account name as it counts (case-folded) and

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.passwords import WeakPassword
+from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth import scopes
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
@@ -101,6 +102,7 @@ async def sessions_of(svc: Services, claims: AccessClaims) -> list[dict[str, obj
 
 
 def describe(row: LoginSession, *, current: str | None = None) -> dict[str, object]:
+    device = parse_user_agent(row.user_agent)  # for people to recognise their devices
     return {
         "id": row.id,
         "created": row.created_at,
@@ -108,6 +110,8 @@ def describe(row: LoginSession, *, current: str | None = None) -> dict[str, obje
         "expires": row.expires_at,
         "client": row.client_id,
         "user_agent": row.user_agent,
+        "browser": device.browser,
+        "os": device.os,
         "address": row.ip,
         "current": row.id == current,
     }

@@ -23,7 +23,19 @@ from gatepass.server.cors import SessionCors
 from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
-from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
+from gatepass.server.routes import (
+    account,
+    admin,
+    admin_clients,
+    admin_events,
+    admin_keys,
+    admin_users,
+    api,
+    discovery,
+    oauth,
+    ops,
+    signed_urls,
+)
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
 
@@ -36,8 +48,13 @@ ROUTES = [
     *discovery.ROUTES,
     *api.ROUTES,
     *admin.ROUTES,
+    *admin_users.ROUTES,
+    *admin_clients.ROUTES,
+    *admin_keys.ROUTES,
+    *admin_events.ROUTES,
     *ops.ROUTES,
     *session_routes.ROUTES,
+    *account.ROUTES,
     *signed_urls.ROUTES,
 ]
 

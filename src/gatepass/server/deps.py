@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.oauth import scopes
+from gatepass.oauth.admin_audit import Admin, admin_of
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import VerifierError
 from gatepass.sdk.http import error_response, request_url
@@ -60,3 +61,10 @@ async def bearer(
 async def admin(svc: Services, request: Request) -> AccessClaims:
     """Administration: role ``admin`` and scope ``gatepass:admin`` (DESIGN.md, Administration)."""
     return await bearer(svc, request, roles=(scopes.ADMIN_ROLE,), scopes=(scopes.ADMIN_SCOPE,))
+
+
+async def admin_action(svc: Services, request: Request) -> Admin:
+    """As :func:`admin`, for an endpoint that changes something: the administrator and where
+    the request came from, for its ``admin.*`` event (``oauth/admin_audit.py``)."""
+    claims = await admin(svc, request)
+    return await admin_of(svc, claims, client_ip(request), user_agent(request))

@@ -63,3 +63,33 @@ def text_field(
     if not isinstance(value, str) or "\x00" in value or len(value) > max_len:
         raise InvalidRequest(f"{name} must be text of at most {max_len} characters.")
     return value
+
+
+def only_fields(data: dict[str, Any], allowed: tuple[str, ...], *, at_least_one: bool) -> None:
+    """Refuse a JSON object with a member not in ``allowed`` (a typo must not pass silently),
+    or, with ``at_least_one``, one with none of them (a change that changes nothing)."""
+    unknown = sorted(k for k in data if k not in allowed)
+    if unknown:
+        raise InvalidRequest(f"Unknown field {unknown[0][:40]!r}; allowed: {', '.join(allowed)}.")
+    if at_least_one and not data:
+        raise InvalidRequest(f"Nothing to change; send one of: {', '.join(allowed)}.")
+
+
+def bool_field(data: dict[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false.")
+    return value
+
+
+def str_list_field(data: dict[str, Any], name: str, *, max_items: int = 100) -> list[str] | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list)
+        or len(value) > max_items
+        or not all(isinstance(v, str) and v.isprintable() and len(v) <= 1024 for v in value)
+    ):
+        raise InvalidRequest(f"{name} must be a list of at most {max_items} strings.")
+    return value

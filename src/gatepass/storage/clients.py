@@ -154,6 +154,19 @@ class Clients:
             self.forget(client_id)  # a request that read it meanwhile must not keep it
         return secret if result.rowcount else None
 
+    async def update(self, client_id: str, **values: Any) -> Client | None:
+        """Set columns of one client; the cached record is dropped at once, as for a secret
+        rotation. The client as it is now, None when there is no such client."""
+        self.forget(client_id)
+        try:
+            async with self._s.begin() as s:
+                result = await s.execute(
+                    update(Client).where(Client.id == client_id).values(**values)
+                )
+        finally:
+            self.forget(client_id)  # a request that read it meanwhile must not keep it
+        return await self.get(client_id) if result.rowcount else None
+
     async def list(self) -> list[Client]:
         async with self._s() as s:
             return list((await s.execute(select(Client).order_by(Client.created_at))).scalars())

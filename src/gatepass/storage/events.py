@@ -74,3 +74,31 @@ class Events:
             q = q.where(SecurityEvent.type == type_)
         async with self._s() as s:
             return list((await s.execute(q.order_by(SecurityEvent.id).limit(limit))).scalars())
+
+    async def newest(
+        self,
+        *,
+        limit: int,
+        before_id: int | None = None,
+        type_: str | None = None,
+        user_id: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[SecurityEvent]:
+        """Events newest first (by id, which grows with time), from just before ``before_id``
+        (a keyset page), filtered by type, user (the account the event is about) and time
+        (``since`` <= created_at < ``until``)."""
+        q = select(SecurityEvent)
+        if before_id is not None:
+            q = q.where(SecurityEvent.id < before_id)
+        if type_:
+            q = q.where(SecurityEvent.type == type_)
+        if user_id is not None:
+            q = q.where(SecurityEvent.user_id == user_id)
+        if since is not None:
+            q = q.where(SecurityEvent.created_at >= since)
+        if until is not None:
+            q = q.where(SecurityEvent.created_at < until)
+        async with self._s() as s:
+            rows = await s.execute(q.order_by(SecurityEvent.id.desc()).limit(limit))
+            return list(rows.scalars())

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import LoginSession, RefreshToken
@@ -152,3 +152,20 @@ class Logins:
             )
         async with self._s() as s:
             return list((await s.execute(q.order_by(LoginSession.created_at))).scalars())
+
+    async def live_counts(self, user_ids: list[str], *, now: float) -> dict[str, int]:
+        """How many live logins each of ``user_ids`` has (absent: none), in one query."""
+        if not user_ids:
+            return {}
+        q = (
+            select(LoginSession.user_id, func.count())
+            .where(
+                LoginSession.user_id.in_(user_ids),
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+                LoginSession.idle_expires_at > now,
+            )
+            .group_by(LoginSession.user_id)
+        )
+        async with self._s() as s:
+            return {uid: int(n) for uid, n in (await s.execute(q)).all()}

@@ -37,6 +37,11 @@ class User(Base):
     # OIDC email_verified: only when someone vouched for the address (user create
     # --email-verified); gatepass sends no verification mail of its own
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # an administrator forced a password reset: password logins are refused until an
+    # administrator sets a new password (oauth/admin_users.py)
+    password_reset_required: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class Client(Base):

@@ -1,12 +1,13 @@
-"""Users: create, find, update password hash."""
+"""Users: create, find, search (keyset pages), update."""
 
 from __future__ import annotations
 
+import builtins
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -63,3 +64,36 @@ class Users:
         async with self._s() as s:
             q = select(User).order_by(User.created_at, User.id).limit(limit).offset(offset)
             return list((await s.execute(q)).scalars())
+
+    async def search(
+        self, prefix: str | None, *, limit: int, after: tuple[str, str] | None = None
+    ) -> builtins.list[User]:
+        """Users whose username or email starts with ``prefix`` (case-insensitive), ordered by
+        (username, id), from just after ``after``: a keyset page (no offset to walk)."""
+        q = select(User)
+        if prefix:
+            pattern = _escape_like(prefix.lower()) + "%"
+            q = q.where(
+                or_(
+                    func.lower(User.username).like(pattern, escape="\\"),
+                    func.lower(User.email).like(pattern, escape="\\"),
+                )
+            )
+        if after is not None:
+            q = q.where(tuple_(User.username, User.id) > tuple_(*after))
+        async with self._s() as s:
+            return list(
+                (await s.execute(q.order_by(User.username, User.id).limit(limit))).scalars()
+            )
+
+    async def update(self, user_id: str, **values: Any) -> User | None:
+        """Set columns of one user; the user as it is now, None when there is no such user."""
+        async with self._s.begin() as s:
+            done = await s.execute(update(User).where(User.id == user_id).values(**values))
+            if done.rowcount != 1:
+                return None
+        return await self.by_id(user_id)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -6,18 +6,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import sessions
+from gatepass.oauth import admin_audit, sessions
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
-from gatepass.server.deps import admin, client_ip, user_agent
+from gatepass.server.deps import admin, admin_action, client_ip, user_agent
 from gatepass.server.forms import read_json_object, text_field
-from gatepass.server.query import QueryParams
 from gatepass.server.routes import clients
 from gatepass.server.routing import route
 
 
 async def add_user(svc: Services, request: Request) -> Response:
-    await admin(svc, request)
+    who = await admin_action(svc, request)
     data = await read_json_object(request)
     username = text_field(data, "username", max_len=150)
     password = text_field(data, "password", max_len=1024)
@@ -25,6 +24,7 @@ async def add_user(svc: Services, request: Request) -> Response:
     if not isinstance(roles, list):
         raise InvalidRequest("roles must be a list of strings.")
     user = await create_user(svc, username or "", password or "", roles)
+    await admin_audit.record(svc, who, admin_audit.USER_CREATED, user=user)
     return JSONResponse(
         {
             "id": user.id,
@@ -62,23 +62,28 @@ async def user_sessions(svc: Services, request: Request) -> Response:
 
 async def revoke_user(svc: Services, request: Request) -> Response:
     """End every login of the user at once, with every access token issued to them."""
-    claims = await admin(svc, request)
+    who = await admin_action(svc, request)
     user_id = request.path_params["user_id"]
     caller = sessions.Caller(client_ip(request), user_agent(request))
-    revoked = await sessions.force_logout(svc, user_id, by=claims.sub, caller=caller)
+    revoked = await sessions.force_logout(svc, user_id, by=who.user_id, caller=caller)
+    user = await svc.users.by_id(user_id)
+    details = {"sessions": revoked}
+    await admin_audit.record(svc, who, admin_audit.SESSIONS_ENDED, user=user, details=details)
     return JSONResponse({"revoked_sessions": revoked})
 
 
 async def rotate_keys(svc: Services, request: Request) -> Response:
     """Rotate the signing keys. An optional JSON body ``{"revoke_old": true}`` makes it an
     emergency rotation: the old keys are retired at once instead of when their tokens expire."""
-    await admin(svc, request)
+    who = await admin_action(svc, request)
     revoke_old = False
     if await request.body():
         revoke_old = (await read_json_object(request)).get("revoke_old", False)
         if not isinstance(revoke_old, bool):
             raise InvalidRequest("revoke_old must be true or false.")
     ring = await svc.keys.rotate(revoke_old=revoke_old)
+    details = {"keys": "token", "revoke_old": revoke_old, "active": ring.active().kid}
+    await admin_audit.record(svc, who, admin_audit.KEYS_ROTATED, details=details)
     now = svc.clock.now()
     return JSONResponse(
         {
@@ -88,36 +93,10 @@ async def rotate_keys(svc: Services, request: Request) -> Response:
     )
 
 
-async def events(svc: Services, request: Request) -> Response:
-    await admin(svc, request)
-    query = QueryParams(request)
-    after = query.integer("after", 0, low=0, high=2**62)
-    limit = query.integer("limit", 50, low=1, high=500)
-    type_ = query.text("type", max_len=64)
-    rows = await svc.events.page(after_id=after, limit=limit, type_=type_)
-    items = [
-        {
-            "id": e.id,
-            "type": e.type,
-            "created": e.created_at,
-            "user_id": e.user_id,
-            "username": e.username,
-            "client_id": e.client_id,
-            "sid": e.sid,
-            "ip": e.ip,
-            "user_agent": e.user_agent,
-            "details": e.details,
-        }
-        for e in rows
-    ]
-    return JSONResponse({"events": items, "next": items[-1]["id"] if len(items) == limit else None})
-
-
 ROUTES = [
     *clients.ROUTES,
     route("/admin/users", add_user, ["POST"]),
     route("/admin/users/{user_id}/sessions", user_sessions, ["GET"]),
     route("/admin/users/{user_id}/revoke", revoke_user, ["POST"]),
     route("/admin/keys/rotate", rotate_keys, ["POST"]),
-    route("/admin/events", events, ["GET"]),
 ]

@@ -8,9 +8,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import InvalidRequest, NotFound
+from gatepass.oauth import admin_audit
 from gatepass.oauth.clients import create_client, public_view
 from gatepass.oauth.services import Services
-from gatepass.server.deps import admin
+from gatepass.server.deps import admin, admin_action
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routing import route
@@ -24,7 +25,7 @@ def _str_list(data: dict[str, Any], name: str) -> list[str]:
 
 
 async def add_client(svc: Services, request: Request) -> Response:
-    await admin(svc, request)
+    who = await admin_action(svc, request)
     data = await read_json_object(request)
     ttl = data.get("access_token_ttl")
     if ttl is not None and (type(ttl) is not int):
@@ -46,6 +47,7 @@ async def add_client(svc: Services, request: Request) -> Response:
         access_token_ttl=ttl,
         dpop_bound_access_tokens=dpop,
     )
+    await admin_audit.record(svc, who, admin_audit.CLIENT_CREATED, client_id=client.id)
     body = {**public_view(client), "client_secret": secret}
     return JSONResponse(body, status_code=201, headers=NO_STORE)
 
@@ -65,19 +67,21 @@ async def get_client(svc: Services, request: Request) -> Response:
 
 
 async def delete_client(svc: Services, request: Request) -> Response:
-    await admin(svc, request)
+    who = await admin_action(svc, request)
     client_id = request.path_params["client_id"]
     if len(client_id) > 64 or not await svc.clients.delete(client_id):
         raise NotFound("No such client.")
+    await admin_audit.record(svc, who, admin_audit.CLIENT_DELETED, client_id=client_id)
     return Response(status_code=204)
 
 
 async def rotate_secret(svc: Services, request: Request) -> Response:
-    await admin(svc, request)
+    who = await admin_action(svc, request)
     client_id = request.path_params["client_id"]
     secret = await svc.clients.rotate_secret(client_id) if len(client_id) <= 64 else None
     if secret is None:
         raise NotFound("No such confidential client.")
+    await admin_audit.record(svc, who, admin_audit.CLIENT_SECRET_ROTATED, client_id=client_id)
     return JSONResponse({"client_id": client_id, "client_secret": secret}, headers=NO_STORE)
 
 
