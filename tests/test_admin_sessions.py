@@ -64,11 +64,23 @@ def test_events_are_paginated(gp: Harness) -> None:
         )
         t = gp.login("bob").json()
         gp.client.post("/auth/logout-all", headers=gp.bearer(t["access_token"]))
+    # newest first, a cursor to the next page
     page = gp.client.get("/admin/events?limit=2&type=logout_all", headers=gp.bearer(admin)).json()
-    assert len(page["events"]) == 2 and page["next"] is not None
-    after = f"/admin/events?limit=2&type=logout_all&after={page['next']}"  # sign_ins between
-    rest = gp.client.get(after, headers=gp.bearer(admin))
-    assert len(rest.json()["events"]) == 1 and rest.json()["next"] is None
+    assert len(page["events"]) == 2 and isinstance(page["next"], str)
+    ids = [e["id"] for e in page["events"]]
+    assert ids == sorted(ids, reverse=True)
+    more = f"/admin/events?limit=2&type=logout_all&cursor={page['next']}"  # sign_ins between
+    rest = gp.client.get(more, headers=gp.bearer(admin)).json()
+    assert len(rest["events"]) == 1 and rest["next"] is None
+    assert rest["events"][0]["id"] < ids[-1]
+    # the older form: ?after=ID, oldest first, next the last id of a full page
+    old = gp.client.get("/admin/events?after=0&limit=2&type=logout_all", headers=gp.bearer(admin))
+    first = old.json()
+    assert [e["id"] for e in first["events"]] == sorted(ids + [rest["events"][0]["id"]])[:2]
+    assert first["next"] == first["events"][-1]["id"]
+    after = f"/admin/events?limit=2&type=logout_all&after={first['next']}"
+    last = gp.client.get(after, headers=gp.bearer(admin)).json()
+    assert len(last["events"]) == 1 and last["next"] is None
 
 
 def test_purge_deletes_only_what_is_dead(

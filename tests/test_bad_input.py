@@ -51,6 +51,7 @@ class Site:
     client_id: str = ""
     client_secret: str = ""
     rs_token: str = ""  # a client_credentials access token of the client rs
+    bob_id: str = ""
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -78,6 +79,7 @@ def open_site(h: Harness) -> Site:
     cid, secret = h.create_client("rs", grants=["client_credentials"], scopes=["profile"])
     site = Site(h, h.admin_token(), login["access_token"], login["refresh_token"])
     site.client_id, site.client_secret = cid, secret or ""
+    site.bob_id = h.run(h.svc.users.by_name, "bob").id
     r = h.client.post(
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=site.client_basic()
     )
@@ -154,7 +156,13 @@ def test_the_route_table_is_read_from_the_app(site: Site) -> None:
 
 
 def test_wrong_method_on_every_endpoint_is_405(site: Site) -> None:
-    for path, methods in site.routes().items():
+    for path in site.routes():
+        # every route the concrete path reaches (``/auth/sessions/end-others`` is also a
+        # ``/auth/sessions/{sid}``): a method one of them takes is not a wrong method
+        methods: set[str] = set()
+        for route in site.client.app.routes:
+            if route.path_regex.fullmatch(concrete(path)):
+                methods |= route.methods or set()
         for method in sorted(set(METHODS) - methods):
             r = site.client.request(method, concrete(path), headers=site.bearer())
             assert assert_clean_error(site, r, 405)["error"] == "method_not_allowed"
@@ -302,8 +310,8 @@ FORM_ENDPOINTS = [
 _FORM_IDS = [e.path for e in FORM_ENDPOINTS]
 
 
-def _need(site: Site, path: str) -> None:
-    assert "POST" in site.routes().get(path, set()), f"the app does not serve POST {path}"
+def _need(site: Site, path: str, method: str = "POST") -> None:
+    assert method in site.routes().get(path, set()), f"the app does not serve {method} {path}"
 
 
 @pytest.mark.parametrize("e", FORM_ENDPOINTS, ids=_FORM_IDS)
@@ -423,16 +431,18 @@ def test_token_basic_and_form_secret_together_is_400(site: Site) -> None:
 # -- JSON bodies ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class JsonEndpoint:
-    path: str
+    path: str  # a route's path; {user_id} and {client_id} stand for bob and the client rs
     valid: Callable[[int], dict[str, Any]]  # a body the endpoint accepts; n keeps names unique
     caller: str = "admin"  # whose bearer token: admin, bob, or none
     headers: tuple[tuple[str, str], ...] = ()
+    method: str = "POST"
 
     def post(self, site: Site, body: bytes, content_type: dict[str, str] | None = None) -> Any:
         token = {"admin": site.admin, "bob": site.bob}.get(self.caller)
         hdrs = {**(site.bearer(token) if token else {}), **dict(self.headers)}
         hdrs.update(JSON_CT if content_type is None else content_type)
-        return site.client.post(self.path, content=body, headers=hdrs)
+        url = self.path.format(user_id=site.bob_id, client_id=site.client_id)
+        return site.client.request(self.method, url, content=body, headers=hdrs)
 
 
 _XRW = (("X-Requested-With", "XMLHttpRequest"),)
@@ -458,8 +468,32 @@ JSON_ENDPOINTS = [
         "bob",
         _XRW,
     ),
+    # the admin console's and the account page's APIs
+    JsonEndpoint(
+        "/admin/users/{user_id}",
+        lambda n: {"disabled": False, "roles": [f"editor{n}"]},
+        method="PATCH",
+    ),
+    JsonEndpoint("/admin/users/{user_id}/password", lambda n: {"password": f"{SENT_PASSWORD}-{n}"}),
+    JsonEndpoint(
+        "/admin/clients/{client_id}",
+        lambda n: {
+            "name": f"rs{n}",
+            "grants": ["client_credentials"],
+            "scopes": ["profile"],
+            "audience": "gatepass",
+            "token_format": "jwt",
+        },
+        method="PATCH",
+    ),
+    JsonEndpoint(
+        "/auth/profile",
+        lambda n: {"name": f"Bob {n}", "email": f"bob{n}@example.com"},
+        "bob",
+        method="PATCH",
+    ),
 ]
-_JSON_IDS = [e.path for e in JSON_ENDPOINTS]
+_JSON_IDS = [f"{e.method} {e.path}" for e in JSON_ENDPOINTS]
 
 
 def _string_slots(doc: dict[str, Any]) -> Iterator[tuple[str, int | None]]:
@@ -487,14 +521,14 @@ def _replaced(
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_control_valid_body_is_accepted(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     r = e.post(site, json.dumps(e.valid(0)).encode())
     assert 200 <= r.status_code < 300, r.text
 
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_malformed_is_400(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     for body in (
         b"{",
         b'{"username": }',
@@ -514,14 +548,14 @@ def test_json_malformed_is_400(site: Site, e: JsonEndpoint) -> None:
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_not_an_object_is_400(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     for body in (b"[]", b'"text"', b"1", b"null", b"true", b"[{}]"):
         assert_clean_error(site, e.post(site, body), 400)
 
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_wrong_content_type_is_4xx(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     body = json.dumps(e.valid(1)).encode()
     for content_type in (
         "text/plain",
@@ -537,7 +571,7 @@ def test_json_wrong_content_type_is_4xx(site: Site, e: JsonEndpoint) -> None:
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_invalid_utf8_is_400(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     for body in (
         b'{"x": "\xff\xfe"}',
         b'{"x": "\xed\xa0\x80"}',  # a UTF-8-encoded surrogate
@@ -554,7 +588,7 @@ def test_json_nul_and_lone_surrogates_in_each_string_are_400(
     """Each string of a valid body in turn gets the bad text inside it (sent as a ``\\u``
     escape, as ``json.dumps`` writes it); the valid body itself is accepted afterwards."""
     site = site_on_each_db
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     slots = list(_string_slots(e.valid(0)))
     assert slots
     n = 100
@@ -570,14 +604,14 @@ def test_json_nul_and_lone_surrogates_in_each_string_are_400(
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_lone_surrogate_in_a_key_is_400(site_on_each_db: Site, e: JsonEndpoint) -> None:
     site = site_on_each_db
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     doc = {**e.valid(7), "\ud800": "x"}
     assert_clean_error(site, e.post(site, json.dumps(doc).encode()), 400)
 
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_overlong_string_is_4xx(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     for n, slot in enumerate(_string_slots(e.valid(0)), start=200):
         changed = _replaced(e.valid(n), slot, lambda s: s + "z" * 60_000)
         assert_clean_error(site, e.post(site, json.dumps(changed).encode()), (400, 413))
@@ -585,7 +619,7 @@ def test_json_overlong_string_is_4xx(site: Site, e: JsonEndpoint) -> None:
 
 @pytest.mark.parametrize("e", JSON_ENDPOINTS, ids=_JSON_IDS)
 def test_json_strings_of_the_wrong_type_are_400(site: Site, e: JsonEndpoint) -> None:
-    _need(site, e.path)
+    _need(site, e.path, e.method)
     for n, slot in enumerate(_string_slots(e.valid(0)), start=300):
         for wrong in (123, {"a": "b"}, ["x"], True, 1.5):
             if slot[1] is not None and wrong == ["x"]:
