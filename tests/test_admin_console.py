@@ -162,6 +162,8 @@ def test_user_view_has_the_fields_and_live_sessions_but_no_hash(gp: Harness) -> 
         "live_sessions",
     }
     assert "argon2" not in r.text
+    sessions = gp.client.get(f"/admin/users/{bob_id}/sessions", headers=gp.bearer(admin))
+    assert [(x["browser"], x["os"]) for x in sessions.json()["sessions"]] == [("unknown",) * 2] * 2
     listed = gp.client.get("/admin/users?q=bob", headers=gp.bearer(admin)).json()["users"]
     assert listed == [user]
     for bad in ("nobody", "x" * 65):

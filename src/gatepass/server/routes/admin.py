@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth import admin_audit, sessions
 from gatepass.oauth.services import Services
@@ -52,6 +53,8 @@ async def user_sessions(svc: Services, request: Request) -> Response:
                     "expires": r.expires_at,
                     "client_id": r.client_id,
                     "user_agent": r.user_agent,
+                    "browser": parse_user_agent(r.user_agent).browser,
+                    "os": parse_user_agent(r.user_agent).os,
                     "ip": r.ip,
                 }
                 for r in rows
