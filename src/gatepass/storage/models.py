@@ -7,7 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, LargeBinary, String, Text, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -132,6 +143,9 @@ class RefreshToken(Base):
 
 class SecurityEvent(Base):
     __tablename__ = "security_events"
+    # one account's events, newest first (GET /auth/activity, /admin/events?user_id=): read in
+    # index order, without sorting every event of the user
+    __table_args__ = (Index("ix_security_events_user_id_id", "user_id", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     type: Mapped[str] = mapped_column(String(64), index=True)
