@@ -257,10 +257,16 @@ def test_roles_change_with_the_rules_of_create(gp: Harness) -> None:
 def test_an_admin_cannot_disable_or_unadmin_themselves(gp: Harness) -> None:
     admin = gp.admin_token()
     alice_id = _id(gp, "alice")
-    for body in ({"disabled": True}, {"roles": []}):
+    for body in (
+        {"disabled": True},
+        {"roles": []},
+        {"roles": ["admin", "editor"], "disabled": True},  # refused whole: no role added
+    ):
         r = gp.client.patch(f"/admin/users/{alice_id}", json=body, headers=gp.bearer(admin))
         assert r.status_code == 400, r.text
     assert _profile(gp, admin) == 200
+    assert gp.run(gp.svc.users.by_id, alice_id).roles == ["admin"]
+    assert _events(gp, admin, type="admin.user_roles_changed") == []
 
 
 def test_forced_password_reset_and_a_new_password(gp: Harness) -> None:

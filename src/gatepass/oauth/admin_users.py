@@ -85,6 +85,9 @@ async def update(
     An administrator cannot disable their own account nor take the admin role from it: the
     console would lock out the one person using it."""
     user = await find(svc, user_id)
+    # every check before the first write: a refused request changes nothing
+    if disabled and user.id == admin.user_id:
+        raise InvalidRequest("You cannot disable your own account.")
     if roles is not None:
         if len(roles) > MAX_ROLES:
             raise InvalidRequest(f"roles may hold at most {MAX_ROLES} roles.")
@@ -102,8 +105,6 @@ async def update(
                 details={"roles_before": before, "roles": new_roles},
             )
     if disabled is not None and disabled != bool(user.disabled):
-        if disabled and user.id == admin.user_id:
-            raise InvalidRequest("You cannot disable your own account.")
         user = await _set(svc, user.id, disabled=disabled)
         if disabled:
             ended = await end_user_logins(svc, user.id, reason="disabled")
