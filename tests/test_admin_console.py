@@ -536,3 +536,40 @@ def test_console_storage_on_each_database(
         "admin.user_disabled",
         "sign_in",
     ]
+
+
+def test_disabling_while_the_user_refreshes_leaves_no_working_token(gp: Harness) -> None:
+    """Threads rotate the user's refresh tokens while the admin disables the account: once the
+    PATCH has answered, no access token the user ever got works, nor any refresh token."""
+    import threading
+
+    admin = gp.admin_token()
+    bob_id = _id(gp, "bob")
+    logins = [gp.login("bob").json() for _ in range(3)]
+    issued: list[str] = [x["access_token"] for x in logins]
+    latest = [x["refresh_token"] for x in logins]
+    stop = threading.Event()
+    rotated = [threading.Event() for _ in logins]  # each thread is rotating
+
+    def rotate(i: int) -> None:
+        while not stop.is_set():
+            r = _refresh(gp, latest[i])
+            if r.status_code != 200:
+                return
+            latest[i] = r.json()["refresh_token"]
+            issued.append(r.json()["access_token"])
+            rotated[i].set()
+
+    threads = [threading.Thread(target=rotate, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for e in rotated:
+        assert e.wait(timeout=60)
+    r = gp.client.patch(f"/admin/users/{bob_id}", json={"disabled": True}, headers=gp.bearer(admin))
+    assert r.status_code == 200
+    stop.set()
+    for t in threads:
+        t.join(timeout=60)
+    assert len(issued) >= 6
+    assert {_profile(gp, t) for t in issued} == {401}
+    assert {_refresh(gp, t).status_code for t in latest} == {400}
