@@ -329,8 +329,24 @@ def test_nginx_secure_link_format(make_harness) -> None:
         .decode()
     )
     assert url == f"http://testserver/s/videos/42/seg1.ts?md5={md5}&expires={exp}"
+    # a prefix: MD5 of "<exp>:prefix:<prefix> <secret>", the prefix in the query as it is
+    body = sign(h, h.access_token("alice"), prefix="/hls/42/", format="nginx")
+    exp = body["expires_at"]
+    md5 = (
+        base64.urlsafe_b64encode(
+            hashlib.md5(f"{exp}:prefix:/hls/42/ nginx-secret-0123456789".encode()).digest()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    assert body["query"] == f"md5={md5}&expires={exp}&prefix=/hls/42/"
+    assert body["url"] == f"http://testserver/hls/42/?{body['query']}"
     for bad in (
-        {"prefix": "/s/", "format": "nginx"},
+        {"prefix": "/s/été/", "format": "nginx"},  # would need escapes nginx's check cannot read
+        {"prefix": "/s/a b/", "format": "nginx"},
+        {"prefix": "/s/a+b/", "format": "nginx"},
+        {"prefix": "/s/../", "format": "nginx"},
+        {"prefix": "/s", "format": "nginx"},
         {"path": "/s/a", "format": "nginx", "bind_ip": "10.0.0.1"},
     ):
         r = h.client.post("/signed-urls", json=bad, headers=h.bearer(h.access_token("alice")))
