@@ -14,8 +14,8 @@ import shutil
 import signal
 import subprocess
 import time
-from http.client import HTTPConnection
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
