@@ -445,6 +445,8 @@ def test_disabled_user_is_not_a_subject(h: Harness) -> None:
         headers=h.bearer(_backend_token(h)),
     )
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("bind_ip", ["fe80::1%eth0", "fe80::1%25eth0", "fe80::%eth0/64"])
 def test_bind_ip_with_an_ipv6_zone_id_is_refused_at_signing(h: Harness, bind_ip: str) -> None:
     """A zone id made a URL that never verified (the signer percent-encoded the %, the
