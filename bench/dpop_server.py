@@ -22,7 +22,9 @@ nonce, ES256 accepted), one Node process, the MemoryAdapter over an LRU of 4,000
 (its DPoP replay records live there too); resource ``urn:bench:jwt`` gives a JWT ES256 access
 token with ``cnf.jkt``. gatepass is ``gatepass serve`` (uvicorn) in a temp data dir, on SQLite
 or a fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), with its in-process
-replay cache. The helpers (server processes, databases, clients) are ``bench/oauth_vs_oidc.py``'s.
+replay cache with one worker; with ``--workers 2``, ``GATEPASS_REDIS_URL`` (``--redis``, under
+a key prefix of its own), since without it each worker keeps its own replay cache and a proof
+replayed to the other worker passes (the check before measuring catches that). The helpers (server processes, databases, clients) are ``bench/oauth_vs_oidc.py``'s.
 """
 
 from __future__ import annotations
@@ -132,6 +134,11 @@ def run_gatepass(args: argparse.Namespace, db: str, workers: int) -> dict[str, A
         url = f"postgresql://{ovo.PG['user']}@{ovo.PG['host']}:{ovo.PG['port']}/{pg_name}"
     env = ovo.gatepass_env(data_dir, url)
     setting = f"{workers} worker{'s' if workers > 1 else ''}, uvicorn, {db}"
+    if workers > 1:  # one replay cache for every worker (README, "Replay"); else per worker
+        env.update(
+            GATEPASS_REDIS_URL=args.redis, GATEPASS_REDIS_PREFIX=f"bench{secrets.token_hex(4)}"
+        )
+        setting += ", Redis replay cache"
     proc = None
     try:
         client = json.loads(ovo.cli(env, "client", "create", "bench-dpop", "--grant",
@@ -219,6 +226,8 @@ def main() -> None:
     pp.add_argument("--out", type=Path, required=True)
     ap.add_argument("--settings", default="sqlite:1,postgresql:1,sqlite:2,postgresql:2")
     ap.add_argument("--no-oidc", action="store_true")
+    ap.add_argument("--redis", default="redis://127.0.0.1:6379/0",
+                    help="GATEPASS_REDIS_URL for --workers 2 (the proofs' replay cache)")  # fmt: skip
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("-c", "--connections", type=int, default=64)
     ap.add_argument("-d", "--duration", type=int, default=10)

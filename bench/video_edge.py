@@ -3,7 +3,7 @@
 
     .venv/bin/python bench/video_edge.py                # 4 bounded wrk runs (3 s warm-up + 10 s)
     .venv/bin/python bench/video_edge.py --quick        # 1 s + 4 s per run
-    .venv/bin/python bench/video_edge.py --media DIR    # HLS files of examples/video-platform
+    .venv/bin/python bench/video_edge.py --media DIR    # e.g. the example's <state>/media/videos/intro
 
 Needs ``wrk`` and Debian's ``nginx-light`` (``bash ../shared/peers/run_all.sh setup``) and the
 peers' ``bench.py`` (one bounded wrk run with the server's CPU from /proc, retried when other
@@ -20,8 +20,10 @@ with ``bench/wrk_urls.lua`` cycling over every segment URL of two videos:
 The links are signed by gatepass (``gatepass sign-url --prefix`` form: a trailing ``/``; format
 ``hmac`` and ``nginx``), and every kind is checked to serve the right bytes, and to refuse a
 changed signature and a path outside its prefix, before anything is measured. The segments are
-the ``.m4s``/``.ts`` files of ``--media`` (``examples/video-platform``'s state dir ``media/``),
-or ``--segments`` files of ``--segment-bytes`` random bytes per video. Every process started
+the ``.m4s``/``.ts`` files of ``--media`` (one folder of ``examples/video-platform``'s HLS media,
+made by ffmpeg at its setup; or a folder holding ``videos/42/`` and ``videos/43/``), or else
+``--segments`` files of ``--segment-bytes`` random bytes per video (default 8 of 40,000 bytes,
+about one of the example's 1 s segments). Every process started
 here is stopped by its pid. Results: a markdown table; JSON lines in bench/results/video_edge.jsonl.
 """
 
@@ -170,7 +172,8 @@ def main() -> None:
     ap.add_argument("--peers", default=str(PEERS))
     ap.add_argument("--media", help="a folder of HLS files (or videos/<id>/ folders of them)")
     ap.add_argument("--segments", type=int, default=8, help="generated segments per video")
-    ap.add_argument("--segment-bytes", type=int, default=64 * 1024)
+    # about one of examples/video-platform's 1 s segments (VP9 250 kbit/s + Opus 48 kbit/s)
+    ap.add_argument("--segment-bytes", type=int, default=40_000)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--connections", type=int, default=64)

@@ -285,7 +285,7 @@ def test_nginx_alone_prefix_link_query_cannot_be_changed(stack: dict) -> None:
         q.replace("prefix=/hls/42/", "prefix=/hls/43/"),
         q.replace("prefix=/hls/42/", "prefix=%2Fhls%2F43%2F"),
         f"prefix=/hls/43/&{q}",  # nginx reads the first: another MD5
-        f"PREFIX=/hls/43/&{q}",  # $arg_ names match in any case
+        f"PREFIX=/hls/43/&{q}",  # another spelling of the name first
         f"md5={md5}&expires={exp}",  # no prefix
         q.replace(f"expires={exp}", f"expires={exp + 3600}"),
     ):
