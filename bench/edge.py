@@ -163,7 +163,8 @@ def wait_http(url: str, timeout: float = 30) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def start_gatepass(procs: Procs, work: Path) -> tuple[str, dict[str, str]]:
+def start_gatepass(procs: Procs, work: Path, **settings: str) -> tuple[str, dict[str, str]]:
+    """``gatepass serve`` on SQLite in ``work``; ``settings`` are more GATEPASS_* variables."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPASS_")}
     env.update(
@@ -172,6 +173,7 @@ def start_gatepass(procs: Procs, work: Path) -> tuple[str, dict[str, str]]:
         GATEPASS_ISSUER=f"http://127.0.0.1:{port}",
         GATEPASS_SIGNED_URL_BASE="http://edge.invalid",
         GATEPASS_LOG_LEVEL="warning",
+        **settings,
     )
     log = open(work / "gatepass.log", "wb")  # noqa: SIM115 - closed with the process
     p = subprocess.Popen([*GATEPASS, "serve", "--port", str(port)], env=env, stdout=log,

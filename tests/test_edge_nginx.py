@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,6 +46,8 @@ def media(root: Path) -> None:
         )
         for i in range(2):
             (d / f"seg{i}.ts").write_bytes(f"segment {vid}/{i}".encode())
+    for vid in ("42", "420", "43"):  # the same stream under /hls/, checked by nginx alone
+        shutil.copytree(root / "videos" / vid, root / "hls" / vid)
     (root / "files").mkdir()
     (root / "files" / "report.pdf").write_bytes(b"%PDF-1.4 report")
     (root / "secret.txt").write_text("never served")
@@ -210,3 +214,97 @@ def test_nginx_alone_checks_secure_link_urls(stack: dict) -> None:
 
     md5 = secure_link_md5(SECURE_LINK_SECRET, "/files/report.pdf", past)
     assert get(stack, f"/files/report.pdf?md5={md5}&expires={past}").status_code == 410
+
+
+# -- nginx alone, prefix links (format nginx with a prefix: /hls/ in gatepass-hls.conf) ----------
+def raw_get(stack: dict, uri: str) -> tuple[int, bytes]:
+    """GET with the request target sent byte for byte (httpx would resolve dot segments)."""
+    conn = HTTPConnection(urlsplit(stack["url"]).netloc, timeout=10)
+    try:
+        conn.request("GET", uri)
+        r = conn.getresponse()
+        return r.status, r.read()
+    finally:
+        conn.close()
+
+
+def test_nginx_alone_prefix_link_plays_playlist_and_segments(stack: dict) -> None:
+    out = sign(stack, "/hls/42/", "--format", "nginx", "--ttl", "300")
+    q = out["query"]
+    assert re.fullmatch(r"md5=[A-Za-z0-9_-]{22}&expires=\d+&prefix=/hls/42/", q)
+    assert uri_of(out["url"]) == f"/hls/42/?{q}"
+    status, master = raw_get(stack, f"/hls/42/?{q}")  # index master.m3u8
+    assert status == 200 and f"720p.m3u8?{q}\n".encode() in master
+    status, variant = raw_get(stack, f"/hls/42/720p.m3u8?{q}")
+    assert status == 200
+    segments = [line for line in variant.decode().splitlines() if line.startswith("seg")]
+    assert segments == [f"seg0.ts?{q}", f"seg1.ts?{q}"]
+    assert raw_get(stack, "/hls/42/" + segments[1]) == (200, b"segment 42/1")
+    assert raw_get(stack, f"/hls/42//seg0.ts?{q}") == (200, b"segment 42/0")  # merged: in it
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hls/420/seg0.ts",  # the prefix ends with "/": not a string prefix of the next id
+        "/hls/43/seg0.ts",
+        "/hls/42/../43/seg0.ts",
+        "/hls/42/./../43/seg0.ts",
+        "/hls/42/%2e%2e/43/seg0.ts",
+        "/hls/42/%2E%2E/43/seg0.ts",
+        "/hls/42/.%2e/43/seg0.ts",
+        "/hls/42/%2e./43/seg0.ts",
+        "/hls/42/..%2f43/seg0.ts",
+        "/hls/42/..%2F43/seg0.ts",
+        "/hls/42%2f..%2f43/seg0.ts",
+        "/hls/42/%2e%2e%2f43/seg0.ts",
+        "/hls/42/%2e%2e%2f%2e%2e%2f/hls/43/seg0.ts",
+        "/hls/42/seg0.ts/../../43/seg0.ts",
+        "/hls/42/%5c..%5c43/seg0.ts",  # a backslash is a name character to Linux, not a separator
+        "/hls/42/%252e%252e/43/seg0.ts",  # double encoding: nginx decodes once, a literal %2e%2e
+        "/hls/4%32/../43/seg0.ts",
+    ],
+)
+def test_nginx_alone_prefix_link_covers_nothing_outside_its_prefix(stack: dict, path: str) -> None:
+    q = sign(stack, "/hls/42/", "--format", "nginx", "--ttl", "300")["query"]
+    status, body = raw_get(stack, f"{path}?{q}")
+    assert status in (403, 404), (path, status, body[:80])
+    assert b"segment 43" not in body and b"segment 420" not in body
+
+
+def test_nginx_alone_prefix_link_query_cannot_be_changed(stack: dict) -> None:
+    from gatepass.oauth.signed_urls import secure_link_md5
+
+    q = sign(stack, "/hls/42/", "--format", "nginx", "--ttl", "300")["query"]
+    md5 = re.search(r"md5=([^&]+)", q).group(1)  # type: ignore[union-attr]
+    exp = int(re.search(r"expires=(\d+)", q).group(1))  # type: ignore[union-attr]
+    seg43 = "/hls/43/seg0.ts"
+    for query in (
+        q.replace("prefix=/hls/42/", "prefix=/hls/"),  # widened
+        q.replace("prefix=/hls/42/", "prefix=/hls/4"),
+        q.replace("prefix=/hls/42/", "prefix=/hls/43/"),
+        q.replace("prefix=/hls/42/", "prefix=%2Fhls%2F43%2F"),
+        f"prefix=/hls/43/&{q}",  # nginx reads the first: another MD5
+        f"PREFIX=/hls/43/&{q}",  # another spelling of the name first
+        f"md5={md5}&expires={exp}",  # no prefix
+        q.replace(f"expires={exp}", f"expires={exp + 3600}"),
+    ):
+        assert raw_get(stack, f"{seg43}?{query}")[0] == 403, query
+        assert raw_get(stack, f"/hls/42/seg0.ts?{query}")[0] == 403, query
+    # a second prefix after the signed one is ignored: still confined to /hls/42/
+    assert raw_get(stack, f"{seg43}?{q}&prefix=/hls/43/")[0] == 403
+    assert raw_get(stack, f"/hls/42/seg0.ts?{q}&prefix=/hls/43/")[0] == 200
+    # an exact link for the directory /hls/42/ is not a prefix link for it (the ":prefix:" tag)
+    exact = sign(stack, "/hls/42/", "--format", "hmac")  # sanity: the path is signable
+    assert exact["url"]
+    md5_exact = secure_link_md5(SECURE_LINK_SECRET, "/hls/42/", exp)
+    forged = f"md5={md5_exact}&expires={exp}&prefix=/hls/42/"
+    assert raw_get(stack, f"/hls/42/seg0.ts?{forged}")[0] == 403
+    # and a prefix link is no exact link in /files/, nor the other way round
+    assert raw_get(stack, f"/files/report.pdf?{q}")[0] == 403
+    link = uri_of(sign(stack, "/files/report.pdf", "--format", "nginx")["url"])
+    assert raw_get(stack, link.replace("/files/report.pdf", "/hls/42/seg0.ts"))[0] == 403
+    # expired: 410, as for exact links
+    past = int(time.time()) - 10
+    old = secure_link_md5(SECURE_LINK_SECRET, "/hls/42/", past, prefix=True)
+    assert raw_get(stack, f"/hls/42/seg0.ts?md5={old}&expires={past}&prefix=/hls/42/")[0] == 410

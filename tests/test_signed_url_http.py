@@ -340,8 +340,24 @@ def test_nginx_secure_link_format(make_harness) -> None:
         .decode()
     )
     assert url == f"http://testserver/s/videos/42/seg1.ts?md5={md5}&expires={exp}"
+    # a prefix: MD5 of "<exp>:prefix:<prefix> <secret>", the prefix in the query as it is
+    body = sign(h, h.access_token("alice"), prefix="/hls/42/", format="nginx")
+    exp = body["expires_at"]
+    md5 = (
+        base64.urlsafe_b64encode(
+            hashlib.md5(f"{exp}:prefix:/hls/42/ nginx-secret-0123456789".encode()).digest()
+        )
+        .rstrip(b"=")
+        .decode()
+    )
+    assert body["query"] == f"md5={md5}&expires={exp}&prefix=/hls/42/"
+    assert body["url"] == f"http://testserver/hls/42/?{body['query']}"
     for bad in (
-        {"prefix": "/s/", "format": "nginx"},
+        {"prefix": "/s/été/", "format": "nginx"},  # would need escapes nginx's check cannot read
+        {"prefix": "/s/a b/", "format": "nginx"},
+        {"prefix": "/s/a+b/", "format": "nginx"},
+        {"prefix": "/s/../", "format": "nginx"},
+        {"prefix": "/s", "format": "nginx"},
         {"path": "/s/a", "format": "nginx", "bind_ip": "10.0.0.1"},
     ):
         r = h.client.post("/signed-urls", json=bad, headers=h.bearer(h.access_token("alice")))
@@ -440,6 +456,8 @@ def test_disabled_user_is_not_a_subject(h: Harness) -> None:
         headers=h.bearer(_backend_token(h)),
     )
     assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+
+
 @pytest.mark.parametrize("bind_ip", ["fe80::1%eth0", "fe80::1%25eth0", "fe80::%eth0/64"])
 def test_bind_ip_with_an_ipv6_zone_id_is_refused_at_signing(h: Harness, bind_ip: str) -> None:
     """A zone id made a URL that never verified (the signer percent-encoded the %, the

@@ -2,7 +2,9 @@
 
 Three formats: ``hmac`` (gatepass's own, path or prefix, see ``core/signed_url.py``), ``jwt`` (a
 playback JWT for one video, ``core/playback.py``) and ``nginx`` (``secure_link_md5``, checked by
-nginx alone: exact path only, keyed MD5, one static secret).
+nginx alone: keyed MD5, one static secret; an exact path, or a prefix of letters, digits and
+``._~-`` that the nginx configuration of ``docs/nginx/`` confines ``$uri`` to, see README "nginx
+alone").
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import base64
 import hashlib
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +32,9 @@ from gatepass.storage.users import Users
 
 log = logging.getLogger(__name__)
 SUBJECT_MAX_LEN = 36  # a user id (``users.id``)
+# A prefix nginx can compare to its decoded $uri as it is sent (no escape needed) and tell apart
+# from the path that follows it in its check (no space): the same class as the nginx map's.
+NGINX_PREFIX_RE = re.compile(r"(?:/[A-Za-z0-9._~-]+)*/")
 
 Format = Literal["hmac", "jwt", "nginx"]
 
@@ -130,9 +136,7 @@ async def signing_subject(
         return claims.sub
     scope = settings.signed_url_scope
     if not scope or scope not in claims.scope:
-        raise InsufficientScope(
-            "Signing for another subject needs the signing scope.", scope=scope
-        )
+        raise InsufficientScope("Signing for another subject needs the signing scope.", scope=scope)
     user = await users.by_id(subject) if 0 < len(subject) <= SUBJECT_MAX_LEN else None
     if user is None or user.disabled:
         raise InvalidRequest("subject must be the id of an existing user.")
@@ -210,20 +214,31 @@ def sign_url(
     return SignedUrl(url, exp, query if prefix else None)
 
 
-def secure_link_md5(secret: str, path: str, exp: int) -> str:
-    """nginx ``secure_link_md5 "$secure_link_expires$uri <secret>"``: base64url MD5, unpadded."""
-    digest = hashlib.md5(f"{exp}{path} {secret}".encode(), usedforsecurity=False).digest()
+def secure_link_md5(secret: str, path: str, exp: int, *, prefix: bool = False) -> str:
+    """nginx ``secure_link_md5``: base64url MD5, unpadded, of
+    ``"$secure_link_expires$uri <secret>"`` for a path, and of
+    ``"$secure_link_expires:prefix:$arg_prefix <secret>"`` for a prefix. The ``:prefix:`` tag
+    keeps the two apart: after the expiry's digits an exact path has ``/``, a prefix ``:``, so an
+    exact link for ``/videos/42/`` is never a prefix link for it."""
+    text = f"{exp}:prefix:{path} {secret}" if prefix else f"{exp}{path} {secret}"
+    digest = hashlib.md5(text.encode(), usedforsecurity=False).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 def _secure_link(settings: Settings, *, scope: str, prefix: bool, exp: int, ip: str) -> SignedUrl:
     if settings.secure_link_secret is None:
         raise InvalidRequest("The nginx format is off: GATEPASS_SECURE_LINK_SECRET is not set.")
-    if prefix or ip:
-        raise InvalidRequest("The nginx format covers one exact path, without bind_ip.")
-    md5 = secure_link_md5(settings.secure_link_secret.get_secret_value(), scope, exp)
-    url = f"{settings.signed_url_base}{su.encode_path(scope)}?md5={md5}&expires={exp}"
-    return SignedUrl(url, exp)
+    if ip:
+        raise InvalidRequest("The nginx format has no bind_ip.")
+    if prefix and NGINX_PREFIX_RE.fullmatch(scope) is None:
+        raise InvalidRequest(
+            "A prefix in the nginx format may only hold letters, digits, '.', '_', '~', '-' "
+            "and '/'."
+        )
+    md5 = secure_link_md5(settings.secure_link_secret.get_secret_value(), scope, exp, prefix=prefix)
+    query = f"md5={md5}&expires={exp}" + (f"&prefix={scope}" if prefix else "")
+    url = f"{settings.signed_url_base}{su.encode_path(scope)}?{query}"
+    return SignedUrl(url, exp, query if prefix else None)
 
 
 def sign_playback(

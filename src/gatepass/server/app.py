@@ -19,7 +19,7 @@ from gatepass.clock import Clock
 from gatepass.oauth import opaque_access
 from gatepass.oauth.services import Services, open_services
 from gatepass.server import errors
-from gatepass.server.cors import SessionCors
+from gatepass.server.cors import Cors
 from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
@@ -96,7 +96,7 @@ def create_app(
     # every other exception into an answer (errors.HANDLERS), then the router.
     middleware = [
         Middleware(EdgeVerify, verifier=edge),  # GET /edge/verify answered here, nothing else
-        Middleware(SessionCors, origins=settings.allowed_origins),  # acts on /auth/ only
+        Middleware(Cors, origins=settings.allowed_origins),  # /auth/, OAuth, /.well-known/ only
         Middleware(RejectNul),
         Middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout),
         Middleware(RequestMetrics),
