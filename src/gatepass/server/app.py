@@ -23,7 +23,17 @@ from gatepass.server.cors import SessionCors
 from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
-from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
+from gatepass.server.routes import (
+    admin,
+    api,
+    authorize,
+    consents,
+    discovery,
+    logout,
+    oauth,
+    ops,
+    signed_urls,
+)
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
 
@@ -39,6 +49,9 @@ ROUTES = [
     *ops.ROUTES,
     *session_routes.ROUTES,
     *signed_urls.ROUTES,
+    *authorize.ROUTES,  # and the hosted login and consent pages, and their stylesheet
+    *logout.ROUTES,
+    *consents.ROUTES,
 ]
 
 
