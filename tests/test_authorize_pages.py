@@ -364,3 +364,31 @@ def test_branding_and_a_template_override(
     assert "Acme &lt;ID&gt;" in error.text
     login = Browser(h).authorize(cid)
     assert 'src="https://cdn.example/logo.png"' in login.text and "Acme &lt;ID&gt;" in login.text
+
+
+def test_a_request_with_no_scope_still_asks_consent_once(gp: Harness) -> None:
+    cid = make_client(gp)
+    b = Browser(gp)
+    r = b.log_in(b.authorize(cid))
+    assert 'name="consent"' in r.text and "See your name and username" in r.text
+    b.submit(r, {"consent": "allow"})
+    assert "code" in query(b.authorize(cid, prompt="none").headers["location"])
+
+
+def test_the_flow_on_each_database(make_harness: Callable[..., Harness], database_url: str) -> None:
+    h = make_harness(database_url=database_url)
+    h.create_user("bob")
+    a, second = make_client(h, "A"), make_client(h, "B")
+    b = Browser(h)
+    b.sign_in_to(a, scope="openid offline_access")
+    b.sign_in_to(a, scope="openid profile")  # consent widened: one row, merged
+    b.sign_in_to(second, scope="openid")
+    token = h.access_token("bob")
+    listed = h.client.get("/auth/consents", headers=h.bearer(token)).json()["consents"]
+    assert {c["client_id"]: c["scope"] for c in listed} == {
+        a: "offline_access openid profile",
+        second: "openid",
+    }
+    action, fields = form(b.get("/oauth/logout").text)
+    assert b.post(action, fields).status_code == 200
+    assert query(b.authorize(a, prompt="none").headers["location"])["error"] == "login_required"

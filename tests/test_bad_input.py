@@ -112,9 +112,9 @@ def assert_clean_error(
     assert 400 <= r.status_code < 500, where
     if status is not None:
         assert r.status_code in (status if isinstance(status, tuple) else (status,)), where
-    if r.request.url.path.startswith(HOSTED_PAGES) and r.headers.get(
-        "content-type", ""
-    ).startswith("text/html"):
+    if r.request.url.path.startswith(HOSTED_PAGES) and r.headers.get("content-type", "").startswith(
+        "text/html"
+    ):
         assert 'role="alert"' in r.text and "Traceback" not in r.text, where
         assert not any(secret in r.text for secret in site.secrets), where
         return {"error": "page", "error_description": ""}

@@ -13,9 +13,12 @@ from gatepass.storage.models import Client
 
 
 async def needed(svc: Services, user_id: str, client: Client, scope: Iterable[str]) -> bool:
+    """Whether to ask: never for a first-party client; else when the user has never allowed
+    the client anything (even a request with no scope), or not every one of ``scope``."""
     if client.first_party:
         return False
-    return not frozenset(scope) <= await svc.consents.scopes(user_id, client.id)
+    allowed = await svc.consents.scopes(user_id, client.id)
+    return allowed is None or not frozenset(scope) <= allowed
 
 
 async def allow(svc: Services, user_id: str, client: Client, scope: Iterable[str]) -> None:

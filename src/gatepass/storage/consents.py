@@ -16,10 +16,11 @@ class Consents:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._s = sessions
 
-    async def scopes(self, user_id: str, client_id: str) -> frozenset[str]:
+    async def scopes(self, user_id: str, client_id: str) -> frozenset[str] | None:
+        """What the user allowed the client; None when never asked (or withdrawn)."""
         async with self._s() as s:
             row = await s.get(Consent, (user_id, client_id))
-        return frozenset(row.scope.split()) if row is not None else frozenset()
+        return frozenset(row.scope.split()) if row is not None else None
 
     async def allow(self, user_id: str, client_id: str, scopes: frozenset[str], now: float) -> None:
         """Add ``scopes`` to what the user allowed the client (a concurrent first consent that
