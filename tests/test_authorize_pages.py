@@ -392,3 +392,29 @@ def test_the_flow_on_each_database(make_harness: Callable[..., Harness], databas
     action, fields = form(b.get("/oauth/logout").text)
     assert b.post(action, fields).status_code == 200
     assert query(b.authorize(a, prompt="none").headers["location"])["error"] == "login_required"
+
+
+def test_prompt_login_and_max_age_0_with_consent_complete_after_one_login(gp: Harness) -> None:
+    cid = make_client(gp)
+    b = Browser(gp)
+    b.sign_in_to(cid, scope="openid")
+    for params in ({"prompt": "login consent"}, {"max_age": "0", "prompt": "consent"}):
+        r = b.authorize(cid, scope="openid", **params)
+        assert is_login_page(r)
+        r = b.log_in(r)
+        assert 'name="consent"' in r.text
+        r = b.submit(r, {"consent": "allow"})
+        assert r.status_code == 302 and "code" in query(r.headers["location"])
+
+
+def test_a_consent_form_not_from_the_login_cannot_skip_prompt_login(gp: Harness) -> None:
+    """A consent page reached without a password (single sign-on) posted back with the
+    parameters of a prompt=login request: the password is still asked for."""
+    cid = make_client(gp)
+    b = Browser(gp)
+    b.sign_in_to(make_client(gp, "Other", first_party=True))
+    page = b.authorize(cid, scope="openid")
+    action, fields = form(page.text)
+    assert "consent" in action
+    r = b.post(action, {**fields, "prompt": "login", "consent": "allow"})
+    assert is_login_page(r)

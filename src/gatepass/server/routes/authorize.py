@@ -79,7 +79,7 @@ async def _proceed(
         if ask:
             if "none" in req.prompt:
                 raise req.fail("consent_required", "The user has not allowed this application.")
-            return _consent_page(svc, browser, req, signed, granted)
+            return _consent_page(svc, browser, req, signed, granted, fresh=signed_in is not None)
     code = await issue_code(
         svc,
         client_id=req.client.id,
@@ -135,12 +135,21 @@ def _login_page(
     )
 
 
+def _consent_purpose(signed: sso.Signed, *, fresh: bool) -> str:
+    """The consent form's CSRF purpose: bound to the session, and saying whether the page came
+    straight from the login form (then ``prompt=login`` and ``max_age`` are satisfied; a token
+    the user cannot forge, since only the server can make one)."""
+    return f"consent {signed.session.id}" + (" after-login" if fresh else "")
+
+
 def _consent_page(
     svc: Services,
     browser: pages.Browser,
     req: AuthorizationRequest,
     signed: sso.Signed,
     granted: frozenset[str],
+    *,
+    fresh: bool,
 ) -> Response:
     return pages.render(
         svc,
@@ -151,7 +160,7 @@ def _consent_page(
             "scopes": describe(granted),
             "action": CONSENT_ACTION,
             "params": req.params,
-            "csrf_token": browser.token(f"consent {signed.session.id}"),
+            "csrf_token": browser.token(_consent_purpose(signed, fresh=fresh)),
         },
         form_targets=[req.redirect_uri],
     )
@@ -230,10 +239,13 @@ async def consent(svc: Services, request: Request) -> Response:
         return posted
     browser, fields, req = posted
     signed = await sso.current(svc, request.cookies.get(sso.COOKIE))
-    purpose = f"consent {signed.session.id}" if signed else "consent"
-    if signed is None or not browser.check(purpose, fields.get("csrf_token")):
+    if signed is None:
         return pages.error_page(svc, _EXPIRED, status=403)
-    if _must_log_in(svc, req, signed, prompt=False):  # max_age passed while the page was open
+    token = fields.get("csrf_token")
+    fresh = browser.check(_consent_purpose(signed, fresh=True), token)
+    if not fresh and not browser.check(_consent_purpose(signed, fresh=False), token):
+        return pages.error_page(svc, _EXPIRED, status=403)
+    if not fresh and _must_log_in(svc, req, signed):  # prompt=login, or max_age passed
         return _login_page(svc, browser, req, username=signed.user.username)
     decision = fields.get("consent")
     if decision == "deny":
