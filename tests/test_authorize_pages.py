@@ -418,3 +418,25 @@ def test_a_consent_form_not_from_the_login_cannot_skip_prompt_login(gp: Harness)
     assert "consent" in action
     r = b.post(action, {**fields, "prompt": "login", "consent": "allow"})
     assert is_login_page(r)
+
+
+def test_the_idle_deadline_moves_with_use_and_ends_an_idle_session(
+    make_harness: Callable[..., Harness], database_url: str
+) -> None:
+    clock = FrozenClock()
+    h = make_harness(clock=clock, sso_idle_ttl=600, sso_session_ttl=1000, database_url=database_url)
+    h.create_user("bob")
+    cid = make_client(h, first_party=True)
+    b = Browser(h)
+    b.sign_in_to(cid)
+    for _ in range(3):  # used every 300 s: alive past its first idle deadline
+        clock.advance(300)
+        assert "code" in query(b.authorize(cid, prompt="none").headers["location"])
+    (row,) = sso_rows(h)
+    assert row.idle_expires_at == row.expires_at  # never past the absolute deadline
+    clock.advance(101)  # past the absolute lifetime
+    assert query(b.authorize(cid, prompt="none").headers["location"])["error"] == "login_required"
+    b2 = Browser(h)
+    b2.sign_in_to(cid)
+    clock.advance(601)  # idle too long
+    assert query(b2.authorize(cid, prompt="none").headers["location"])["error"] == "login_required"

@@ -66,7 +66,8 @@ async def _proceed(
     consented: bool = False,
 ) -> Response:
     """The rest of the flow once the request is known good: login, consent, then a code.
-    ``signed_in``: the session the login form has just started (its password is fresh)."""
+    ``signed_in``: a session that needs no new password for this request (the login form has
+    just started it, or the consent form came straight from there)."""
     signed = signed_in or await sso.current(svc, request.cookies.get(sso.COOKIE))
     if signed is None or (signed_in is None and _must_log_in(svc, req, signed)):
         if "none" in req.prompt:
@@ -93,12 +94,10 @@ async def _proceed(
     return _redirect(req.location(svc.settings.issuer, code=code))
 
 
-def _must_log_in(
-    svc: Services, req: AuthorizationRequest, signed: sso.Signed, *, prompt: bool = True
-) -> bool:
-    """Whether the request wants a password although the user is signed in: ``prompt=login``
-    (when ``prompt``), or a sign-in older than ``max_age``."""
-    if prompt and "login" in req.prompt:
+def _must_log_in(svc: Services, req: AuthorizationRequest, signed: sso.Signed) -> bool:
+    """Whether the request wants a password although the user is signed in: ``prompt=login``,
+    or a sign-in older than ``max_age``."""
+    if "login" in req.prompt:
         return True
     if req.max_age is None:
         return False
