@@ -145,6 +145,20 @@ def test_bad_parameters_redirect_with_their_error(
     assert query(r.headers["location"])["error"] == error
 
 
+def test_nul_in_a_parameter_goes_back_as_invalid_request_on_each_database(
+    make_harness: Any, database_url: str
+) -> None:
+    h = make_harness(database_url=database_url)
+    cid = make_client(h)
+    for params in ({"state": "a\x00b"}, {"nonce": "\x00"}, {"login_hint": "bob\x00"}):
+        r = Browser(h).authorize(cid, **params)
+        assert r.status_code == 302, r.text
+        answer = query(r.headers["location"])
+        assert answer["error"] == "invalid_request"
+        assert ("state" in answer) is ("state" not in params)  # a state with a NUL: not echoed
+    refused_on_a_page(Browser(h).authorize("x\x00y"))
+
+
 def test_a_repeated_parameter_is_invalid_request(gp: Harness) -> None:
     cid = make_client(gp)
     _, challenge = pkce()
@@ -159,7 +173,9 @@ def test_a_repeated_parameter_is_invalid_request(gp: Harness) -> None:
 def test_nul_and_bad_bodies_are_never_a_500(gp: Harness) -> None:
     cid = make_client(gp)
     b = Browser(gp)
-    assert b.get(f"/oauth/authorize?client_id={cid}&state=%00").status_code == 400
+    refused_on_a_page(b.get(f"/oauth/authorize?client_id={cid}%00"))
+    refused_on_a_page(b.get(f"/oauth/authorize?client_id={cid}&redirect_uri={REDIRECT}%00"))
+    assert b.get("/oauth/logout?client_id=a%00").status_code == 400
     for body, ctype in (
         (b"client_id=a%00b", "application/x-www-form-urlencoded"),
         (b"\xff\xfe", "application/x-www-form-urlencoded"),
