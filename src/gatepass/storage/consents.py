@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import Consent
 
-
 _ATTEMPTS = 20
 
 
