@@ -87,13 +87,11 @@ async def end(
     *,
     reason: str = "logout",
     ip: str | None = None,
-    user_agent: str | None = None,
 ) -> int:
     """End the session and every login started from it but ``offline_access`` ones (their
     access tokens through the denylist, as every revocation); how many logins ended."""
-    ended = int(
-        await end_login(svc, session, reason=reason, event="logout", ip=ip, user_agent=user_agent)
-    )
+    # no security event, as for /auth/logout: signing out is the user's own everyday act
+    ended = int(await end_login(svc, session, reason=reason, ip=ip))
     for child in await svc.sso.children(session.id):
         if OFFLINE_ACCESS in child.scope.split():
             continue
