@@ -289,3 +289,42 @@ def test_a_session_cookie_set_before_login_is_not_the_one_after(gp: Harness) -> 
     # the replaced session is ended: the planted cookie no longer signs anyone in
     attacker_again = attacker.authorize(cid, prompt="none")
     assert query(attacker_again.headers["location"])["error"] == "login_required"
+
+
+@pytest.mark.postgres
+def test_a_database_that_goes_away_is_temporarily_unavailable(
+    make_harness: Any, pg_url: str
+) -> None:
+    """A real fault (tests/servers.TcpRelay cut): once the redirect URI is trusted (the client
+    record is cached), the client hears ``temporarily_unavailable`` there; before that, or on a
+    form, the browser gets a 503 page. Never a 500, never JSON."""
+    from urllib.parse import urlsplit
+
+    from servers import TcpRelay
+
+    where = urlsplit(pg_url)
+    relay = TcpRelay(where.hostname or "127.0.0.1", where.port or 5432).start()
+    try:
+        h = make_harness(
+            database_url=pg_url.replace(where.netloc, f"postgres@127.0.0.1:{relay.port}")
+        )
+        h.create_user("bob")
+        cid = make_client(h, first_party=True)
+        b, other = Browser(h), Browser(h)
+        b.sign_in_to(cid)  # the client record is cached from here on
+        page = other.authorize(cid)
+        relay.cut()
+        r = b.authorize(cid, state="s-1")  # its session cannot be looked up
+        assert r.status_code == 302
+        assert query(r.headers["location"]) == {
+            "error": "temporarily_unavailable",
+            "error_description": "Try again in a moment.",
+            "state": "s-1",
+            "iss": "http://testserver",
+        }
+        for answer in (other.log_in(page), b.authorize("unknown"), b.get("/oauth/logout")):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"].startswith("text/html")
+            assert answer.headers["retry-after"] == "1" and 'role="alert"' in answer.text
+    finally:
+        relay.cut()

@@ -16,6 +16,7 @@ form's token is an HMAC over it and the form's purpose.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -29,6 +30,10 @@ from starlette.responses import HTMLResponse, Response
 
 from gatepass.core import csrf
 from gatepass.oauth.services import Services
+from gatepass.server.routing import Endpoint
+from gatepass.storage.db import UNAVAILABLE
+
+log = logging.getLogger("gatepass.server")
 
 CSRF_COOKIE = "__Host-gp_csrf"
 STYLESHEET = "/static/gatepass.css"
@@ -150,6 +155,31 @@ def error_page(
     return render(
         svc, "error.html", {"title": title, "message": message}, status=status, headers=headers
     )
+
+
+def unavailable_page(svc: Services) -> HTMLResponse:
+    log.warning("database unavailable on a hosted page")
+    return error_page(
+        svc,
+        "The service is temporarily unavailable. Try again in a moment.",
+        status=503,
+        title="Please try again",
+        headers={"Retry-After": "1"},
+    )
+
+
+def guard(endpoint: Endpoint) -> Endpoint:
+    """A page's endpoint whose database cannot answer, wherever in its work: a page saying so
+    (503), not the JSON answer of the API endpoints."""
+
+    async def guarded(svc: Services, request: Request) -> Response:
+        try:
+            return await endpoint(svc, request)
+        except UNAVAILABLE:
+            return unavailable_page(svc)
+
+    guarded.__name__ = endpoint.__name__
+    return guarded
 
 
 class BadForm(Exception):

@@ -174,6 +174,6 @@ async def confirm(svc: Services, request: Request) -> Response:
 
 
 ROUTES = [
-    route("/oauth/logout", logout, ["GET", "POST"]),
-    route(CONFIRM_ACTION, confirm, ["POST"]),
+    route("/oauth/logout", pages.guard(logout), ["GET", "POST"]),
+    route(CONFIRM_ACTION, pages.guard(confirm), ["POST"]),
 ]
