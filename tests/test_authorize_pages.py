@@ -440,3 +440,12 @@ def test_the_idle_deadline_moves_with_use_and_ends_an_idle_session(
     b2.sign_in_to(cid)
     clock.advance(601)  # idle too long
     assert query(b2.authorize(cid, prompt="none").headers["location"])["error"] == "login_required"
+
+
+def test_a_silent_reauthorization_sets_no_cookie(gp: Harness) -> None:
+    cid = make_client(gp, first_party=True)
+    b = Browser(gp)
+    b.sign_in_to(cid)
+    b.jar.pop("__Host-gp_csrf")  # a browser that has dropped its pre-session cookie
+    r = b.authorize(cid, prompt="none")
+    assert r.status_code == 302 and "set-cookie" not in r.headers

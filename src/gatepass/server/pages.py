@@ -95,16 +95,18 @@ class Browser:
         self.key = svc.csrf_key
         self.sent = sent if sent and len(sent) <= csrf.MAX_LEN else None
         self.id = self.sent or csrf.new_browser_id()
+        self.minted = False
 
     def token(self, purpose: str) -> str:
+        self.minted = True
         return csrf.token(self.key, self.id, purpose)
 
     def check(self, purpose: str, presented: str | None) -> bool:
         return csrf.valid(self.key, self.sent, purpose, presented)
 
     def keep(self, response: Response) -> Response:
-        """Set the cookie when the browser did not send it."""
-        if self.sent is None:
+        """Set the cookie when the answer holds a form's token and the browser sent none."""
+        if self.sent is None and self.minted:
             response.headers.append(
                 "set-cookie",
                 f"{CSRF_COOKIE}={self.id}; HttpOnly; Secure; SameSite=Lax; Path=/",
