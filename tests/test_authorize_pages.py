@@ -27,7 +27,7 @@ def sso_rows(h: Harness, user: str = "bob") -> list[LoginSession]:
             q = select(LoginSession).where(LoginSession.user_id == u.id, LoginSession.kind == "sso")
             return list((await s.execute(q)).scalars())
 
-    return h.run(rows)  # type: ignore[no-any-return]
+    return h.run(rows)
 
 
 def code_row(h: Harness, code: str) -> AuthorizationCode | None:
@@ -35,7 +35,7 @@ def code_row(h: Harness, code: str) -> AuthorizationCode | None:
         async with h.svc.sessions() as s:
             return await s.get(AuthorizationCode, opaque.digest(code))
 
-    return h.run(get)  # type: ignore[no-any-return]
+    return h.run(get)
 
 
 def is_login_page(r: object) -> bool:
