@@ -328,3 +328,15 @@ def test_a_database_that_goes_away_is_temporarily_unavailable(
             assert answer.headers["retry-after"] == "1" and 'role="alert"' in answer.text
     finally:
         relay.cut()
+
+
+def test_origin_null_from_our_own_no_referrer_page_is_let_through(gp: Harness) -> None:
+    """What Chromium sends for a form on a ``Referrer-Policy: no-referrer`` page of our own."""
+    cid = make_client(gp)
+    b = Browser(gp)
+    r = b.submit(
+        b.authorize(cid),
+        {"username": "bob", "password": "correct horse battery"},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert r.status_code == 200 and "__Host-gp_session" in b.jar
