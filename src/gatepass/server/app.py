@@ -31,7 +31,10 @@ from gatepass.server.routes import (
     admin_keys,
     admin_users,
     api,
+    authorize,
+    consents,
     discovery,
+    logout,
     oauth,
     ops,
     signed_urls,
@@ -56,6 +59,9 @@ ROUTES = [
     *session_routes.ROUTES,
     *account.ROUTES,
     *signed_urls.ROUTES,
+    *authorize.ROUTES,  # and the hosted login and consent pages, and their stylesheet
+    *logout.ROUTES,
+    *consents.ROUTES,
 ]
 
 
@@ -97,7 +103,7 @@ def create_app(
     middleware = [
         Middleware(EdgeVerify, verifier=edge),  # GET /edge/verify answered here, nothing else
         Middleware(Cors, origins=settings.allowed_origins),  # /auth/, OAuth, /.well-known/ only
-        Middleware(RejectNul),
+        Middleware(RejectNul, pages=frozenset({"/oauth/authorize", "/oauth/logout"})),
         Middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout),
         Middleware(RequestMetrics),
         Middleware(SecurityHeaders),
