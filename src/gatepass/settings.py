@@ -56,6 +56,7 @@ _EXPECTED: dict[str, str] = {
     " (required with GATEPASS_WEBHOOK_URLS)",
     "login_account_ceiling": "a whole number, at least GATEPASS_LOGIN_ACCOUNT_THRESHOLD",
     "id_token_alg": "one of RS256, ES256, EdDSA",
+    "workers": "a whole number from 1 to 256",
     "product_name": "1-100 printable characters",
     "logo_url": "an https:// URL, or a path on this server starting with /",
     "template_dir": "an existing directory",
@@ -81,6 +82,9 @@ class Settings(BaseSettings):
     issuer: str = ""  # default: http://HOST:PORT of `serve`
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # server processes sharing this configuration (`serve --workers N`): with more than one and
+    # no Redis, DPoP proofs are remembered in the database so that every worker refuses a replay
+    workers: int = Field(1, ge=1, le=256)
     database_url: str = ""  # default: SQLite file in data_dir
     redis_url: str | None = None
     redis_prefix: str = Field("gatepass", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")

@@ -41,8 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = getattr(args, "data_dir_sub", None) or args.data_dir
     try:
         if args.command == "serve":
-            settings = load_settings(data_dir=data_dir, host=args.host, port=args.port)
-            return serve.serve(settings, args.workers)
+            settings = load_settings(
+                data_dir=data_dir, host=args.host, port=args.port, workers=args.workers
+            )
+            return serve.serve(settings)
         settings = load_settings(data_dir=data_dir)
         handler = _HANDLERS[(args.command, _action(args))]
         return asyncio.run(_with_services(settings, handler, args))

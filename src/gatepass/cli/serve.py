@@ -6,25 +6,26 @@ import argparse
 import asyncio
 from typing import Any
 
-from gatepass.settings import ConfigError, Settings
+from gatepass.settings import Settings
 
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     serve = sub.add_parser("serve", help="run the HTTP server", parents=[common])
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument(
+        "--workers", type=int, help="worker processes (default $GATEPASS_WORKERS or 1)"
+    )
 
 
-def serve(settings: Settings, workers: int) -> int:
+def serve(settings: Settings) -> int:
     import uvicorn
 
     from gatepass import logs
     from gatepass.server.app import create_app
 
     logs.configure(settings.log_level)
-    if workers < 1:
-        raise ConfigError("--workers: expected a whole number of at least 1")
+    workers = settings.workers
     # Keys, secret file and schema are made once here, before any worker starts.
     asyncio.run(_prepare(settings))
     if workers == 1:
@@ -45,6 +46,7 @@ def serve(settings: Settings, workers: int) -> int:
             GATEPASS_PORT=str(settings.port),
             GATEPASS_DATA_DIR=str(settings.data_dir),
             GATEPASS_ISSUER=settings.issuer,
+            GATEPASS_WORKERS=str(workers),
         )
         uvicorn.run(
             "gatepass.server.app:app_from_env",

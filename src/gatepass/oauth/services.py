@@ -26,6 +26,7 @@ from gatepass.storage.clients import Clients
 from gatepass.storage.codes import Codes
 from gatepass.storage.consents import Consents
 from gatepass.storage.denylist import SqlDenylist
+from gatepass.storage.dpop_replay import SqlReplayCache
 from gatepass.storage.events import Events
 from gatepass.storage.keystore import KeyStore
 from gatepass.storage.logins import Logins
@@ -95,12 +96,15 @@ async def open_services(
         await engine.dispose()
         raise
     # one replay cache for proofs sent to the token endpoint and to the resources (RFC 9449
-    # §11.1): in Redis when configured, so a proof replayed against another instance is refused
-    replay: ReplayCache = (
-        RedisReplayCache(settings.redis_url, prefix=settings.redis_prefix)
-        if settings.redis_url
-        else MemoryReplayCache(clock=clock.now)
-    )
+    # §11.1): in Redis when configured, so a proof replayed against another instance is
+    # refused; else in the database when several workers share it, else in this process
+    replay: ReplayCache
+    if settings.redis_url:
+        replay = RedisReplayCache(settings.redis_url, prefix=settings.redis_prefix)
+    elif settings.workers > 1:
+        replay = SqlReplayCache(db.sessionmaker(engine), clock)
+    else:
+        replay = MemoryReplayCache(clock=clock.now)
 
     def dpop(nonces: Nonces | None) -> Dpop:
         return Dpop(

@@ -222,6 +222,17 @@ class Consent(Base):
     granted_at: Mapped[float] = mapped_column(Float)
 
 
+class DpopProofSeen(Base):
+    """A DPoP proof already accepted (RFC 9449 §11.1), for ``gatepass serve --workers N``
+    without Redis: ``key`` is the proof's replay key (a SHA-256 hex digest of its key
+    thumbprint and jti), kept until the proof could no longer pass anyway."""
+
+    __tablename__ = "dpop_proofs_seen"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+
+
 class UrlSigningKeyRow(Base):
     """HMAC keys for signed URLs, separate from token-signing keys; secret sealed at rest."""
 

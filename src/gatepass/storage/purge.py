@@ -8,7 +8,8 @@ of what is live (each query uses an index on an expiry column).
   (their tokens with them);
 - opaque access tokens past their expiry;
 - denylist entries whose tokens have all expired;
-- alerts delivered (or given up) more than ``ALERT_RETENTION`` ago (``storage/outbox.py``).
+- alerts delivered (or given up) more than ``ALERT_RETENTION`` ago (``storage/outbox.py``);
+- DPoP proofs remembered for several workers (``storage/dpop_replay.py``) once they expired;
 - failed-login counters whose window, lock and memory of lockouts are over (``expires_at``), so
   that guesses at names that do not exist leave nothing behind for long;
 - security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days).
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
 from gatepass.storage.denylist import SqlDenylist
+from gatepass.storage.dpop_replay import purge_seen
 from gatepass.storage.models import (
     LoginSession,
     LoginThrottle,
@@ -51,6 +53,7 @@ class Purged:
             "opaque_tokens": 0,
             "denylist": 0,
             "alert_outbox": 0,
+            "dpop_proofs_seen": 0,
             "login_throttle": 0,
             "security_events": 0,
         }
@@ -120,6 +123,7 @@ async def purge(
     await rows("opaque_tokens", OpaqueAccessToken.digest, OpaqueAccessToken.expires_at <= now)
     tell("denylist", await SqlDenylist(sessions).purge(now, batch=batch))
     tell("alert_outbox", await purge_outbox(sessions, now, retention=ALERT_RETENTION, batch=batch))
+    tell("dpop_proofs_seen", await purge_seen(sessions, now))
     await rows("login_throttle", LoginThrottle.key, LoginThrottle.expires_at <= now)
     await rows(
         "security_events", SecurityEvent.id, SecurityEvent.created_at < now - event_retention
