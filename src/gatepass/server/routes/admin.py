@@ -25,12 +25,26 @@ async def add_user(svc: Services, request: Request) -> Response:
     roles = data.get("roles", [])
     if not isinstance(roles, list):
         raise InvalidRequest("roles must be a list of strings.")
-    user = await create_user(svc, username or "", password or "", roles)
+    email_verified = data.get("email_verified", False)
+    if not isinstance(email_verified, bool):
+        raise InvalidRequest("email_verified must be true or false.")
+    user = await create_user(
+        svc,
+        username or "",
+        password or "",
+        roles,
+        email=text_field(data, "email", required=False, max_len=254),
+        name=text_field(data, "name", required=False, max_len=200),
+        email_verified=email_verified,
+    )
     return JSONResponse(
         {
             "id": user.id,
             "username": user.username,
             "roles": user.roles,
+            "email": user.email,
+            "email_verified": bool(user.email_verified),
+            "name": user.name,
             "created_at": user.created_at,
         },
         status_code=201,
