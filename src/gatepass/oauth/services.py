@@ -28,7 +28,7 @@ from gatepass.storage.consents import Consents
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.dpop_replay import SqlReplayCache
 from gatepass.storage.events import Events
-from gatepass.storage.keystore import KeyStore
+from gatepass.storage.keystore import ID_TOKEN, KeyStore
 from gatepass.storage.logins import Logins
 from gatepass.storage.master_secret import load_master_secret
 from gatepass.storage.opaque_tokens import OpaqueTokens
@@ -57,7 +57,8 @@ class Services:
     events: Events  # and, through events.outbox, their alerts
     throttle: SqlThrottle
     passwords: Passwords
-    keys: KeyManager
+    keys: KeyManager  # access-token keys (the server's Verifier uses these only)
+    id_keys: KeyManager  # OpenID Connect ID-token keys (oauth/id_tokens.py)
     url_keys: UrlKeyManager  # URL-signing keys (signed URLs, playback JWTs)
     verifier: Verifier
     metrics: Metrics
@@ -87,6 +88,8 @@ async def open_services(
         master = load_master_secret(settings)
         keys = KeyManager(KeyStore(sessions, master), settings, clock)
         await keys.start()
+        id_keys = KeyManager(KeyStore(sessions, master, ID_TOKEN), settings, clock)
+        await id_keys.start()
         url_keys = UrlKeyManager(UrlKeyStore(sessions, master), settings, clock)
         await url_keys.start()
         denylist = ServerDenylist(SqlDenylist(sessions), settings, clock)
@@ -146,6 +149,7 @@ async def open_services(
             parallelism=settings.argon2_parallelism,
         ),
         keys=keys,
+        id_keys=id_keys,
         url_keys=url_keys,
         verifier=verifier,
         metrics=Metrics(),

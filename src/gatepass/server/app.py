@@ -38,6 +38,7 @@ from gatepass.server.routes import (
     oauth,
     ops,
     signed_urls,
+    userinfo,
 )
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
@@ -48,6 +49,7 @@ log = logging.getLogger("gatepass.server")
 # every route, in matching order (the hot OAuth endpoints first: fewer patterns tried)
 ROUTES = [
     *oauth.ROUTES,
+    *userinfo.ROUTES,
     *discovery.ROUTES,
     *api.ROUTES,
     *admin.ROUTES,
@@ -122,6 +124,7 @@ async def _refresh_keys(svc: Services) -> None:
         await asyncio.sleep(svc.settings.key_refresh_interval)
         try:
             await svc.keys.reload()
+            await svc.id_keys.reload()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have
             log.warning("could not reload signing keys", exc_info=True)
         try:

@@ -12,7 +12,10 @@ of what is live (each query uses an index on an expiry column).
 - DPoP proofs remembered for several workers (``storage/dpop_replay.py``) once they expired;
 - failed-login counters whose window, lock and memory of lockouts are over (``expires_at``), so
   that guesses at names that do not exist leave nothing behind for long;
-- security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days).
+- security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days);
+- authorization codes past their expiry (at most 60 s after issue), used or not: until then a
+  used one presented again is still recognised as a replay and revokes its login; after, it is
+  just unknown, and refused all the same.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.dpop_replay import purge_seen
 from gatepass.storage.models import (
+    AuthorizationCode,
     LoginSession,
     LoginThrottle,
     OpaqueAccessToken,
@@ -56,6 +60,7 @@ class Purged:
             "dpop_proofs_seen": 0,
             "login_throttle": 0,
             "security_events": 0,
+            "authorization_codes": 0,
         }
     )
 
@@ -128,4 +133,5 @@ async def purge(
     await rows(
         "security_events", SecurityEvent.id, SecurityEvent.created_at < now - event_retention
     )
+    await rows("authorization_codes", AuthorizationCode.digest, AuthorizationCode.expires_at <= now)
     return out
