@@ -423,3 +423,18 @@ def test_the_pages_on_every_database(make_harness: Any, database_url: str) -> No
     assert submit(b, confirm, "/account/sessions/end-others").status_code == 303
     assert live_ids(h, "bob") == {signed(h, b).session.id}
     assert "You disconnected an app" in b.get("/account/activity").text
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(make_harness: Any) -> None:
+    h = make_harness(login_account_threshold=2)
+    h.create_user("bob")
+    b = sign_in(h)
+    wrong = {"current_password": "guess", "new_password": "a long new passphrase 1"}
+    codes = [submit(b, b.get("/account/password"), "/account/password", wrong).status_code]
+    codes += [submit(b, b.get("/account/password"), "/account/password", wrong).status_code]
+    right = {"current_password": PASSWORD, "new_password": "a long new passphrase 1"}
+    locked = submit(b, b.get("/account/password"), "/account/password", right)
+    assert codes == [400, 400] and locked.status_code == 429
+    assert "Too many failed attempts" in locked.text
+    assert h.login("bob").status_code == 200  # the password did not change (another address)
+    assert b.get("/account").status_code == 200  # the session is not ended by the guesses
