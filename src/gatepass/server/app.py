@@ -25,6 +25,8 @@ from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import (
     account,
+    account_devices,
+    account_pages,
     admin,
     admin_clients,
     admin_events,
@@ -33,6 +35,7 @@ from gatepass.server.routes import (
     api,
     authorize,
     consents,
+    console_login,
     discovery,
     logout,
     oauth,
@@ -64,6 +67,9 @@ ROUTES = [
     *authorize.ROUTES,  # and the hosted login and consent pages, and their stylesheet
     *logout.ROUTES,
     *consents.ROUTES,
+    *console_login.ROUTES,  # the account pages' and admin console's sign-in
+    *account_pages.ROUTES,
+    *account_devices.ROUTES,
 ]
 
 
