@@ -7,10 +7,9 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_audit, sessions
+from gatepass.oauth import admin_keys, admin_users
 from gatepass.oauth.services import Services
-from gatepass.oauth.users import create_user
-from gatepass.server.deps import admin, admin_action, client_ip, user_agent
+from gatepass.server.deps import admin, admin_action
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routes import clients
 from gatepass.server.routing import route
@@ -24,8 +23,7 @@ async def add_user(svc: Services, request: Request) -> Response:
     roles = data.get("roles", [])
     if not isinstance(roles, list):
         raise InvalidRequest("roles must be a list of strings.")
-    user = await create_user(svc, username or "", password or "", roles)
-    await admin_audit.record(svc, who, admin_audit.USER_CREATED, user=user)
+    user = await admin_users.create(svc, who, username or "", password or "", roles)
     return JSONResponse(
         {
             "id": user.id,
@@ -66,12 +64,7 @@ async def user_sessions(svc: Services, request: Request) -> Response:
 async def revoke_user(svc: Services, request: Request) -> Response:
     """End every login of the user at once, with every access token issued to them."""
     who = await admin_action(svc, request)
-    user_id = request.path_params["user_id"]
-    caller = sessions.Caller(client_ip(request), user_agent(request))
-    revoked = await sessions.force_logout(svc, user_id, by=who.user_id, caller=caller)
-    user = await svc.users.by_id(user_id)
-    details = {"sessions": revoked}
-    await admin_audit.record(svc, who, admin_audit.SESSIONS_ENDED, user=user, details=details)
+    revoked = await admin_users.end_sessions(svc, who, request.path_params["user_id"])
     return JSONResponse({"revoked_sessions": revoked})
 
 
@@ -84,9 +77,7 @@ async def rotate_keys(svc: Services, request: Request) -> Response:
         revoke_old = (await read_json_object(request)).get("revoke_old", False)
         if not isinstance(revoke_old, bool):
             raise InvalidRequest("revoke_old must be true or false.")
-    ring = await svc.keys.rotate(revoke_old=revoke_old)
-    details = {"keys": "token", "revoke_old": revoke_old, "active": ring.active().kid}
-    await admin_audit.record(svc, who, admin_audit.KEYS_ROTATED, details=details)
+    ring = await admin_keys.rotate_token_keys(svc, who, revoke_old=revoke_old)
     now = svc.clock.now()
     return JSONResponse(
         {
