@@ -33,6 +33,7 @@ from gatepass.server.routes import (
     api,
     authorize,
     consents,
+    console_login,
     discovery,
     logout,
     oauth,
@@ -62,6 +63,7 @@ ROUTES = [
     *authorize.ROUTES,  # and the hosted login and consent pages, and their stylesheet
     *logout.ROUTES,
     *consents.ROUTES,
+    *console_login.ROUTES,  # the account pages' and admin console's sign-in
 ]
 
 

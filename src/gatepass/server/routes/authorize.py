@@ -17,14 +17,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from gatepass.errors import InvalidGrant, InvalidRequest, TooManyRequests
 from gatepass.oauth import authorization_request, consents, scopes, sso
 from gatepass.oauth.authorization_code import issue_code
 from gatepass.oauth.authorization_request import AuthorizationRequest, PageError, RedirectError
-from gatepass.oauth.password_login import authenticate_user, record_sign_in
 from gatepass.oauth.services import Services
-from gatepass.server import pages
-from gatepass.server.deps import client_ip, user_agent
+from gatepass.server import login_form, pages
 from gatepass.server.routing import route
 from gatepass.server.scope_words import describe
 from gatepass.storage.db import UNAVAILABLE
@@ -39,10 +36,6 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 def _redirect(location: str) -> Response:
     return RedirectResponse(location, status_code=302, headers=NO_STORE)
-
-
-def _session_cookie(value: str) -> str:
-    return f"{sso.COOKIE}={value}; HttpOnly; Secure; SameSite=Lax; Path=/"
 
 
 async def authorize(svc: Services, request: Request) -> Response:
@@ -230,35 +223,18 @@ async def login(svc: Services, request: Request) -> Response:
     if not browser.check("login", fields.get("csrf_token")):
         return pages.error_page(svc, _EXPIRED, status=403)
     username = fields.get("username", "")
-    ip, agent = client_ip(request), user_agent(request)
-    try:
-        user = await authenticate_user(
-            svc, username, fields.get("password"), ip=ip, user_agent=agent
+    user = await login_form.check_password(svc, request, username, fields.get("password"))
+    if isinstance(user, login_form.Refusal):
+        if user.page is not None:
+            return user.page
+        return _login_page(
+            svc, browser, req, username=username[:150], error=user.message, status=user.status
         )
-    except TooManyRequests as exc:
-        return pages.error_page(
-            svc,
-            f"Too many failed attempts. Wait {exc.retry_after} seconds, then try again.",
-            status=429,
-            title="Please wait",
-            headers=exc.headers,
-        )
-    except InvalidRequest:
-        message = "Enter your username and password."
-        return _login_page(svc, browser, req, username=username[:150], error=message, status=400)
-    except InvalidGrant:
-        message = "The username or password is not right."
-        return _login_page(svc, browser, req, username=username[:150], error=message, status=401)
-    cookie, row = await sso.sign_in(svc, user, ip=ip, user_agent=agent)
-    await record_sign_in(svc, user, client_id=req.client.id, sid=row.id, ip=ip, user_agent=agent)
-    previous = await sso.current(svc, request.cookies.get(sso.COOKIE))
-    if previous is not None:  # this browser's earlier session is replaced, never reused
-        await sso.end_one(svc, previous.session, reason="replaced")
-    signed = sso.Signed(row, user)
+    signed, cookie = await login_form.start_session(svc, request, user, client_id=req.client.id)
     response = await _answer(
         svc, req, _proceed(svc, request, browser, req, signed_in=signed), browser
     )
-    response.headers.append("set-cookie", _session_cookie(cookie))
+    response.headers.append("set-cookie", cookie)
     return response
 
 

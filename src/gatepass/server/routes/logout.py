@@ -21,7 +21,7 @@ from starlette.responses import RedirectResponse, Response
 from gatepass.oauth import redirect_uris, sso
 from gatepass.oauth.authorization_request import collect, with_query
 from gatepass.oauth.services import Services
-from gatepass.server import pages
+from gatepass.server import login_form, pages
 from gatepass.server.deps import client_ip
 from gatepass.server.routing import route
 from gatepass.storage.models import Client
@@ -37,10 +37,6 @@ class _Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _cleared_cookie() -> str:
-    return f"{sso.COOKIE}=; Max-Age=0; HttpOnly; Secure; SameSite=Lax; Path=/"
 
 
 async def _verify_hint(svc: Services, token: str) -> dict[str, Any] | None:
@@ -107,7 +103,7 @@ def _done(svc: Services, uri: str | None, state: str | None) -> Response:
         response = RedirectResponse(with_query(uri, {"state": state}), 302, headers=NO_STORE)
     else:
         response = pages.render(svc, "signed_out.html", {"title": "Signed out"})
-    response.headers.append("set-cookie", _cleared_cookie())
+    response.headers.append("set-cookie", login_form.cleared_session_cookie())
     return response
 
 
