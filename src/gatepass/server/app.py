@@ -33,7 +33,11 @@ from gatepass.server.routes import (
     api,
     authorize,
     consents,
+    console_clients,
+    console_events,
+    console_keys,
     console_login,
+    console_users,
     discovery,
     logout,
     oauth,
@@ -64,6 +68,10 @@ ROUTES = [
     *logout.ROUTES,
     *consents.ROUTES,
     *console_login.ROUTES,  # the account pages' and admin console's sign-in
+    *console_users.ROUTES,  # the admin console, /console
+    *console_clients.ROUTES,
+    *console_keys.ROUTES,
+    *console_events.ROUTES,
 ]
 
 
