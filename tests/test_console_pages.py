@@ -58,6 +58,12 @@ def confirm(b: Browser, path: str, **extra: str) -> Any:
     return b.post(path, {**fields, **extra}, headers={"User-Agent": UA})
 
 
+def found(pattern: str, text: str) -> str:
+    m = re.search(pattern, text)
+    assert m is not None, pattern
+    return m.group(1)
+
+
 def events(h: Harness, type_: str) -> list[Any]:
     return list(h.run(h.svc.events.newest, limit=50, type_=type_))
 
@@ -269,8 +275,8 @@ def test_clients_create_with_redirects_edit_rotate_and_delete(gp: Harness) -> No
     assert bad.status_code == 400 and 'value="Reports"' in bad.text
     r = alice.post("/console/clients", data, headers={"User-Agent": UA})
     assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
-    client_id = re.search(r'id="client-id">([^<]+)<', r.text).group(1)
-    secret = re.search(r'id="client-secret">([^<]+)<', r.text).group(1)
+    client_id = found(r'id="client-id">([^<]+)<', r.text)
+    secret = found(r'id="client-secret">([^<]+)<', r.text)
     client = gp.run(gp.svc.clients.get, client_id)
     assert client.redirect_uris == ["https://reports.example/cb", "https://reports.example/cb2"]
     assert sorted(client.grants) == ["authorization_code", "refresh_token"]
@@ -297,7 +303,7 @@ def test_clients_create_with_redirects_edit_rotate_and_delete(gp: Harness) -> No
     # rotate the secret: the new one is shown once, the old one stops working
     r = confirm(alice, f"{base}/rotate-secret")
     assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
-    new = re.search(r'id="client-secret">([^<]+)<', r.text).group(1)
+    new = found(r'id="client-secret">([^<]+)<', r.text)
     assert new != secret
     assert events(gp, "admin.client_secret_rotated")[0].client_id == client_id
 
@@ -339,7 +345,7 @@ def test_events_filter_by_type_user_and_time_and_page(gp: Harness) -> None:
         )
     page = alice.get("/console/events", params={"type": "lockout", "user": "bob"})
     assert page.status_code == 200 and page.text.count("<code>lockout</code>") == 25
-    more = re.search(r'href="([^"]+)" rel="next"', page.text).group(1).replace("&amp;", "&")
+    more = found(r'href="([^"]+)" rel="next"', page.text).replace("&amp;", "&")
     second = alice.get(more)
     assert second.text.count("<code>lockout</code>") == 5 and 'rel="prev"' in second.text
     assert (
