@@ -61,9 +61,11 @@ async def _user_id(svc: Services, typed: str) -> str | None:
 def _row(e: SecurityEvent) -> dict[str, Any]:
     details = dict(e.details or {})
     agent = parse_user_agent(e.user_agent) if e.user_agent else None
+    day, _, time = utc(e.created_at).partition(" ")
     return {
         "event": e,
-        "when": utc(e.created_at),
+        "day": day,
+        "time": time,
         "by": details.get("by_username") or details.get("by"),
         "device": f"{agent.browser} on {agent.os}" if agent else None,
         "details": {k: v for k, v in details.items() if k not in _SHOWN_APART},

@@ -1,0 +1,169 @@
+"""The admin console in a real browser: Debian's Chromium driven by Playwright against a real
+`gatepass serve`. An administrator signs in, registers a client (its secret shown once),
+rotates each kind of key, disables a user and ends their sessions, and finds each action in the
+event list, with who did it, to whom, and from where.
+
+Screenshots of every console page go to PAGES_SCREENSHOTS (set it to docs/img to refresh the
+README's ``console-*.png``), else to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PASSWORD
+from servers import Server, create_user
+from test_hosted_pages_browser import ARGS, CHROMIUM, _need_browser
+
+pytestmark = pytest.mark.slow
+BOB_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    _need_browser()
+    server = Server(tmp_path_factory.mktemp("console"), PRODUCT_NAME="Example Corp")
+    create_user(server.env, "alice", PASSWORD, "admin")
+    create_user(server.env, "bob", PASSWORD)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    where = Path(os.environ.get("PAGES_SCREENSHOTS") or tmp_path)
+    where.mkdir(parents=True, exist_ok=True)
+    return where
+
+
+def _sign_in(page: Any, url: str, username: str) -> None:
+    page.goto(url + "/account/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+
+
+def _confirm(page: Any) -> None:
+    """The confirmation page: its one danger button."""
+    page.locator("main button.danger").click()
+
+
+def test_an_admin_runs_the_console(server: Server, shots: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url = server.url
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            # bob is signed in on another device
+            bobs = browser.new_context(user_agent=BOB_AGENT).new_page()
+            _sign_in(bobs, url, "bob")
+            bobs.wait_for_url(url + "/account*")
+            bobs.goto(url + "/account/login")  # signed in: no form, straight on
+            assert bobs.locator("#password").count() == 0
+
+            context = browser.new_context(viewport={"width": 1100, "height": 800})
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+            # no session: the sign-in page, which comes back to the console
+            page.goto(url + "/console/users")
+            assert "/account/login" in page.url
+            page.fill("#username", "alice")
+            page.fill("#password", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url(url + "/console/users")
+            assert page.locator("nav.admin-nav a[aria-current=page]").inner_text() == "Users"
+            page.screenshot(path=str(shots / "console-users.png"), full_page=True)
+
+            # a client, with its redirect URIs; the secret shown once
+            page.goto(url + "/console/clients/new")
+            page.fill("#name", "Reports")
+            page.check("#grant_authorization_code")
+            page.check("#grant_refresh_token")
+            page.fill("#scopes", "openid profile")
+            page.fill("#redirect_uris", "https://reports.example/cb")
+            page.screenshot(path=str(shots / "console-client-new.png"), full_page=True)
+            page.click("main button.primary")
+            secret = page.locator("#client-secret").inner_text()
+            client_id = page.locator("#client-id").inner_text()
+            assert secret.startswith("gps_") or len(secret) > 30
+            page.screenshot(path=str(shots / "console-client-secret.png"), full_page=True)
+            page.goto(url + f"/console/clients/{client_id}")
+            assert secret not in page.content()
+            page.screenshot(path=str(shots / "console-client.png"), full_page=True)
+            page.goto(url + "/console/clients")
+            assert page.locator("main table a", has_text="Reports").count() == 1
+            page.screenshot(path=str(shots / "console-clients.png"), full_page=True)
+
+            # each kind of key
+            page.goto(url + "/console/keys")
+            page.screenshot(path=str(shots / "console-keys.png"), full_page=True)
+            for kind, link in (
+                ("token", "Rotate token-signing keys…"),
+                ("url", "Rotate URL-signing keys…"),
+                ("token-now", "Emergency rotation…"),
+            ):
+                page.goto(url + "/console/keys")
+                page.click(f"text={link}")
+                if kind == "token":
+                    page.screenshot(path=str(shots / "console-confirm.png"), full_page=True)
+                _confirm(page)
+                page.wait_for_url(url + f"/console/keys?done={kind}")
+                assert page.locator("[role=status]").is_visible()
+
+            # bob: his sessions, then disabled and every session ended
+            page.goto(url + "/console/users?q=bob")
+            page.click("main table a:text-is('bob')")
+            assert "Safari on macOS" in page.locator("main table").inner_text()
+            page.screenshot(path=str(shots / "console-user.png"), full_page=True)
+            page.click("text=End every session…")
+            _confirm(page)
+            assert page.locator("[role=status]").is_visible()
+            page.click("text=Disable the account…")
+            _confirm(page)
+            assert "disabled" in page.locator("[role=status]").inner_text()
+            # bob's browser is signed out: the sign-in page asks for his password again
+            bobs.goto(url + "/account/login")
+            assert bobs.locator("#password").count() == 1
+
+            # every action in the event list: what, by whom, to whom, from where
+            page.goto(url + "/console/events?type=admin.")
+            page.goto(url + "/console/events")
+            table = page.locator("main table").inner_text()
+            for what in (
+                "admin.client_created",
+                "admin.keys_rotated",
+                "admin.sessions_ended",
+                "admin.user_disabled",
+            ):
+                assert what in table, what
+            assert table.count("admin.keys_rotated") == 3
+            assert "keys: url" in table and "keys: token" in table
+            row = page.locator("main table tr", has_text="admin.user_disabled")
+            assert "alice" in row.inner_text() and "bob" in row.inner_text()
+            assert "127.0.0.1" in row.inner_text()
+            page.screenshot(path=str(shots / "console-events.png"), full_page=True)
+            page.fill("#type", "admin.keys_rotated")
+            page.click("form.filters button[type=submit]")
+            assert page.locator("main table tbody tr").count() == 3
+            assert errors == []
+
+            # at 360 px wide the pages still fit
+            page.set_viewport_size({"width": 360, "height": 740})
+            for path in ("/console/users", "/console/events", "/console/keys"):
+                page.goto(url + path)
+                width = page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 360, (path, width)
+            page.screenshot(path=str(shots / "console-events-360.png"), full_page=True)
+        finally:
+            browser.close()
