@@ -72,6 +72,13 @@ def form(html: str) -> tuple[str, dict[str, str]]:
     return only["action"], dict(only["fields"])
 
 
+def forms(html: str) -> dict[str, dict[str, str]]:
+    """Every form of the page by its action: its fields (hidden ones with their values)."""
+    parser = _Forms()
+    parser.feed(html)
+    return {f["action"]: dict(f["fields"]) for f in parser.forms}
+
+
 def query(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query, keep_blank_values=True).items()}
 

@@ -123,6 +123,7 @@ _ACTIVITY = {
     "logout_others": "You signed out of every other session.",
     "forced_logout": "An administrator signed you out everywhere.",
     "profile_changed": "Your profile was changed.",
+    "consent_withdrawn": "You disconnected an app; its sessions were signed out.",
     "admin.user_created": "An administrator created your account.",
     "admin.user_disabled": "An administrator disabled your account and signed you out.",
     "admin.user_enabled": "An administrator enabled your account again.",

@@ -1,6 +1,7 @@
 """Consent: what a user allowed a client that is not first-party. Asked once per user, client
 and scopes (a request for more scopes than were allowed asks again), and withdrawn by the user
-(``/auth/consents``)."""
+(``/auth/consents``, the account page "Connected apps"): withdrawing it also ends every login
+of the user at that client, so the app loses its access at once, not at its next consent."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterable
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.errors import NotFound
+from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
@@ -40,6 +42,31 @@ async def of_caller(svc: Services, claims: AccessClaims) -> list[dict[str, objec
     return out
 
 
-async def withdraw(svc: Services, claims: AccessClaims, client_id: str) -> None:
+async def withdraw(
+    svc: Services,
+    claims: AccessClaims,
+    client_id: str,
+    *,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> int:
+    """Withdraw the consent and end the user's logins at the client (their refresh tokens at
+    once, their access tokens through the denylist): how many ended. A
+    ``consent_withdrawn`` event names the client."""
     if len(client_id) > 64 or not await svc.consents.withdraw(claims.sub, client_id):
         raise NotFound("No consent for this client.")
+    ended = 0
+    for row in await svc.logins.of_user(claims.sub, active_at=svc.clock.now()):
+        if row.client_id == client_id:
+            ended += int(await end_login(svc, row, reason="consent_withdrawn", ip=ip))
+    await svc.events.record(
+        "consent_withdrawn",
+        now=svc.clock.now(),
+        user_id=claims.sub,
+        client_id=client_id,
+        sid=claims.sid,
+        ip=ip,
+        user_agent=(user_agent or "")[:512] or None,
+        details={"sessions": ended},
+    )
+    return ended

@@ -25,6 +25,8 @@ from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
 from gatepass.server.routes import (
     account,
+    account_devices,
+    account_pages,
     admin,
     admin_clients,
     admin_events,
@@ -68,6 +70,8 @@ ROUTES = [
     *logout.ROUTES,
     *consents.ROUTES,
     *console_login.ROUTES,  # the account pages' and admin console's sign-in
+    *account_pages.ROUTES,
+    *account_devices.ROUTES,
     *console_users.ROUTES,  # the admin console, /console
     *console_clients.ROUTES,
     *console_keys.ROUTES,

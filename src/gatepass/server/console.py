@@ -17,7 +17,8 @@ actions, and pagination links.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -33,6 +34,7 @@ from gatepass.oauth.authorization_request import collect
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.services import Services
 from gatepass.server import pages
+from gatepass.server.routing import Endpoint
 
 LOGIN_PATH = "/account/login"
 LOGOUT_PATH = "/account/logout"
@@ -62,6 +64,35 @@ async def viewer(svc: Services, request: Request) -> sso.Signed | None:
         return None
     await sso.touch(svc, signed.session)
     return signed
+
+
+SignedEndpoint = Callable[[Services, Request, sso.Signed], Awaitable[Response]]
+
+
+def signed_in(endpoint: SignedEndpoint) -> Endpoint:
+    """A page for the viewer only: without one, the sign-in page (which comes back here); a
+    form that :func:`posted` refuses answers with its refusal; a database that cannot answer,
+    a page saying so (``pages.guard``)."""
+
+    async def signed_page(svc: Services, request: Request) -> Response:
+        signed = await viewer(svc, request)
+        if signed is None:
+            return to_sign_in(request)
+        try:
+            return await endpoint(svc, request, signed)
+        except Refused as exc:
+            return exc.response
+
+    signed_page.__name__ = endpoint.__name__
+    return pages.guard(signed_page)
+
+
+def when(ts: float) -> dict[str, str]:
+    """A time for a ``<time>`` element: machine-readable and as people read it (UTC)."""
+    return {
+        "iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)),
+        "text": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts)),
+    }
 
 
 def is_admin(signed: sso.Signed) -> bool:

@@ -1,5 +1,6 @@
 """``GET /auth/consents`` and ``DELETE /auth/consents/{client_id}`` (Bearer): the applications
-a user has allowed, and withdrawing one (its next authorization request asks again)."""
+a user has allowed, and withdrawing one (its next authorization request asks again, and the
+user's logins at that client end: ``oauth/consents.py``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.oauth import consents
 from gatepass.oauth.services import Services
-from gatepass.server.deps import bearer
+from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE
 from gatepass.server.routing import route
 
@@ -20,7 +21,13 @@ async def list_consents(svc: Services, request: Request) -> Response:
 
 async def withdraw(svc: Services, request: Request) -> Response:
     claims = await bearer(svc, request)
-    await consents.withdraw(svc, claims, request.path_params["client_id"])
+    await consents.withdraw(
+        svc,
+        claims,
+        request.path_params["client_id"],
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
     return Response(status_code=204, headers=NO_STORE)
 
 
