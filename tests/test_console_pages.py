@@ -406,3 +406,23 @@ def test_hostile_strings_stay_inert_on_every_console_page(gp: Harness) -> None:
             ), path
         events_page = alice.get("/console/events").text
         assert "&lt;script&gt;" in events_page or "&#34;&gt;&lt;img" in events_page
+
+
+def test_the_json_twin_registers_redirect_uris_too(gp: Harness) -> None:
+    body = {
+        "name": "Reports",
+        "grants": ["authorization_code"],
+        "public": True,
+        "redirect_uris": ["https://reports.example/cb"],
+        "post_logout_redirect_uris": ["https://reports.example/bye"],
+    }
+    r = gp.client.post("/admin/clients", json=body, headers=gp.bearer(gp.admin_token()))
+    assert r.status_code == 201, r.text
+    assert r.json()["redirect_uris"] == ["https://reports.example/cb"]
+    assert r.json()["post_logout_redirect_uris"] == ["https://reports.example/bye"]
+    r = gp.client.post(
+        "/admin/clients",
+        json={**body, "redirect_uris": "https://reports.example/cb"},
+        headers=gp.bearer(gp.admin_token()),
+    )
+    assert r.status_code == 400
