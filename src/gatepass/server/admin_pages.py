@@ -55,10 +55,22 @@ def admin_only(endpoint: AdminEndpoint) -> Endpoint:
         except GatepassError as exc:
             if exc.status >= 500:
                 raise
-            return pages.error_page(svc, exc.description, status=exc.status)
+            return _refused(svc, request, signed, exc)
 
     gated.__name__ = endpoint.__name__
     return pages.guard(gated)
+
+
+def _refused(
+    svc: Services, request: Request, signed: sso.Signed, exc: GatepassError
+) -> HTMLResponse:
+    """A refused action or a bad address, in the console's own layout."""
+    section = next((href for href, _ in NAV if request.url.path.startswith(href)), "")
+    title = "Not found" if exc.status == 404 else "That did not work"
+    context = {"title": title, "message": exc.description}
+    return render(
+        svc, request, signed, "admin_error.html", context, section=section, status=exc.status
+    )
 
 
 def acting(signed: sso.Signed, request: Request) -> Admin:
