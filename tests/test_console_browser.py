@@ -3,12 +3,14 @@
 rotates each kind of key, disables a user and ends their sessions, and finds each action in the
 event list, with who did it, to whom, and from where.
 
+axe-core (``tests/a11y``, from npm) finds no serious or critical violation on any console page.
 Screenshots of every console page go to PAGES_SCREENSHOTS (set it to docs/img to refresh the
 README's ``console-*.png``), else to the test's temporary directory.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,12 +18,15 @@ from typing import Any
 
 import pytest
 
-from conftest import PASSWORD
+from conftest import IN_CI, PASSWORD
 from servers import Server, create_user
 from test_hosted_pages_browser import ARGS, CHROMIUM, _need_browser
 
 pytestmark = pytest.mark.slow
-BOB_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Safari/605.1.15"
+BOB_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_2) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.2 Safari/605.1.15"
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +61,34 @@ def _confirm(page: Any) -> None:
     page.locator("main button.danger").click()
 
 
+def bob_id(page: Any, url: str) -> str:
+    page.goto(url + "/console/users?q=bob")
+    href = page.locator("main table a:text-is('bob')").get_attribute("href")
+    assert href is not None
+    return href.rsplit("/", 1)[1]
+
+
+def axe_violations(page: Any, url: str) -> list[Any]:
+    """axe-core's violations on the page at ``url`` (the account pages' runner)."""
+    from test_account_pages_browser import _axe
+
+    return _axe(page, url)
+
+
+def _need_axe() -> None:
+    from test_account_pages_browser import AXE
+
+    if not AXE.exists():
+        msg = "axe-core is not installed (npm ci --prefix tests/a11y)"
+        if IN_CI:
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
 def test_an_admin_runs_the_console(server: Server, shots: Path) -> None:
     from playwright.sync_api import sync_playwright
 
+    _need_axe()
     url = server.url
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -164,6 +194,29 @@ def test_an_admin_runs_the_console(server: Server, shots: Path) -> None:
                 page.goto(url + path)
                 width = page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 360, (path, width)
-            page.screenshot(path=str(shots / "console-events-360.png"), full_page=True)
+            page.screenshot(path=str(shots / "console-keys-360.png"), full_page=True)
+
+            # axe on every console page (a context that bypasses the CSP, for axe only)
+            checked = browser.new_context(bypass_csp=True, storage_state=context.storage_state())
+            user_page = f"/console/users/{bob_id(page, url)}"
+            paths = [
+                "/console/users",
+                user_page,
+                f"{user_page}/end-sessions",
+                "/console/clients",
+                "/console/clients/new",
+                f"/console/clients/{client_id}",
+                f"/console/clients/{client_id}/delete",
+                "/console/keys",
+                "/console/keys/rotate?kind=url",
+                "/console/events",
+                "/console/users/no-such-user",
+            ]
+            found = {path: axe_violations(checked.new_page(), url + path) for path in paths}
+            bad = {
+                path: [v for v in violations if v["impact"] in ("serious", "critical")]
+                for path, violations in found.items()
+            }
+            assert not any(bad.values()), json.dumps(bad, indent=1)
         finally:
             browser.close()
