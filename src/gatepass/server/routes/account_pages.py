@@ -52,6 +52,7 @@ def _profile_page(
         {
             "title": "Profile",
             "username": user.username,
+            "saved_name": user.name,
             "saved_email": user.email,
             "email_verified": bool(user.email_verified),
             "name": name or "",
