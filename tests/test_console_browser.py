@@ -62,8 +62,13 @@ def _confirm(page: Any) -> None:
 
 
 def bob_id(page: Any, url: str) -> str:
-    page.goto(url + "/console/users?q=bob")
-    href = page.locator("main table a:text-is('bob')").get_attribute("href")
+    return bob_id_of(page, url, "bob")
+
+
+def bob_id_of(page: Any, url: str, username: str) -> str:
+    """A user's id, as the console's user list links to them."""
+    page.goto(url + f"/console/users?q={username}")
+    href = page.locator(f"main table a:text-is('{username}')").get_attribute("href")
     assert href is not None
     return href.rsplit("/", 1)[1]
 
@@ -218,5 +223,53 @@ def test_an_admin_runs_the_console(server: Server, shots: Path) -> None:
                 for path, violations in found.items()
             }
             assert not any(bad.values()), json.dumps(bad, indent=1)
+        finally:
+            browser.close()
+
+
+PAYLOAD = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+
+
+def test_markup_in_a_client_name_and_a_user_agent_stays_text(server: Server) -> None:
+    """Shown on the console pages as text: no element made of it, no dialog, and no script
+    that the CSP had to block (a blocked one would log an error)."""
+    from playwright.sync_api import sync_playwright
+
+    url = server.url
+    create_user(server.env, "carol", PASSWORD)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            carols = browser.new_context(user_agent="Mozilla/5.0 " + PAYLOAD).new_page()
+            _sign_in(carols, url, "carol")
+            carols.wait_for_url(url + "/account*")
+
+            page = browser.new_context(viewport={"width": 1100, "height": 800}).new_page()
+            trouble: list[str] = []
+            page.on("console", lambda m: trouble.append(m.text) if m.type == "error" else None)
+            page.on("dialog", lambda d: (trouble.append(d.message), d.dismiss()))
+            _sign_in(page, url, "alice")
+            page.goto(url + "/console/clients/new")
+            page.fill("#name", PAYLOAD)
+            page.fill("#redirect_uris", "https://app.example/cb")
+            page.click("main button.primary")
+            client_id = page.locator("#client-id").inner_text()
+            assert page.locator("dd", has_text=PAYLOAD).count() == 1
+            carol = bob_id_of(page, url, "carol")
+            for path in (
+                "/console/clients",
+                f"/console/clients/{client_id}",
+                f"/console/clients/{client_id}/delete",
+                f"/console/users/{carol}",
+                "/console/events",
+            ):
+                page.goto(url + path)
+                assert page.locator("main img, main script").count() == 0, path
+            page.goto(url + "/console/events")
+            agents = page.locator("main table [title]").evaluate_all(
+                "els => els.map(e => e.getAttribute('title'))"
+            )
+            assert "Mozilla/5.0 " + PAYLOAD in agents
+            assert trouble == []
         finally:
             browser.close()
