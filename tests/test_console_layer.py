@@ -41,6 +41,7 @@ def signed(h: Harness, b: Browser) -> sso.Signed:
         ("evil.example", "/account"),
         ("/a\r\nSet-Cookie: x=1", "/account"),
         ("/a b", "/account"),
+        ("/account/login?next=/account/login", "/account"),
         ("", "/account"),
         (None, "/account"),
         ("/" + "a" * 3000, "/account"),

@@ -101,8 +101,10 @@ def is_admin(signed: sso.Signed) -> bool:
 
 def safe_next(value: str | None, default: str = HOME) -> str:
     """``value`` when it is a path of this site (``/x``, never ``//host``, ``/\\host``, a
-    scheme, or a control character), else ``default``."""
+    scheme, or a control character) other than the sign-in page, else ``default``."""
     if not value or len(value) > MAX_NEXT or not _SAFE_PATH.fullmatch(value):
+        return default
+    if value.split("?", 1)[0].rstrip("/") == LOGIN_PATH:  # never back to itself: no loop
         return default
     return value
 
