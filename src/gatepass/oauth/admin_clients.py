@@ -1,6 +1,8 @@
-"""Editing a registered client (``PATCH /admin/clients/{id}``): name, grants, scopes, token
-lifetime, format and audience, with the checks of registration (``oauth/clients.check``). The
-client cache forgets it at once (``Clients.update``), so the next token request sees the change.
+"""Administering registered clients (the admin console and ``/admin/clients``): registering,
+editing (name, grants, scopes, token lifetime, format and audience, with the checks of
+registration, ``oauth/clients.check``), rotating the secret, deleting; each an ``admin.*`` event.
+The client cache forgets a changed client at once (``Clients.update``), so the next token
+request sees the change.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 from gatepass.errors import NotFound
 from gatepass.oauth import admin_audit
 from gatepass.oauth.admin_audit import Admin
-from gatepass.oauth.clients import check, check_redirects
+from gatepass.oauth.clients import check, check_redirects, create_client
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
@@ -61,3 +63,28 @@ async def update_client(
         svc, admin, admin_audit.CLIENT_UPDATED, client_id=client.id, details={"changed": changed}
     )
     return updated
+
+
+async def register(
+    svc: Services, admin: Admin, name: str, **options: Any
+) -> tuple[Client, str | None]:
+    """A new client (``options`` as :func:`~gatepass.oauth.clients.create_client` takes them)
+    and its secret, shown once (None for a public client)."""
+    client, secret = await create_client(svc, name, **options)
+    await admin_audit.record(svc, admin, admin_audit.CLIENT_CREATED, client_id=client.id)
+    return client, secret
+
+
+async def rotate_secret(svc: Services, admin: Admin, client_id: str) -> str:
+    """A new secret for a confidential client, shown once; the old one stops working at once."""
+    secret = await svc.clients.rotate_secret(client_id) if 0 < len(client_id) <= 64 else None
+    if secret is None:
+        raise NotFound("No such confidential client.")
+    await admin_audit.record(svc, admin, admin_audit.CLIENT_SECRET_ROTATED, client_id=client_id)
+    return secret
+
+
+async def delete(svc: Services, admin: Admin, client_id: str) -> None:
+    if not 0 < len(client_id) <= 64 or not await svc.clients.delete(client_id):
+        raise NotFound("No such client.")
+    await admin_audit.record(svc, admin, admin_audit.CLIENT_DELETED, client_id=client_id)

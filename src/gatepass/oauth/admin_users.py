@@ -1,5 +1,6 @@
 """Administering user accounts (the admin console and its JSON API, ``/admin/users``): search,
-disable and enable, roles, a forced password reset, setting a password. Every change is an
+create, disable and enable, roles, a forced password reset, setting a password, ending every
+login. Every change is an
 ``admin.*`` event (``oauth/admin_audit.py``); ending logins goes through the one revocation path
 (``oauth/revocation.py``), so the denylist learns at once.
 
@@ -15,11 +16,11 @@ from typing import Any
 from gatepass.core import cursor
 from gatepass.core.passwords import WeakPassword
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_audit, scopes
+from gatepass.oauth import admin_audit, scopes, sessions
 from gatepass.oauth.admin_audit import Admin
 from gatepass.oauth.revocation import end_user_logins
 from gatepass.oauth.services import Services
-from gatepass.oauth.users import check_roles
+from gatepass.oauth.users import check_roles, create_user
 from gatepass.storage.models import User
 
 MAX_ID = 64
@@ -70,6 +71,35 @@ async def search(
 async def describe(svc: Services, user: User) -> dict[str, Any]:
     counts = await svc.logins.live_counts([user.id], now=svc.clock.now())
     return view(user, counts.get(user.id, 0))
+
+
+async def create(
+    svc: Services,
+    admin: Admin,
+    username: str,
+    password: str,
+    roles: list[str],
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    email_verified: bool = False,
+) -> User:
+    user = await create_user(
+        svc, username, password, roles, email=email, name=name, email_verified=email_verified
+    )
+    await admin_audit.record(svc, admin, admin_audit.USER_CREATED, user=user)
+    return user
+
+
+async def end_sessions(svc: Services, admin: Admin, user_id: str) -> int:
+    """End every login of the user at once, with every access token issued to them; how many
+    ended."""
+    caller = sessions.Caller(admin.ip, admin.user_agent)
+    ended = await sessions.force_logout(svc, user_id, by=admin.user_id, caller=caller)
+    user = await svc.users.by_id(user_id)
+    details = {"sessions": ended}
+    await admin_audit.record(svc, admin, admin_audit.SESSIONS_ENDED, user=user, details=details)
+    return ended
 
 
 async def update(

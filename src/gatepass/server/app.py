@@ -35,7 +35,11 @@ from gatepass.server.routes import (
     api,
     authorize,
     consents,
+    console_clients,
+    console_events,
+    console_keys,
     console_login,
+    console_users,
     discovery,
     logout,
     oauth,
@@ -70,6 +74,10 @@ ROUTES = [
     *console_login.ROUTES,  # the account pages' and admin console's sign-in
     *account_pages.ROUTES,
     *account_devices.ROUTES,
+    *console_users.ROUTES,  # the admin console, /console
+    *console_clients.ROUTES,
+    *console_keys.ROUTES,
+    *console_events.ROUTES,
 ]
 
 

@@ -39,7 +39,7 @@ from gatepass.server.routing import Endpoint
 LOGIN_PATH = "/account/login"
 LOGOUT_PATH = "/account/logout"
 HOME = "/account"
-ADMIN_HOME = "/account/admin"  # the admin console's first page
+ADMIN_HOME = "/console"  # the admin console's first page (server/admin_pages.py)
 SIGN_OUT_PURPOSE = "sign-out"
 MAX_NEXT = 2000
 MAX_TRAIL = 20  # earlier pages a "Previous" link can go back through

@@ -7,11 +7,10 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_audit, sessions
-from gatepass.oauth.keys import PURPOSE_CHOICES, managers_for
+from gatepass.oauth import admin_keys, admin_users
+from gatepass.oauth.keys import PURPOSE_CHOICES
 from gatepass.oauth.services import Services
-from gatepass.oauth.users import create_user
-from gatepass.server.deps import admin, admin_action, client_ip, user_agent
+from gatepass.server.deps import admin, admin_action
 from gatepass.server.forms import read_json_object, text_field
 from gatepass.server.routes import clients
 from gatepass.server.routing import route
@@ -28,8 +27,9 @@ async def add_user(svc: Services, request: Request) -> Response:
     email_verified = data.get("email_verified", False)
     if not isinstance(email_verified, bool):
         raise InvalidRequest("email_verified must be true or false.")
-    user = await create_user(
+    user = await admin_users.create(
         svc,
+        who,
         username or "",
         password or "",
         roles,
@@ -37,7 +37,6 @@ async def add_user(svc: Services, request: Request) -> Response:
         name=text_field(data, "name", required=False, max_len=200),
         email_verified=email_verified,
     )
-    await admin_audit.record(svc, who, admin_audit.USER_CREATED, user=user)
     return JSONResponse(
         {
             "id": user.id,
@@ -81,12 +80,7 @@ async def user_sessions(svc: Services, request: Request) -> Response:
 async def revoke_user(svc: Services, request: Request) -> Response:
     """End every login of the user at once, with every access token issued to them."""
     who = await admin_action(svc, request)
-    user_id = request.path_params["user_id"]
-    caller = sessions.Caller(client_ip(request), user_agent(request))
-    revoked = await sessions.force_logout(svc, user_id, by=who.user_id, caller=caller)
-    user = await svc.users.by_id(user_id)
-    details = {"sessions": revoked}
-    await admin_audit.record(svc, who, admin_audit.SESSIONS_ENDED, user=user, details=details)
+    revoked = await admin_users.end_sessions(svc, who, request.path_params["user_id"])
     return JSONResponse({"revoked_sessions": revoked})
 
 
@@ -105,11 +99,7 @@ async def rotate_keys(svc: Services, request: Request) -> Response:
         purpose = data.get("purpose", "all")
         if not isinstance(purpose, str) or purpose not in PURPOSE_CHOICES:
             raise InvalidRequest(f"purpose must be one of {', '.join(PURPOSE_CHOICES)}.")
-    rotated = {}
-    for manager in managers_for((svc.keys, svc.id_keys), purpose):
-        rotated[manager.purpose] = (await manager.rotate(revoke_old=revoke_old)).active().kid
-    details = {"keys": "token", "purpose": purpose, "revoke_old": revoke_old, "active": rotated}
-    await admin_audit.record(svc, who, admin_audit.KEYS_ROTATED, details=details)
+    await admin_keys.rotate_token_keys(svc, who, revoke_old=revoke_old, purpose=purpose)
     now = svc.clock.now()
     return JSONResponse(
         {

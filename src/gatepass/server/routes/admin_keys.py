@@ -7,7 +7,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gatepass.oauth import admin_audit
+from gatepass.oauth import admin_keys
 from gatepass.oauth.key_listing import all_keys
 from gatepass.oauth.services import Services
 from gatepass.server.deps import admin, admin_action
@@ -27,12 +27,9 @@ async def rotate_url_keys(svc: Services, request: Request) -> Response:
     who = await admin_action(svc, request)
     if await request.body():  # none, or an empty JSON object
         only_fields(await read_json_object(request), (), at_least_one=False)
-    ring = await svc.url_keys.rotate()
-    active = ring.active()
-    details = {"keys": "url", "active": active.kid}
-    await admin_audit.record(svc, who, admin_audit.KEYS_ROTATED, details=details)
+    active = await admin_keys.rotate_url_keys(svc, who)
     listed = (await all_keys(svc))["url_keys"]
-    return JSONResponse({"active": active.kid, "keys": listed}, headers=NO_STORE)
+    return JSONResponse({"active": active, "keys": listed}, headers=NO_STORE)
 
 
 ROUTES = [

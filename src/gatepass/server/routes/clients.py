@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_audit
-from gatepass.oauth.clients import create_client, public_view
+from gatepass.oauth import admin_clients
+from gatepass.oauth.clients import public_view
 from gatepass.oauth.services import Services
 from gatepass.server.deps import admin, admin_action
 from gatepass.server.errors import NO_STORE
@@ -39,8 +39,9 @@ async def add_client(svc: Services, request: Request) -> Response:
         raise InvalidRequest("access_token_ttl must be a whole number of seconds.")
     public = _flag(data, "public")
     dpop = _flag(data, "dpop_bound_access_tokens")
-    client, secret = await create_client(
+    client, secret = await admin_clients.register(
         svc,
+        who,
         text_field(data, "name", max_len=200) or "",
         grants=_str_list(data, "grants"),
         scope_list=_str_list(data, "scopes"),
@@ -53,7 +54,6 @@ async def add_client(svc: Services, request: Request) -> Response:
         post_logout_redirects=_str_list(data, "post_logout_redirect_uris"),
         first_party=_flag(data, "first_party"),
     )
-    await admin_audit.record(svc, who, admin_audit.CLIENT_CREATED, client_id=client.id)
     body = {**public_view(client), "client_secret": secret}
     return JSONResponse(body, status_code=201, headers=NO_STORE)
 
@@ -74,20 +74,14 @@ async def get_client(svc: Services, request: Request) -> Response:
 
 async def delete_client(svc: Services, request: Request) -> Response:
     who = await admin_action(svc, request)
-    client_id = request.path_params["client_id"]
-    if len(client_id) > 64 or not await svc.clients.delete(client_id):
-        raise NotFound("No such client.")
-    await admin_audit.record(svc, who, admin_audit.CLIENT_DELETED, client_id=client_id)
+    await admin_clients.delete(svc, who, request.path_params["client_id"])
     return Response(status_code=204)
 
 
 async def rotate_secret(svc: Services, request: Request) -> Response:
     who = await admin_action(svc, request)
     client_id = request.path_params["client_id"]
-    secret = await svc.clients.rotate_secret(client_id) if len(client_id) <= 64 else None
-    if secret is None:
-        raise NotFound("No such confidential client.")
-    await admin_audit.record(svc, who, admin_audit.CLIENT_SECRET_ROTATED, client_id=client_id)
+    secret = await admin_clients.rotate_secret(svc, who, client_id)
     return JSONResponse({"client_id": client_id, "client_secret": secret}, headers=NO_STORE)
 
 
