@@ -168,6 +168,7 @@ def test_cli_sessions_list_revoke_and_purge(
         "alert_outbox",
         "login_throttle",
         "security_events",
+        "authorization_codes",
     }
 
 

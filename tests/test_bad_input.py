@@ -99,14 +99,25 @@ def site_on_each_db(make_harness: Callable[..., Harness], database_url: str) -> 
 
 
 # -- helpers --------------------------------------------------------------------------------------
+# the hosted pages for browsers answer with an HTML error page (role="alert"), not JSON
+HOSTED_PAGES = ("/oauth/authorize", "/oauth/logout")
+
+
 def assert_clean_error(
     site: Site, r: httpx.Response, status: int | tuple[int, ...] | None = None
 ) -> dict[str, Any]:
-    """A 4xx JSON error with ``error`` and ``error_description``; no trace, password or token."""
+    """A 4xx JSON error with ``error`` and ``error_description``; no trace, password or token.
+    On a hosted page: a 4xx HTML error page, as clean."""
     where = (r.request.method, str(r.request.url)[:120], r.status_code, r.text[:300])
     assert 400 <= r.status_code < 500, where
     if status is not None:
         assert r.status_code in (status if isinstance(status, tuple) else (status,)), where
+    if r.request.url.path.startswith(HOSTED_PAGES) and r.headers.get("content-type", "").startswith(
+        "text/html"
+    ):
+        assert 'role="alert"' in r.text and "Traceback" not in r.text, where
+        assert not any(secret in r.text for secret in site.secrets), where
+        return {"error": "page", "error_description": ""}
     assert r.headers.get("content-type", "").startswith("application/json"), where
     body = r.json()
     assert isinstance(body, dict), where

@@ -105,10 +105,15 @@ def test_client_create_refuses_unknown_grant(data_dir, capsys) -> None:
 def test_keys_list_and_rotate(data_dir, capsys) -> None:
     assert main(["keys", "list", "--json", "--data-dir", data_dir]) == 0
     before = json.loads(capsys.readouterr().out)
-    assert sorted(k["state"] for k in before) == ["active", "next"]
-    nxt = next(k["kid"] for k in before if k["state"] == "next")
+    for purpose in ("access", "id_token"):  # both rings by default
+        states = sorted(k["state"] for k in before if k["purpose"] == purpose)
+        assert states == ["active", "next"]
+    nxt = next(k["kid"] for k in before if k["state"] == "next" and k["purpose"] == "access")
+    id_nxt = next(k["kid"] for k in before if k["state"] == "next" and k["purpose"] == "id_token")
     assert main(["keys", "rotate", "--json", "--data-dir", data_dir]) == 0
-    assert json.loads(capsys.readouterr().out)["active"] == nxt
+    rotated = json.loads(capsys.readouterr().out)
+    assert rotated["active"] == nxt and rotated["access"]["active"] == nxt
+    assert rotated["id_token"] == {"active": id_nxt, "alg": "RS256"}
     assert main(["keys", "list", "--data-dir", data_dir]) == 0
     table = capsys.readouterr().out
     assert "retiring" in table and "active" in table and "next" in table

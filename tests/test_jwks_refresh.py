@@ -109,7 +109,8 @@ def test_an_ordinary_rotation_keeps_the_old_key_verifying_after_a_refresh(server
 
     def refreshed() -> bool:
         verifier.verify(issued)  # a verification starts the refresh once max-age has run out
-        return verifier._keys is not first and len(verifier._keys) == 3
+        # three access-token keys (next, active, retiring) and three ID-token keys
+        return verifier._keys is not first and len(verifier._keys) == 6
 
     assert wait_until(refreshed, timeout=20, interval=0.1)
     assert _kid(issued) in verifier._keys  # retiring, still published: still accepted

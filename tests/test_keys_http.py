@@ -14,12 +14,18 @@ def _kid(token: str) -> str:
     return json.loads(b64url_decode(token.split(".")[0]))["kid"]
 
 
+def _access_kids(h: Harness) -> set[str]:
+    """The access-token keys in the JWKS (ES256 here; the ID-token keys are RS256)."""
+    keys = h.client.get("/.well-known/jwks.json").json()["keys"]
+    return {k["kid"] for k in keys if k["alg"] == "ES256"}
+
+
 def test_rotation_over_http(make_harness) -> None:
     clock = FrozenClock()
     h: Harness = make_harness(clock=clock)
     h.create_user("alice", roles=("admin",))
     admin = h.admin_token()
-    before = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
+    before = _access_kids(h)
     assert _kid(admin) in before and len(before) == 2
 
     r = h.client.post("/admin/keys/rotate", headers=h.bearer(admin))
@@ -28,7 +34,7 @@ def test_rotation_over_http(make_harness) -> None:
     assert new_active in before  # it was published before it signed
     assert new_active != _kid(admin)
 
-    after = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
+    after = _access_kids(h)
     assert _kid(admin) in after and new_active in after and len(after) == 3
 
     fresh = h.access_token("alice")
@@ -38,7 +44,7 @@ def test_rotation_over_http(make_harness) -> None:
 
     # once every token the old key signed has expired, it leaves the JWKS
     clock.advance(900 + 30 + 61)
-    final = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
+    final = _access_kids(h)
     assert _kid(admin) not in final and new_active in final
 
 
@@ -95,7 +101,7 @@ def test_emergency_rotation_over_http_retires_the_old_key_at_once(make_harness) 
 
     r = h.client.post("/admin/keys/rotate", headers=h.bearer(second), json={"revoke_old": True})
     assert r.status_code == 200
-    kids = {k["kid"] for k in h.client.get("/.well-known/jwks.json").json()["keys"]}
+    kids = _access_kids(h)
     assert _kid(admin) not in kids and _kid(second) not in kids  # retiring and active: both gone
     assert r.json()["active"] in kids and len(kids) == 2
     for token in (admin, second):  # refused at once, not when they expire

@@ -175,9 +175,10 @@ def test_discovery_documents(gp: Harness) -> None:
     jwks = gp.client.get("/.well-known/jwks.json")
     assert "max-age=" in jwks.headers["cache-control"]
     keys = jwks.json()["keys"]
-    assert {k["kid"] for k in keys} == {
-        k.kid for k in gp.svc.keys.ring.published(gp.svc.clock.now())
-    }
+    now = gp.svc.clock.now()
+    access = {k.kid for k in gp.svc.keys.ring.published(now)}
+    id_tokens = {k.kid for k in gp.svc.id_keys.ring.published(now)}
+    assert {k["kid"] for k in keys} == access | id_tokens  # both rings, one JWKS
     for k in keys:
-        assert k["use"] == "sig" and k["alg"] == "ES256"
-        assert "d" not in k  # public parts only
+        assert k["use"] == "sig" and k["alg"] == ("ES256" if k["kid"] in access else "RS256")
+        assert not {"d", "p", "q", "dp", "dq", "qi"} & set(k)  # public parts only

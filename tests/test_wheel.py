@@ -87,6 +87,11 @@ def test_the_wheel_installed_alone_serves_and_is_ready(tmp_path: Path) -> None:
         assert wait_until(ready, timeout=120), (away / "server.log").read_text()[-3000:]
         r = httpx.get(f"http://127.0.0.1:{port}/.well-known/jwks.json", timeout=10)
         assert r.status_code == 200 and r.json()["keys"]
+        # the hosted pages' templates and stylesheet ship in the wheel
+        r = httpx.get(f"http://127.0.0.1:{port}/static/gatepass.css", timeout=10)
+        assert r.status_code == 200 and "max-width" in r.text
+        r = httpx.get(f"http://127.0.0.1:{port}/oauth/authorize?client_id=nope", timeout=10)
+        assert r.status_code == 400 and 'role="alert"' in r.text
     finally:
         proc.terminate()
         proc.wait(timeout=30)

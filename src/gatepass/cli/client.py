@@ -30,6 +30,25 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     cc.add_argument(
         "--access-token-ttl", type=int, help="seconds (at most GATEPASS_ACCESS_TOKEN_TTL)"
     )
+    cc.add_argument(
+        "--redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="where authorization codes may be sent (repeatable; --grant authorization_code)",
+    )
+    cc.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        metavar="URI",
+        help="where /oauth/logout may send the user back (repeatable)",
+    )
+    cc.add_argument(
+        "--first-party",
+        action="store_true",
+        help="one of your own apps: its users are never asked for consent",
+    )
     cc.add_argument("--json", action="store_true")
     client.add_parser("list", help="list clients", parents=[common]).add_argument(
         "--json", action="store_true"
@@ -62,9 +81,22 @@ async def _client_create(svc: Any, args: argparse.Namespace) -> int:
         audience=args.audience,
         access_token_ttl=args.access_token_ttl,
         dpop_bound_access_tokens=args.dpop,
+        redirects=args.redirect_uri,
+        post_logout_redirects=args.post_logout_redirect_uri,
+        first_party=args.first_party,
     )
     if args.json:
-        print(json.dumps({"client_id": client.id, "client_secret": secret}))
+        print(
+            json.dumps(
+                {
+                    "client_id": client.id,
+                    "client_secret": secret,
+                    "redirect_uris": list(client.redirect_uris or []),
+                    "post_logout_redirect_uris": list(client.post_logout_redirect_uris or []),
+                    "first_party": bool(client.first_party),
+                }
+            )
+        )
     else:
         print(f"client_id:     {client.id}")
         if secret:
@@ -73,6 +105,12 @@ async def _client_create(svc: Any, args: argparse.Namespace) -> int:
         print(
             f"grants: {' '.join(client.grants)}; scopes: {' '.join(client.scopes) or '(default)'}"
         )
+        for uri in client.redirect_uris or []:
+            print(f"redirect URI: {uri}")
+        for uri in client.post_logout_redirect_uris or []:
+            print(f"post-logout redirect URI: {uri}")
+        if client.first_party:
+            print("first-party: its users are never asked for consent")
     return 0
 
 
@@ -108,6 +146,9 @@ async def _client_list(svc: Any, args: argparse.Namespace) -> int:
             "scopes": c.scopes,
             "token_format": c.token_format,
             "dpop_bound_access_tokens": bool(c.dpop_bound_access_tokens),
+            "redirect_uris": list(c.redirect_uris or []),
+            "post_logout_redirect_uris": list(c.post_logout_redirect_uris or []),
+            "first_party": bool(c.first_party),
         }
         for c in rows
     ]

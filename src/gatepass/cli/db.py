@@ -1,8 +1,9 @@
 """``gatepass db upgrade|purge``: migrations, and deleting what has expired.
 
 gatepass db upgrade                         apply migrations
-gatepass db purge [--json]                  delete expired logins, tokens, denylist entries,
-                                            failed-login counters, old security events
+gatepass db purge [--json]                  delete expired logins, tokens, authorization codes,
+                                            denylist entries, failed-login counters, old
+                                            security events
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     dbp.add_parser("upgrade", help="apply migrations", parents=[common])
     purge = dbp.add_parser(
         "purge",
-        help="delete expired logins, tokens, denylist entries, failed-login counters and "
-        "security events older than GATEPASS_EVENT_RETENTION_DAYS",
+        help="delete expired logins, tokens, authorization codes, denylist entries, failed-login "
+        "counters and security events older than GATEPASS_EVENT_RETENTION_DAYS",
         parents=[common],
     )
     purge.add_argument("--json", action="store_true")
@@ -44,8 +45,8 @@ async def db_purge(svc: Any, args: argparse.Namespace) -> int:
 
     if not args.json:
         print(
-            "purging expired logins, tokens, denylist entries, failed-login counters and old "
-            "security events",
+            "purging expired logins, tokens, authorization codes, denylist entries, failed-login "
+            "counters and old security events",
             file=sys.stderr,
         )
     result = await purge(

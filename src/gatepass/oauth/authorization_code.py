@@ -4,15 +4,46 @@
 and has consented: the code is 256 random bits, stored only as a digest, valid for
 ``GATEPASS_AUTHORIZATION_CODE_TTL`` (at most 60 s), and bound to its client, redirect URI, PKCE
 challenge, nonce and scope.
+
+``code_grant`` is the token request (§4.1.3): the code redeemed once, its bindings checked (the
+PKCE verifier in constant time, RFC 7636 §4.6), a login started (a new refresh-token family,
+with the SSO session as its parent), and an ID token when the scope has ``openid`` (OpenID
+Connect Core §3.1.3.3). Every refusal of a code is ``invalid_grant`` with one description; the
+reason goes to the log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import base64
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import NoReturn
 
 from gatepass.core import opaque
+from gatepass.errors import InvalidGrant, InvalidRequest
+from gatepass.oauth import scopes
+from gatepass.oauth.dpop import refreshes_bound
+from gatepass.oauth.id_tokens import OPENID_SCOPE, amr_list, mint
+from gatepass.oauth.issuance import TokenResponse, start_login
+from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
-from gatepass.storage.models import AuthorizationCode, LoginSession
+from gatepass.storage.models import AuthorizationCode, Client, LoginSession
+
+log = logging.getLogger("gatepass.authorization_code")
+
+REFUSED = "The authorization code is invalid, expired, used, or was issued for another request."
+# RFC 7636 §4.1: code-verifier = 43*128unreserved (ALPHA / DIGIT / "-" / "." / "_" / "~")
+_VERIFIER = re.compile(r"[A-Za-z0-9\-._~]{43,128}")
+
+
+def s256(verifier: str) -> str:
+    """RFC 7636 §4.2: BASE64URL(SHA256(ASCII(code_verifier))), unpadded."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 async def issue_code(
@@ -48,3 +79,115 @@ async def issue_code(
         )
     )
     return code
+
+
+async def code_grant(
+    svc: Services,
+    client: Client,
+    form: Mapping[str, str],
+    *,
+    allowed: frozenset[str],
+    ip: str | None,
+    user_agent: str | None,
+    jkt: str | None,
+) -> TokenResponse:
+    """RFC 6749 §4.1.3: redeem a code for ``client`` (authenticated, holding the grant).
+
+    Everything the code is bound to is checked before it is consumed, so a request that fails
+    a check (another client, another redirect URI, a wrong verifier) leaves it to its owner;
+    then one conditional update consumes it. A code presented after it was used is a replay:
+    ``invalid_grant``, and the login its first use started is revoked with its access tokens.
+    ``allowed``: the scopes ``client`` may hold now (a code never gives more)."""
+    verifier = form.get("code_verifier") or ""
+    if not _VERIFIER.fullmatch(verifier):
+        raise InvalidRequest(
+            "code_verifier must be 43-128 characters of letters, digits and - . _ ~ "
+            "(RFC 7636 §4.1)."
+        )
+    code = form.get("code") or ""
+    if not opaque.looks_like(code, opaque.AUTHORIZATION_CODE_PREFIX):
+        raise InvalidGrant(REFUSED, debug="not an authorization code")
+    digest = opaque.digest(code)
+    row = await svc.codes.get(digest)
+    if row is None:
+        raise InvalidGrant(REFUSED, debug="unknown code")
+    now = svc.clock.now()
+    if row.used_at is not None:
+        await _replayed(svc, row, ip=ip, user_agent=user_agent)
+    if row.expires_at <= now:
+        raise InvalidGrant(REFUSED, debug="code expired")
+    if row.client_id != client.id:
+        raise InvalidGrant(REFUSED, debug="code issued to another client")
+    if form.get("redirect_uri") != row.redirect_uri:
+        raise InvalidGrant(REFUSED, debug="redirect_uri differs from the authorization request")
+    if not hmac.compare_digest(s256(verifier).encode(), row.code_challenge.encode()):
+        raise InvalidGrant(REFUSED, debug="PKCE verifier does not match the challenge")
+    user = await svc.users.by_id(row.user_id)
+    if user is None or user.disabled:
+        raise InvalidGrant(REFUSED, debug="user gone or disabled")
+    if not await svc.codes.redeem(digest, now=now):
+        reread = await svc.codes.get(digest)
+        if reread is not None and reread.used_at is not None:  # another request won the race
+            await _replayed(svc, reread, ip=ip, user_agent=user_agent)
+        raise InvalidGrant(REFUSED, debug="code expired or gone during the redemption")
+
+    granted = scopes.for_subject(frozenset(row.scope.split()) & allowed, user.roles)
+    response = await start_login(
+        svc,
+        user_id=user.id,
+        roles=user.roles,
+        client_id=client.id,
+        scope=granted,
+        ip=ip,
+        user_agent=user_agent,
+        audience=client.audience,
+        ttl=client.access_token_ttl,
+        token_format=client.token_format,
+        username=user.username,
+        jkt=jkt,
+        bind_refresh=refreshes_bound(client),
+        with_refresh="refresh_token" in client.grants,
+        parent_sid=row.sso_sid,
+        auth_time=row.auth_time,
+        amr=row.amr,
+    )
+    if not await svc.codes.attach_login(digest, response.sid or ""):
+        # a replay came between the redemption and now, and found no login to revoke
+        login = await svc.logins.get(response.sid or "")
+        if login is not None:
+            await end_login(svc, login, reason="code_replay")
+        raise InvalidGrant(REFUSED, debug="code replayed during its redemption")
+    if OPENID_SCOPE not in granted:
+        return response
+    id_token = mint(
+        svc,
+        user_id=user.id,
+        client_id=client.id,
+        auth_time=row.auth_time,
+        amr=amr_list(row.amr),
+        sid=row.sso_sid,
+        nonce=row.nonce,
+    )
+    return replace(response, id_token=id_token)
+
+
+async def _replayed(
+    svc: Services, row: AuthorizationCode, *, ip: str | None, user_agent: str | None
+) -> NoReturn:
+    """A used code presented again: revoke the login its first use started (or leave the mark
+    that makes that use revoke it), record the event, refuse."""
+    sid = await svc.codes.mark_replayed(row.digest)
+    login = await svc.logins.get(sid) if sid else None
+    revoked = login is not None and await end_login(svc, login, reason="code_replay")
+    await svc.events.record(
+        "authorization_code_replay",
+        now=svc.clock.now(),
+        user_id=row.user_id,
+        client_id=row.client_id,
+        sid=sid,
+        ip=ip,
+        user_agent=(user_agent or "")[:512] or None,
+        details={"revoked": revoked},
+    )
+    log.warning("authorization code replayed", extra={"sid": sid, "client_id": row.client_id})
+    raise InvalidGrant(REFUSED, debug="code replayed")

@@ -21,6 +21,7 @@ class TokenResponse:
     refresh_token: str | None = None
     sid: str | None = None
     jkt: str | None = None  # the DPoP key the access token is bound to (RFC 9449 §5)
+    id_token: str | None = None  # OpenID Connect Core §3.1.3.3, when the scope has openid
 
     def body(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -31,6 +32,8 @@ class TokenResponse:
         }
         if self.refresh_token is not None:
             out["refresh_token"] = self.refresh_token
+        if self.id_token is not None:
+            out["id_token"] = self.id_token
         return out
 
 
@@ -98,26 +101,38 @@ async def start_login(
     username: str | None = None,
     jkt: str | None = None,
     bind_refresh: bool = False,
+    with_refresh: bool = True,
+    parent_sid: str | None = None,
+    auth_time: float | None = None,
+    amr: str | None = None,
 ) -> TokenResponse:
     """A new login: a family id (sid), its first refresh token, and an access token.
     ``jkt``: the DPoP key the access token is bound to; with ``bind_refresh`` (a public client,
-    RFC 9449 §5) the login's refresh tokens are bound to it too."""
+    RFC 9449 §5) the login's refresh tokens are bound to it too. Without ``with_refresh`` the
+    login has no refresh token and lasts as long as its access token (it still has a ``sid``,
+    so it can be revoked). ``parent_sid``, ``auth_time``, ``amr``: a login started from an
+    authorization code (``oauth/authorization_code.py``)."""
     sid = "gps" + secrets.token_urlsafe(16)
-    refresh = opaque.new_token(opaque.REFRESH_PREFIX)
+    refresh = opaque.new_token(opaque.REFRESH_PREFIX) if with_refresh else None
     scope_str = " ".join(sorted(scope))
+    settings = svc.settings
+    access_ttl = min(ttl or settings.access_token_ttl, settings.access_token_ttl)
     await svc.logins.start(
         NewLogin(
             sid=sid,
             user_id=user_id,
             client_id=client_id,
             scope=scope_str,
-            refresh_digest=opaque.digest(refresh),
+            refresh_digest=opaque.digest(refresh) if refresh else None,
             now=svc.clock.now(),
-            absolute_ttl=svc.settings.refresh_token_ttl,
-            idle_ttl=svc.settings.refresh_idle_ttl,
+            absolute_ttl=settings.refresh_token_ttl if refresh else access_ttl,
+            idle_ttl=settings.refresh_idle_ttl if refresh else access_ttl,
             user_agent=user_agent,
             ip=ip,
             jkt=jkt if bind_refresh else None,
+            parent_sid=parent_sid,
+            auth_time=auth_time,
+            amr=amr,
         )
     )
     token, expires_in = await issue_access_token(

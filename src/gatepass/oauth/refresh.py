@@ -1,8 +1,10 @@
 """The refresh-token grant (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14).
 
 The decisions come from :mod:`gatepass.core.refresh`; the atomic step from
-:meth:`gatepass.storage.logins.Logins.rotate`. Every refusal is ``invalid_grant`` with the same
-description, so an answer never tells a thief which case it hit; the reason goes to the log.
+:meth:`gatepass.storage.logins.Logins.rotate`. A login started from an authorization code with
+``openid`` in its scope gets a new ID token with every refresh (OpenID Connect Core §12.2).
+Every refusal is ``invalid_grant`` with the same description, so an answer never tells a thief
+which case it hit; the reason goes to the log.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from gatepass.core import opaque
 from gatepass.core import refresh as machine
 from gatepass.errors import InvalidGrant, InvalidScope
 from gatepass.oauth import scopes
+from gatepass.oauth.id_tokens import OPENID_SCOPE, amr_list, mint
 from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
@@ -147,4 +150,17 @@ async def refresh_grant(
         username=user.username,
         jkt=jkt,
     )
-    return TokenResponse(token, expires_in, " ".join(sorted(granted)), child, family.sid, jkt)
+    id_token = None
+    if OPENID_SCOPE in granted and family_row.auth_time is not None:
+        # OpenID Connect Core §12.2: same iss, sub, aud, auth_time as the first; no nonce
+        id_token = mint(
+            svc,
+            user_id=user.id,
+            client_id=family.client_id,
+            auth_time=family_row.auth_time,
+            amr=amr_list(family_row.amr),
+            sid=family_row.parent_sid,
+        )
+    return TokenResponse(
+        token, expires_in, " ".join(sorted(granted)), child, family.sid, jkt, id_token=id_token
+    )

@@ -21,6 +21,9 @@ _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 MAX_SCOPE_CHARS = 2000
 
 ADMIN_SCOPE = "gatepass:admin"
+# OpenID Connect Core §3.1.2.1, §5.4, §11: a client with the authorization_code grant may ask
+# for these whatever else it was registered with
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
 ADMIN_ROLE = "admin"
 # The SDK's Starlette adapter shows roles as auth scopes under this prefix (sdk/starlette.py);
 # no client may be registered with a scope that looks like one.
@@ -77,4 +80,3 @@ def for_subject(granted: frozenset[str], roles: Iterable[str]) -> frozenset[str]
     if ADMIN_SCOPE in granted and ADMIN_ROLE not in roles:
         return granted - {ADMIN_SCOPE}
     return granted
-

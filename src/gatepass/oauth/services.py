@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from gatepass.clock import Clock, SystemClock
+from gatepass.core import csrf
 from gatepass.core import refresh as refresh_machine
 from gatepass.core.passwords import Passwords
 from gatepass.core.rfc9449 import Nonces
@@ -23,13 +24,15 @@ from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.clients import Clients
 from gatepass.storage.codes import Codes
+from gatepass.storage.consents import Consents
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.events import Events
-from gatepass.storage.keystore import KeyStore
+from gatepass.storage.keystore import ID_TOKEN, KeyStore
 from gatepass.storage.logins import Logins
 from gatepass.storage.master_secret import load_master_secret
 from gatepass.storage.opaque_tokens import OpaqueTokens
 from gatepass.storage.outbox import Outbox, Routes
+from gatepass.storage.sso import SsoSessions
 from gatepass.storage.throttle import SqlThrottle
 from gatepass.storage.token_rows import TokenRows
 from gatepass.storage.url_keys import UrlKeyStore
@@ -46,18 +49,22 @@ class Services:
     clients: Clients
     logins: Logins
     codes: Codes  # authorization codes (oauth/authorization_code.py)
+    sso: SsoSessions  # single sign-on sessions of the hosted pages (oauth/sso.py)
+    consents: Consents  # what users allowed clients (oauth/consents.py)
     opaque_tokens: OpaqueTokens
     token_rows: TokenRows  # the hot statements' own connections (storage/token_rows.py)
     events: Events  # and, through events.outbox, their alerts
     throttle: SqlThrottle
     passwords: Passwords
-    keys: KeyManager
+    keys: KeyManager  # access-token keys (the server's Verifier uses these only)
+    id_keys: KeyManager  # OpenID Connect ID-token keys (oauth/id_tokens.py)
     url_keys: UrlKeyManager  # URL-signing keys (signed URLs, playback JWTs)
     verifier: Verifier
     metrics: Metrics
     refresh_key: bytes  # derives a refresh token's child (core/refresh.child_token)
     denylist: ServerDenylist
     dpop: Dpop  # DPoP proofs at the token endpoint (RFC 9449 §5); the verifier has its own
+    csrf_key: bytes  # the hosted pages' CSRF tokens (core/csrf.py)
 
     async def close(self) -> None:
         self.denylist.close()
@@ -80,6 +87,8 @@ async def open_services(
         master = load_master_secret(settings)
         keys = KeyManager(KeyStore(sessions, master), settings, clock)
         await keys.start()
+        id_keys = KeyManager(KeyStore(sessions, master, ID_TOKEN), settings, clock)
+        await id_keys.start()
         url_keys = UrlKeyManager(UrlKeyStore(sessions, master), settings, clock)
         await url_keys.start()
         denylist = ServerDenylist(SqlDenylist(sessions), settings, clock)
@@ -124,6 +133,8 @@ async def open_services(
         clients=Clients(sessions, clock=clock),
         logins=Logins(sessions, token_rows),
         codes=Codes(sessions),
+        sso=SsoSessions(sessions),
+        consents=Consents(sessions),
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
         events=Events(sessions, Outbox(sessions, Routes.from_settings(settings))),
@@ -134,10 +145,12 @@ async def open_services(
             parallelism=settings.argon2_parallelism,
         ),
         keys=keys,
+        id_keys=id_keys,
         url_keys=url_keys,
         verifier=verifier,
         metrics=Metrics(),
         refresh_key=derive_key(master, refresh_machine.CHILD_KEY_PURPOSE),
         denylist=denylist,
         dpop=dpop(Nonces(derive_key(master, "dpop-nonce")) if settings.dpop_nonce else None),
+        csrf_key=derive_key(master, csrf.KEY_PURPOSE),
     )

@@ -11,6 +11,7 @@ from gatepass.errors import (
     UnsupportedGrantType,
 )
 from gatepass.oauth import client_auth, scopes
+from gatepass.oauth.authorization_code import code_grant
 from gatepass.oauth.dpop import DpopRequest, refreshes_bound, token_binding
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.issuance import TokenResponse, issue_access_token, start_login
@@ -19,11 +20,12 @@ from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.services import Services
 from gatepass.storage.models import Client
 
-SUPPORTED_GRANTS = ("password", "refresh_token", "client_credentials")
+SUPPORTED_GRANTS = ("authorization_code", "password", "refresh_token", "client_credentials")
 DEFAULT_GRANTS = ("password", "refresh_token")
-# the parameters each grant requires (RFC 6749 §4.3.2, §6): one missing is ``invalid_request``
-# (§5.2), whatever else the request holds, never ``invalid_grant``
+# the parameters each grant requires (RFC 6749 §4.1.3, §4.3.2, §6; RFC 7636 §4.5): one missing
+# is ``invalid_request`` (§5.2), whatever else the request holds, never ``invalid_grant``
 REQUIRED: dict[str, tuple[str, ...]] = {
+    "authorization_code": ("code", "redirect_uri", "code_verifier"),
     "password": ("username", "password"),
     "refresh_token": ("refresh_token",),
     "client_credentials": (),
@@ -40,7 +42,10 @@ def allowed_scopes(svc: Services, client: Client | None) -> frozenset[str]:
     """What ``client`` may ask for; no client is the built-in first-party ``gatepass``."""
     if client is None or client.id == FIRST_PARTY_CLIENT_ID:
         return scopes.first_party(svc.settings.default_scopes)
-    return frozenset(client.scopes or svc.settings.default_scopes)
+    registered = frozenset(client.scopes or svc.settings.default_scopes)
+    if "authorization_code" in (client.grants or ()):
+        return registered | scopes.OIDC_SCOPES  # a relying party may always ask for these
+    return registered
 
 
 async def token(
@@ -64,12 +69,26 @@ async def token(
         response = await client_credentials(svc, client, presented, form.get("scope"), dpop)
         svc.metrics.tokens_issued.labels(grant_type).inc()
         return response
+    if grant_type == "authorization_code" and client is None:
+        raise InvalidRequest("The authorization_code grant requires client_id (RFC 6749 §4.1.3).")
     if grant_type not in allowed_grants(client):
         raise UnauthorizedClient(f"This client may not use the {grant_type} grant.")
     missing = [name for name in REQUIRED[grant_type] if form.get(name) is None]
     if missing:
         raise InvalidRequest(f"The {grant_type} grant requires {' and '.join(missing)}.")
     jkt = await token_binding(svc, client, dpop)
+    if grant_type == "authorization_code" and client is not None:
+        response = await code_grant(
+            svc,
+            client,
+            form,
+            allowed=allowed_scopes(svc, client),
+            ip=ip,
+            user_agent=user_agent,
+            jkt=jkt,
+        )
+        svc.metrics.tokens_issued.labels(grant_type).inc()
+        return response
     if grant_type == "refresh_token":
         response = await refresh_grant(
             svc,

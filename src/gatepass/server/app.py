@@ -23,7 +23,18 @@ from gatepass.server.cors import SessionCors
 from gatepass.server.edge import EdgeVerify, edge_verifier
 from gatepass.server.maintenance import maintain
 from gatepass.server.middleware import BodyLimit, RejectNul, RequestMetrics, SecurityHeaders
-from gatepass.server.routes import admin, api, discovery, oauth, ops, signed_urls
+from gatepass.server.routes import (
+    admin,
+    api,
+    authorize,
+    consents,
+    discovery,
+    logout,
+    oauth,
+    ops,
+    signed_urls,
+    userinfo,
+)
 from gatepass.server.routes import auth as session_routes
 from gatepass.settings import Settings
 
@@ -33,12 +44,16 @@ log = logging.getLogger("gatepass.server")
 # every route, in matching order (the hot OAuth endpoints first: fewer patterns tried)
 ROUTES = [
     *oauth.ROUTES,
+    *userinfo.ROUTES,
     *discovery.ROUTES,
     *api.ROUTES,
     *admin.ROUTES,
     *ops.ROUTES,
     *session_routes.ROUTES,
     *signed_urls.ROUTES,
+    *authorize.ROUTES,  # and the hosted login and consent pages, and their stylesheet
+    *logout.ROUTES,
+    *consents.ROUTES,
 ]
 
 
@@ -99,6 +114,7 @@ async def _refresh_keys(svc: Services) -> None:
         await asyncio.sleep(svc.settings.key_refresh_interval)
         try:
             await svc.keys.reload()
+            await svc.id_keys.reload()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have
             log.warning("could not reload signing keys", exc_info=True)
         try:

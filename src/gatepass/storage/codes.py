@@ -1,16 +1,25 @@
 """Authorization codes (RFC 6749 §4.1.2), stored only as SHA-256 digests.
 
 Issued by ``/oauth/authorize`` (``oauth/authorization_code.issue_code``); redeemed once by the
-token endpoint.
+token endpoint with one conditional ``UPDATE ... WHERE used_at IS NULL AND expires_at > now``:
+of any number of concurrent redemptions, exactly one sees a row updated.
+
+``login_sid`` links a redeemed code to the login its redemption started, so that a replay can
+revoke it (§4.1.2, RFC 9700 §4.5). A replay may land between the redemption and the moment
+``login_sid`` is written; it then writes :data:`REPLAYED` there first, and the redemption, whose
+own conditional write of ``login_sid`` then finds the column taken, revokes its login itself.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import AuthorizationCode
+
+REPLAYED = "!replayed"  # never a login id (those start with "gps")
 
 
 class Codes:
@@ -20,3 +29,45 @@ class Codes:
     async def add(self, row: AuthorizationCode) -> None:
         async with self._s.begin() as s:
             s.add(row)
+
+    async def get(self, digest: str) -> AuthorizationCode | None:
+        async with self._s() as s:
+            return await s.get(AuthorizationCode, digest)
+
+    async def redeem(self, digest: str, *, now: float) -> bool:
+        """Consume the code: True for the one call that did, False for every other (used
+        already, expired, unknown)."""
+        return await self._set(
+            digest,
+            {"used_at": now},
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.expires_at > now,
+        )
+
+    async def attach_login(self, digest: str, sid: str) -> bool:
+        """Record the login the redemption started; False when a replay got there first (the
+        column holds :data:`REPLAYED`), and the caller must revoke that login."""
+        return await self._set(digest, {"login_sid": sid}, AuthorizationCode.login_sid.is_(None))
+
+    async def mark_replayed(self, digest: str) -> str | None:
+        """For a replay: the login to revoke, or None when there is none (yet): the mark is
+        then in place and the redemption, when it writes its login, revokes it."""
+        if await self._set(digest, {"login_sid": REPLAYED}, AuthorizationCode.login_sid.is_(None)):
+            return None
+        async with self._s() as s:
+            sid = (
+                await s.execute(
+                    select(AuthorizationCode.login_sid).where(AuthorizationCode.digest == digest)
+                )
+            ).scalar()
+        return None if sid in (None, REPLAYED) else sid
+
+    async def _set(self, digest: str, values: dict[str, Any], *conditions: Any) -> bool:
+        async with self._s.begin() as s:
+            done = await s.execute(
+                update(AuthorizationCode)
+                .where(AuthorizationCode.digest == digest, *conditions)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(done.rowcount == 1)

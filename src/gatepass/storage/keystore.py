@@ -1,4 +1,9 @@
-"""Signing keys in the database, private parts sealed with the master secret."""
+"""Signing keys in the database, private parts sealed with the master secret.
+
+One store per key ring: ``purpose`` "access" (access tokens) or "id_token" (OpenID Connect ID
+tokens); a store reads, rotates and writes only the rows of its own purpose, so a key signs for
+one purpose only and each verifier is given only its own ring's keys (RFC 8725 §3.1, §3.11).
+"""
 
 from __future__ import annotations
 
@@ -13,15 +18,25 @@ from gatepass.core.sealing import seal, unseal
 from gatepass.storage.key_rows import serialise, write_plan
 from gatepass.storage.models import SigningKeyRow
 
+ACCESS = "access"
+ID_TOKEN = "id_token"
+PURPOSES = (ACCESS, ID_TOKEN)
+
 
 class KeyStore:
-    def __init__(self, sessions: async_sessionmaker[Any], master: bytes) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[Any], master: bytes, purpose: str = ACCESS
+    ) -> None:
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown key purpose: {purpose}")
         self._s = sessions
         self._master = master
+        self.purpose = purpose
+        self._mine = select(SigningKeyRow).where(SigningKeyRow.purpose == purpose)
 
     async def load(self) -> KeyRing:
         async with self._s() as s:
-            rows = (await s.execute(select(SigningKeyRow))).scalars().all()
+            rows = (await s.execute(self._mine)).scalars().all()
         return KeyRing(tuple(self._from_row(r) for r in rows if r.state != "retired"))
 
     async def ensure(self, alg: str, *, now: float, retire_after: float) -> KeyRing:
@@ -44,7 +59,7 @@ class KeyStore:
         see :func:`~gatepass.core.keys.rotation_plan`."""
         async with self._s.begin() as s:
             await serialise(s, "signing_keys", 7364502)
-            rows = {r.kid: r for r in (await s.execute(select(SigningKeyRow))).scalars()}
+            rows = {r.kid: r for r in (await s.execute(self._mine)).scalars()}
             current = [self._from_row(r) for r in rows.values() if r.state != "retired"]
             if only_if_needed and not corekeys.needs_initial_rotation(current, alg):
                 return KeyRing(tuple(current))
@@ -56,7 +71,7 @@ class KeyStore:
 
     async def all_rows(self) -> list[SigningKeyRow]:
         async with self._s() as s:
-            q = select(SigningKeyRow).order_by(SigningKeyRow.created_at)
+            q = self._mine.order_by(SigningKeyRow.created_at)
             return list((await s.execute(q)).scalars())
 
     def _from_row(self, row: SigningKeyRow) -> SigningKey:
@@ -80,4 +95,5 @@ class KeyStore:
             created_at=k.created_at,
             activated_at=k.activated_at,
             retire_at=k.retire_at,
+            purpose=self.purpose,
         )

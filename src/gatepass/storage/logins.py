@@ -26,13 +26,18 @@ class NewLogin:
     user_id: str
     client_id: str
     scope: str
-    refresh_digest: str
+    refresh_digest: str | None  # None: a login without refresh tokens (its access token only)
     now: float
     absolute_ttl: int
     idle_ttl: int
     user_agent: str | None
     ip: str | None
     jkt: str | None = None  # the DPoP key its refresh tokens are bound to (RFC 9449 §5)
+    # a login started from an authorization code: the SSO session that approved it, and when
+    # and how the user authenticated there (OIDC auth_time, RFC 8176 amr)
+    parent_sid: str | None = None
+    auth_time: float | None = None
+    amr: str | None = None
 
 
 class Logins:
@@ -41,7 +46,7 @@ class Logins:
         self._rows = rows  # the refresh grant's two statements (lookup, rotation)
 
     async def start(self, login: NewLogin) -> LoginSession:
-        """Create the family and its first refresh token in one transaction."""
+        """Create the family and its first refresh token (if any) in one transaction."""
         now = login.now
         expires = now + login.absolute_ttl
         row = LoginSession(
@@ -56,9 +61,14 @@ class Logins:
             user_agent=(login.user_agent or "")[:512] or None,
             ip=login.ip,
             jkt=login.jkt,
+            parent_sid=login.parent_sid,
+            auth_time=login.auth_time,
+            amr=login.amr,
         )
         async with self._s.begin() as s:
             s.add(row)
+            if login.refresh_digest is None:
+                return row
             await s.flush()
             s.add(
                 RefreshToken(

@@ -11,7 +11,10 @@ of what is live (each query uses an index on an expiry column).
 - alerts delivered (or given up) more than ``ALERT_RETENTION`` ago (``storage/outbox.py``).
 - failed-login counters whose window, lock and memory of lockouts are over (``expires_at``), so
   that guesses at names that do not exist leave nothing behind for long;
-- security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days).
+- security events older than ``event_retention`` (``GATEPASS_EVENT_RETENTION_DAYS``, 90 days);
+- authorization codes past their expiry (at most 60 s after issue), used or not: until then a
+  used one presented again is still recognised as a replay and revokes its login; after, it is
+  just unknown, and refused all the same.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from gatepass.storage.denylist import SqlDenylist
 from gatepass.storage.models import (
+    AuthorizationCode,
     LoginSession,
     LoginThrottle,
     OpaqueAccessToken,
@@ -53,6 +57,7 @@ class Purged:
             "alert_outbox": 0,
             "login_throttle": 0,
             "security_events": 0,
+            "authorization_codes": 0,
         }
     )
 
@@ -123,5 +128,8 @@ async def purge(
     await rows("login_throttle", LoginThrottle.key, LoginThrottle.expires_at <= now)
     await rows(
         "security_events", SecurityEvent.id, SecurityEvent.created_at < now - event_retention
+    )
+    await rows(
+        "authorization_codes", AuthorizationCode.digest, AuthorizationCode.expires_at <= now
     )
     return out

@@ -27,10 +27,12 @@ class Users:
         *,
         email: str | None = None,
         name: str | None = None,
+        email_verified: bool = False,
     ) -> User:
         user = User(
             email=email,
             name=name,
+            email_verified=email_verified,
             id=str(uuid.uuid4()),
             username=username,
             password_hash=password_hash,

@@ -7,6 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from gatepass.errors import InvalidRequest, NotFound
 from gatepass.oauth import sessions
+from gatepass.oauth.keys import PURPOSE_CHOICES, managers_for
 from gatepass.oauth.services import Services
 from gatepass.oauth.users import create_user
 from gatepass.server.deps import admin, client_ip, user_agent
@@ -24,12 +25,26 @@ async def add_user(svc: Services, request: Request) -> Response:
     roles = data.get("roles", [])
     if not isinstance(roles, list):
         raise InvalidRequest("roles must be a list of strings.")
-    user = await create_user(svc, username or "", password or "", roles)
+    email_verified = data.get("email_verified", False)
+    if not isinstance(email_verified, bool):
+        raise InvalidRequest("email_verified must be true or false.")
+    user = await create_user(
+        svc,
+        username or "",
+        password or "",
+        roles,
+        email=text_field(data, "email", required=False, max_len=254),
+        name=text_field(data, "name", required=False, max_len=200),
+        email_verified=email_verified,
+    )
     return JSONResponse(
         {
             "id": user.id,
             "username": user.username,
             "roles": user.roles,
+            "email": user.email,
+            "email_verified": bool(user.email_verified),
+            "name": user.name,
             "created_at": user.created_at,
         },
         status_code=201,
@@ -70,20 +85,32 @@ async def revoke_user(svc: Services, request: Request) -> Response:
 
 
 async def rotate_keys(svc: Services, request: Request) -> Response:
-    """Rotate the signing keys. An optional JSON body ``{"revoke_old": true}`` makes it an
-    emergency rotation: the old keys are retired at once instead of when their tokens expire."""
+    """Rotate the signing keys. An optional JSON body: ``{"revoke_old": true}`` makes it an
+    emergency rotation (the old keys are retired at once instead of when their tokens expire);
+    ``{"purpose": "access" | "id_token" | "all"}`` names the key ring (default ``all``: the
+    access-token keys and the ID-token keys)."""
     await admin(svc, request)
-    revoke_old = False
+    revoke_old, purpose = False, "all"
     if await request.body():
-        revoke_old = (await read_json_object(request)).get("revoke_old", False)
+        data = await read_json_object(request)
+        revoke_old = data.get("revoke_old", False)
         if not isinstance(revoke_old, bool):
             raise InvalidRequest("revoke_old must be true or false.")
-    ring = await svc.keys.rotate(revoke_old=revoke_old)
+        purpose = data.get("purpose", "all")
+        if not isinstance(purpose, str) or purpose not in PURPOSE_CHOICES:
+            raise InvalidRequest(f"purpose must be one of {', '.join(PURPOSE_CHOICES)}.")
+    for manager in managers_for((svc.keys, svc.id_keys), purpose):
+        await manager.rotate(revoke_old=revoke_old)
     now = svc.clock.now()
     return JSONResponse(
         {
-            "active": ring.active().kid,
-            "keys": [{"kid": k.kid, "alg": k.alg, "state": k.state} for k in ring.published(now)],
+            "active": svc.keys.ring.active().kid,
+            "id_token_active": svc.id_keys.ring.active().kid,
+            "keys": [
+                {"kid": k.kid, "alg": k.alg, "state": k.state, "purpose": m.purpose}
+                for m in (svc.keys, svc.id_keys)
+                for k in m.ring.published(now)
+            ],
         }
     )
 

@@ -23,18 +23,21 @@ def _str_list(data: dict[str, Any], name: str) -> list[str]:
     return value
 
 
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidRequest(f"{name} must be true or false.")
+    return value
+
+
 async def add_client(svc: Services, request: Request) -> Response:
     await admin(svc, request)
     data = await read_json_object(request)
     ttl = data.get("access_token_ttl")
     if ttl is not None and (type(ttl) is not int):
         raise InvalidRequest("access_token_ttl must be a whole number of seconds.")
-    public = data.get("public", False)
-    if not isinstance(public, bool):
-        raise InvalidRequest("public must be true or false.")
-    dpop = data.get("dpop_bound_access_tokens", False)
-    if not isinstance(dpop, bool):
-        raise InvalidRequest("dpop_bound_access_tokens must be true or false.")
+    public = _flag(data, "public")
+    dpop = _flag(data, "dpop_bound_access_tokens")
     client, secret = await create_client(
         svc,
         text_field(data, "name", max_len=200) or "",
@@ -45,6 +48,9 @@ async def add_client(svc: Services, request: Request) -> Response:
         audience=text_field(data, "audience", required=False, max_len=255),
         access_token_ttl=ttl,
         dpop_bound_access_tokens=dpop,
+        redirects=_str_list(data, "redirect_uris"),
+        post_logout_redirects=_str_list(data, "post_logout_redirect_uris"),
+        first_party=_flag(data, "first_party"),
     )
     body = {**public_view(client), "client_secret": secret}
     return JSONResponse(body, status_code=201, headers=NO_STORE)

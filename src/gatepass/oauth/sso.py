@@ -1,0 +1,96 @@
+"""The single sign-on session of the hosted pages (DESIGN "Single sign-on session").
+
+Signing in on the login page starts a new session every time, with a new random cookie value
+(no session fixation: a cookie sent before the login is never reused). The session is a
+``login_sessions`` row of kind ``sso`` of the built-in client, found by the SHA-256 digest of
+its cookie, so it is listed, and ended, with the user's other logins (``/auth/sessions``,
+logout-all, password change, admin revoke). Ending it through RP-initiated logout also ends
+every login started from it, except those with ``offline_access``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from gatepass.core import opaque
+from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
+from gatepass.oauth.revocation import end_login
+from gatepass.oauth.services import Services
+from gatepass.storage.models import LoginSession, User
+
+COOKIE = "__Host-gp_session"
+AMR_PASSWORD = "pwd"  # RFC 8176
+OFFLINE_ACCESS = "offline_access"
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A live session and its user."""
+
+    session: LoginSession
+    user: User
+
+
+async def current(svc: Services, cookie: str | None) -> Signed | None:
+    """The live session this cookie value stands for, or None."""
+    if not cookie or not opaque.looks_like(cookie, opaque.SSO_COOKIE_PREFIX):
+        return None
+    found = await svc.sso.by_cookie(opaque.digest(cookie), svc.clock.now())
+    return Signed(*found) if found is not None else None
+
+
+async def sign_in(
+    svc: Services, user: User, *, ip: str | None, user_agent: str | None
+) -> tuple[str, LoginSession]:
+    """A new session for ``user``, who has just given their password: its cookie value (to
+    set, never stored) and its row."""
+    cookie = opaque.new_token(opaque.SSO_COOKIE_PREFIX)
+    now = svc.clock.now()
+    expires = now + svc.settings.sso_session_ttl
+    row = LoginSession(
+        id="gpo" + secrets.token_urlsafe(16),
+        user_id=user.id,
+        client_id=FIRST_PARTY_CLIENT_ID,
+        scope="",
+        created_at=now,
+        last_used_at=now,
+        expires_at=expires,
+        idle_expires_at=min(expires, now + svc.settings.sso_idle_ttl),
+        user_agent=(user_agent or "")[:512] or None,
+        ip=ip,
+        kind="sso",
+        cookie_digest=opaque.digest(cookie),
+        auth_time=now,
+        amr=AMR_PASSWORD,
+    )
+    return cookie, await svc.sso.start(row)
+
+
+async def touch(svc: Services, session: LoginSession) -> None:
+    await svc.sso.touch(session.id, svc.clock.now(), svc.settings.sso_idle_ttl)
+
+
+async def end_one(svc: Services, session: LoginSession, *, reason: str) -> bool:
+    """End this session only (a new sign-in in the same browser replaces it)."""
+    return await end_login(svc, session, reason=reason)
+
+
+async def end(
+    svc: Services,
+    session: LoginSession,
+    *,
+    reason: str = "logout",
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> int:
+    """End the session and every login started from it but ``offline_access`` ones (their
+    access tokens through the denylist, as every revocation); how many logins ended."""
+    ended = int(
+        await end_login(svc, session, reason=reason, event="logout", ip=ip, user_agent=user_agent)
+    )
+    for child in await svc.sso.children(session.id):
+        if OFFLINE_ACCESS in child.scope.split():
+            continue
+        ended += int(await end_login(svc, child, reason=reason, ip=ip))
+    return ended

@@ -1,0 +1,63 @@
+"""Single sign-on sessions of the hosted login pages: ``login_sessions`` rows of kind ``sso``,
+found by the digest of their cookie (never the cookie itself)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from gatepass.storage.models import LoginSession, User
+
+KIND = "sso"
+
+
+class SsoSessions:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._s = sessions
+
+    async def start(self, row: LoginSession) -> LoginSession:
+        async with self._s.begin() as s:
+            s.add(row)
+        return row
+
+    async def by_cookie(self, digest: str, now: float) -> tuple[LoginSession, User] | None:
+        """The live session with this cookie digest and its user: not revoked, not expired (nor
+        idle too long), its user not disabled."""
+        q = (
+            select(LoginSession, User)
+            .join(User, User.id == LoginSession.user_id)
+            .where(
+                LoginSession.cookie_digest == digest,
+                LoginSession.kind == KIND,
+                LoginSession.revoked_at.is_(None),
+                LoginSession.expires_at > now,
+                LoginSession.idle_expires_at > now,
+                User.disabled.is_(False),
+            )
+        )
+        async with self._s() as s:
+            found = (await s.execute(q)).first()
+        return (found[0], found[1]) if found is not None else None
+
+    async def touch(self, sid: str, now: float, idle_ttl: int) -> None:
+        """Used now: the idle deadline moves (never past the absolute one)."""
+        async with self._s.begin() as s:
+            row = await s.get(LoginSession, sid)
+            if row is None or row.revoked_at is not None:
+                return
+            await s.execute(
+                update(LoginSession)
+                .where(LoginSession.id == sid, LoginSession.revoked_at.is_(None))
+                .values(last_used_at=now, idle_expires_at=min(row.expires_at, now + idle_ttl))
+                .execution_options(synchronize_session=False)
+            )
+
+    async def children(self, sid: str) -> list[LoginSession]:
+        """The live logins started from this session (through an authorization code)."""
+        q = select(LoginSession).where(
+            LoginSession.parent_sid == sid, LoginSession.revoked_at.is_(None)
+        )
+        async with self._s() as s:
+            return list((await s.execute(q)).scalars())
