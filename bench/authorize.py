@@ -61,7 +61,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 from oauth_vs_oidc import (  # noqa: E402  (the same server handling as the token benchmark)
     GATEPASS,
-    GP_PORT,
     PEERS,
     PG,
     WORK,
@@ -73,9 +72,8 @@ from oauth_vs_oidc import (  # noqa: E402  (the same server handling as the toke
 )
 
 from html_browser import Browser, sign_in, silent  # noqa: E402  (one helper for tests and bench)
-from servers import UNDER_LOAD, create_oidc_client, create_user  # noqa: E402
+from servers import UNDER_LOAD, create_oidc_client, create_user, free_port  # noqa: E402
 
-OIDC_PORT = 3010
 REDIRECT = "http://127.0.0.1:9/cb"  # nothing listens there: the flow reads the Location
 OIDC_CLIENT = ("bench-code", "bench-secret-0123456789")
 USER, PASSWORD = "bench", "correct horse battery staple"
@@ -260,9 +258,10 @@ def run_oidc(args: argparse.Namespace) -> dict[str, Any]:
     if not (node_dir / "node_modules" / "oidc-provider").is_dir():
         sys.exit(f"oidc-provider is not installed: run  bash {PEERS}/run_all.sh setup")
     env = dict(os.environ, NODE_ENV="production")
-    cmd = ["node", str(HERE / "oidc_code_flow.mjs"), str(node_dir), str(OIDC_PORT)]
+    port = free_port()  # not a fixed port: other sessions run servers on this machine
+    cmd = ["node", str(HERE / "oidc_code_flow.mjs"), str(node_dir), str(port)]
     proc = Proc(cmd, env, args.logs / "oidc-provider.log")
-    base = f"http://127.0.0.1:{OIDC_PORT}"
+    base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/.well-known/openid-configuration")
         meta = discover(base)
@@ -329,7 +328,9 @@ def run_gatepass(args: argparse.Namespace, db: str, workers: int) -> dict[str, A
         pg_name = "gatepass_bench_" + secrets.token_hex(5)
         asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
         url = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{pg_name}"
+    port = free_port()
     env = gatepass_env(data_dir, url)
+    env["GATEPASS_ISSUER"] = f"http://127.0.0.1:{port}"
     env.update({f"GATEPASS_{k}": v for k, v in UNDER_LOAD.items()})
     setting = f"{workers} worker{'s' if workers > 1 else ''}, uvicorn, {db}"
     proc = None
@@ -343,11 +344,11 @@ def run_gatepass(args: argparse.Namespace, db: str, workers: int) -> dict[str, A
             grants=("authorization_code",),
             extra=("--token-format", args.token_format),
         )
-        cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(GP_PORT)]
+        cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(port)]
         if workers > 1:
             cmd += ["--workers", str(workers)]
         proc = Proc(cmd, env, args.logs / f"gatepass-{db}-{workers}w.log")
-        base = f"http://127.0.0.1:{GP_PORT}"
+        base = f"http://127.0.0.1:{port}"
         wait_http(base + "/healthz")
         if workers > 1:
             time.sleep(2)  # every worker up

@@ -29,6 +29,7 @@ SECRET = "test-master-secret-0123456789abcdef"
 UNDER_LOAD = {
     "LOG_LEVEL": "error",
     "LOGIN_ACCOUNT_THRESHOLD": "100000",
+    "LOGIN_ACCOUNT_CEILING": "100000",  # at least the threshold, or the settings refuse to load
     "LOGIN_IP_THRESHOLD": "100000",
 }
 
