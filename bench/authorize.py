@@ -157,6 +157,34 @@ async def one_flow(http: httpx.AsyncClient, t: Target, auth: httpx.BasicAuth) ->
     return None
 
 
+def time_steps(t: Target, n: int) -> dict[str, float]:
+    """``n`` flows one at a time, the server's CPU read around each request: the CPU of one
+    authorize and of one code exchange, apart (clock ticks of 10 ms: averaged over ``n``)."""
+    cpu = {"authorize": 0.0, "token": 0.0}
+    with httpx.Client(timeout=30) as http:
+        for i in range(n):
+            verifier, challenge = pkce()
+            c0 = cpu_seconds(t.pid)
+            r = http.get(t.url(f"t{i}", f"n{i}", challenge), headers={"Cookie": t.cookie})
+            c1 = cpu_seconds(t.pid)
+            code = parse_qs(urlsplit(r.headers.get("location", "")).query).get("code")
+            if code is None:
+                raise SystemExit(f"{t.name}: authorize answered {r.status_code} without a code")
+            form = {
+                "grant_type": "authorization_code",
+                "code": code[0],
+                "redirect_uri": REDIRECT,
+                "code_verifier": verifier,
+            }
+            r = http.post(t.token, data=form, auth=(t.client_id, t.secret))
+            c2 = cpu_seconds(t.pid)
+            if r.status_code != 200:
+                raise SystemExit(f"{t.name}: token answered {r.status_code}: {r.text[:200]}")
+            cpu["authorize"] += c1 - c0
+            cpu["token"] += c2 - c1
+    return {f"{k}_cpu_ms": v * 1000 / n for k, v in cpu.items()} if n else {}
+
+
 async def load(t: Target, concurrency: int, warmup: float, seconds: float) -> dict[str, Any]:
     auth = httpx.BasicAuth(t.client_id, t.secret)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -210,12 +238,15 @@ def run_load(args: argparse.Namespace, t: Target) -> dict[str, Any]:
         runner = uvloop.run
     except ImportError:  # pragma: no cover
         runner = asyncio.run
+    steps = time_steps(t, args.steps)
     rec = runner(load(t, args.concurrency, args.warmup, args.seconds))
-    rec.update(name=t.name, setting=t.setting)
+    rec.update(name=t.name, setting=t.setting, **steps)
     print(
         f"  {t.name} {t.setting}: {rec['flows_per_s']:.1f} flows/s, p50 {rec['p50_ms']:.1f} ms, "
         f"p99 {rec['p99_ms']:.1f} ms, errors {rec['errors'] or 0}, server CPU "
-        f"{rec['server_cpu_cores']:.2f} cores, load generator {rec['loadgen_cpu_cores']:.2f}",
+        f"{rec['server_cpu_cores']:.2f} cores, load generator {rec['loadgen_cpu_cores']:.2f}; "
+        f"one at a time, server CPU ms: authorize {steps.get('authorize_cpu_ms', 0):.1f}, "
+        f"token {steps.get('token_cpu_ms', 0):.1f}",
         flush=True,
     )
     return rec
@@ -393,8 +424,8 @@ def table(results: list[dict[str, Any]]) -> str:
     rows = [
         "| server | setting | flows/s | p50 ms | p99 ms | errors | server CPU (cores) "
         "| flows per server core-s | load gen CPU | gatepass / oidc (flows/s) "
-        "| gatepass / oidc (per core) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gatepass / oidc (per core) | CPU ms: authorize | CPU ms: token |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         per_core = r["flows_per_s"] / r["server_cpu_cores"] if r["server_cpu_cores"] else 0.0
@@ -409,7 +440,9 @@ def table(results: list[dict[str, Any]]) -> str:
         rows.append(
             f"| {r['name']} | {r['setting']} | {r['flows_per_s']:,.1f} | {r['p50_ms']:.1f} | "
             f"{r['p99_ms']:.1f} | {errs} | {r['server_cpu_cores']:.2f} | {per_core:,.0f} | "
-            f"{r['loadgen_cpu_cores']:.2f} | {ratio} | {ratio_core} |"
+            f"{r['loadgen_cpu_cores']:.2f} | {ratio} | {ratio_core} | "
+            f"{r.get('authorize_cpu_ms', float('nan')):.1f} | "
+            f"{r.get('token_cpu_ms', float('nan')):.1f} |"
         )
     logins = [r for r in results if r.get("login")]
     if logins:
@@ -441,6 +474,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10, help="measured window per server")
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--logins", type=int, default=10, help="timed logins per gatepass setting")
+    ap.add_argument(
+        "--steps", type=int, default=30, help="sequential flows timing each request's CPU"
+    )
     ap.add_argument("--token-format", choices=["opaque", "jwt"], default="opaque")
     args = ap.parse_args()
 
