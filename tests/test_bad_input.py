@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from conftest import PASSWORD, Harness
+from oidc_codes import Code, new_code, rp, user_id
 
 SENT_PASSWORD = "Sekr1t-passw0rd-never-echoed"  # a password only these requests ever carry
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -51,6 +52,8 @@ class Site:
     client_id: str = ""
     client_secret: str = ""
     rs_token: str = ""  # a client_credentials access token of the client rs
+    rp_id: str = ""  # a public relying party (the authorization code grant)
+    code: Code | None = None  # an unused authorization code of rp_id for bob
     secrets: list[str] = field(default_factory=list)
 
     @property
@@ -83,8 +86,10 @@ def open_site(h: Harness) -> Site:
     )
     assert r.status_code == 200, r.text
     site.rs_token = r.json()["access_token"]
+    site.rp_id, _ = rp(h, public=True)
+    site.code = new_code(h, site.rp_id, user_id(h, "bob"), scope=("openid", "profile"))
     site.secrets = [site.admin, site.bob, site.refresh, site.client_secret, site.rs_token]
-    site.secrets += [PASSWORD, SENT_PASSWORD]
+    site.secrets += [PASSWORD, SENT_PASSWORD, site.code.code, site.code.verifier]
     return site
 
 
@@ -150,6 +155,9 @@ def test_the_route_table_is_read_from_the_app(site: Site) -> None:
         ("/oauth/token", "POST"),
         ("/oauth/introspect", "POST"),
         ("/oauth/revoke", "POST"),
+        ("/oauth/userinfo", "GET"),
+        ("/oauth/userinfo", "POST"),
+        ("/.well-known/openid-configuration", "GET"),
         ("/api/profile", "GET"),
         ("/admin/users", "POST"),
         ("/admin/users/{user_id}/sessions", "GET"),
@@ -294,6 +302,7 @@ class FormEndpoint:
     path: str
     valid: Callable[[Site], dict[str, str]]  # a form the endpoint accepts
     client_auth: bool  # whether the valid request authenticates the client with Basic
+    name: str = ""  # the test id, when the path alone does not tell
 
     def post(self, site: Site, body: bytes, headers: dict[str, str] | None = None) -> Any:
         auth = site.client_basic() if self.client_auth else {}
@@ -307,10 +316,16 @@ FORM_ENDPOINTS = [
         lambda s: {"grant_type": "password", "username": "bob", "password": PASSWORD},
         client_auth=False,
     ),
+    FormEndpoint(
+        "/oauth/token",
+        lambda s: {**s.code.form(), "client_id": s.rp_id} if s.code else {},
+        client_auth=False,
+        name="/oauth/token authorization_code",
+    ),
     FormEndpoint("/oauth/introspect", lambda s: {"token": s.bob}, client_auth=True),
     FormEndpoint("/oauth/revoke", lambda s: {"token": s.rs_token}, client_auth=True),
 ]
-_FORM_IDS = [e.path for e in FORM_ENDPOINTS]
+_FORM_IDS = [e.name or e.path for e in FORM_ENDPOINTS]
 
 
 def _need(site: Site, path: str) -> None:
@@ -462,6 +477,26 @@ JSON_ENDPOINTS = [
             "token_format": "jwt",
         },
     ),
+    JsonEndpoint(
+        "/admin/clients",
+        lambda n: {
+            "name": f"web{n}",
+            "grants": ["authorization_code", "refresh_token"],
+            "redirect_uris": ["https://app.example/cb", "http://127.0.0.1/native"],
+            "post_logout_redirect_uris": ["https://app.example/bye"],
+            "first_party": True,
+        },
+    ),
+    JsonEndpoint(
+        "/admin/users",
+        lambda n: {
+            "username": f"erin{n}",
+            "password": SENT_PASSWORD,
+            "email": f"erin{n}@example.com",
+            "name": f"Erin {n}",
+            "email_verified": True,
+        },
+    ),
     JsonEndpoint("/auth/login", lambda n: {"username": "bob", "password": PASSWORD}, "none", _XRW),
     JsonEndpoint(
         "/auth/password",
@@ -470,7 +505,7 @@ JSON_ENDPOINTS = [
         _XRW,
     ),
 ]
-_JSON_IDS = [e.path for e in JSON_ENDPOINTS]
+_JSON_IDS = [f"{e.path} {sorted(e.valid(0))[:3]}" for e in JSON_ENDPOINTS]
 
 
 def _string_slots(doc: dict[str, Any]) -> Iterator[tuple[str, int | None]]:
@@ -603,3 +638,76 @@ def test_json_strings_of_the_wrong_type_are_400(site: Site, e: JsonEndpoint) -> 
                 continue
             changed = _replaced(e.valid(n), slot, lambda _, w=wrong: w)
             assert_clean_error(site, e.post(site, json.dumps(changed).encode()), 400)
+
+
+# -- the authorization code grant and UserInfo -----------------------------------------------------
+CODE_GRANT_BAD = [
+    ("code", "gpk_" + "x" * 10_000, "invalid_grant"),
+    ("code", "gpk_\x01\x02", "invalid_grant"),
+    ("code", "gpk_\u202e", "invalid_grant"),
+    ("code", "\ud800", None),  # not UTF-8: the body is refused
+    ("redirect_uri", "https://app.example/cb\r\nX: y", "invalid_grant"),
+    ("redirect_uri", "x" * 20_000, "invalid_grant"),
+    ("code_verifier", "a" * 20_000, "invalid_request"),
+    ("code_verifier", "a" * 42 + "\x7f", "invalid_request"),
+    ("code_verifier", "a" * 42 + "\u00e9", "invalid_request"),
+    ("client_id", "x" * 5_000, "invalid_client"),
+    ("client_id", "gpc_\x01", "invalid_client"),
+]
+
+
+@pytest.mark.parametrize("name,value,error", CODE_GRANT_BAD)
+def test_code_grant_bad_values(site_on_each_db: Site, name: str, value: str, error) -> None:
+    site = site_on_each_db
+    assert site.code is not None
+    form = {**site.code.form(), "client_id": site.rp_id, name: value}
+    body = "&".join(
+        f"{k}={httpx.QueryParams({k: v})[k] if v.isascii() else v}" for k, v in form.items()
+    )
+    r = site.client.post(
+        "/oauth/token", content=body.encode("utf-8", "surrogatepass"), headers=FORM_CT
+    )
+    got = assert_clean_error(site, r)
+    if error is not None:
+        assert got["error"] == error, got
+    # none of it consumed the code
+    ok = site.client.post("/oauth/token", data={**site.code.form(), "client_id": site.rp_id})
+    assert ok.status_code == 200, ok.text
+
+
+def test_code_grant_values_of_the_wrong_kind(site: Site) -> None:
+    """Form values are text; what looks like another type is text that fails its check."""
+    assert site.code is not None
+    for name in ("code", "redirect_uri", "code_verifier"):
+        for value in ("123", "true", "[]", "{}", "null"):
+            form = {**site.code.form(), "client_id": site.rp_id, name: value}
+            assert_clean_error(site, site.client.post("/oauth/token", data=form), 400)
+
+
+def test_userinfo_bad_credentials(site: Site) -> None:
+    for authorization in (
+        "Bearer",
+        "Bearer ",
+        "Bearer a b",
+        "Bearer \x01",
+        "Basic dXNlcjpwYXNz",
+        "DPoP",
+        "Bearer " + "A" * 20_000,
+        "Bearer gpa_" + "x" * 300,
+    ):
+        for method in ("GET", "POST"):
+            r = site.client.request(
+                method, "/oauth/userinfo", headers={"Authorization": authorization}
+            )
+            assert_clean_error(site, r, (400, 401))
+    r = site.client.get("/oauth/userinfo", headers=[("Authorization", f"Bearer {site.bob}")] * 2)
+    assert_clean_error(site, r, (400, 401, 403))  # bob's token has no openid scope
+
+
+def test_userinfo_ignores_query_and_body(site: Site) -> None:
+    """A token in the query or the body is not looked at (RFC 6750 §2.3 is not supported, and
+    §2.2's form body is not needed): the answer is the same 401 as without it."""
+    r = site.client.get(f"/oauth/userinfo?access_token={site.bob}")
+    assert assert_clean_error(site, r, 401)["error"] == "invalid_request"
+    r = site.client.post("/oauth/userinfo", content=b"access_token=\x00%00&&=", headers=FORM_CT)
+    assert_clean_error(site, r, 401)

@@ -89,7 +89,8 @@ def test_client_create_json_prints_secret_once(data_dir, capsys) -> None:
         == 0
     )
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"client_id", "client_secret"} and out["client_secret"].startswith("gps_")
+    assert {"client_id", "client_secret"} <= set(out) and out["client_secret"].startswith("gps_")
+    assert out["redirect_uris"] == [] and out["first_party"] is False
     assert main(["client", "list", "--json", "--data-dir", data_dir]) == 0
     listed = capsys.readouterr().out
     assert out["client_id"] in listed and out["client_secret"] not in listed

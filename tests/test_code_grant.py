@@ -447,3 +447,14 @@ def test_sso_session_of_another_user_is_never_mixed_up(h: Harness) -> None:
     code = new_code(h, cid, user_id(h, "alice"), sso=alice_sso)
     claims = parts(exchange(h, code, basic_auth(cid, secret)).json()["id_token"])[1]
     assert claims["sub"] == user_id(h, "alice") and claims["sid"] == alice_sso.id
+
+
+def test_a_code_is_refused_once_its_sso_session_has_ended(h: Harness) -> None:
+    """Signed out between the authorization and the exchange: a login started now would
+    escape the logout, so the code is refused."""
+    from gatepass.oauth.revocation import end_login
+
+    cid, secret = rp(h)
+    code = new_code(h, cid, user_id(h, "bob"))
+    h.run(end_login, h.svc, code.sso, reason="logout")
+    refused(exchange(h, code, basic_auth(cid, secret)))

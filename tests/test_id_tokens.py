@@ -241,3 +241,34 @@ def test_cli_keys_by_purpose(tmp_path, monkeypatch, capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["keys", "rotate", "--purpose", "nope", *args])
     assert exited.value.code == 2
+
+
+def test_cli_token_inspect_names_an_id_token(tmp_path, monkeypatch, capsys) -> None:
+    import asyncio
+    import os
+
+    from gatepass.oauth.services import open_services
+    from gatepass.settings import load_settings
+
+    for key in list(os.environ):
+        if key.startswith("GATEPASS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GATEPASS_SECRET_KEY", "cli-test-secret-0123456789abcdefgh")
+    data_dir = str(tmp_path / "data")
+
+    async def make() -> str:
+        svc = await open_services(load_settings(data_dir=data_dir))
+        try:
+            return mint(
+                svc, user_id="u1", client_id="c", auth_time=svc.clock.now(), amr=["pwd"], sid="s"
+            )
+        finally:
+            await svc.close()
+
+    token = asyncio.run(make())
+    assert main(["token", "inspect", token, "--json", "--data-dir", data_dir]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["verified"] is False and report["id_token"] is True
+    assert main(["token", "inspect", token, "--data-dir", data_dir]) == 1
+    out = capsys.readouterr().out
+    assert "does NOT verify" in out and "an ID token" in out

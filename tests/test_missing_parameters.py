@@ -112,3 +112,30 @@ def test_controls_the_same_requests_with_the_parameter_pass(site) -> None:
     token = refreshed.json()["access_token"]
     assert h.client.post("/oauth/introspect", data={"token": token}, headers=auth).json()["active"]
     assert h.client.post("/oauth/revoke", data={"token": token}, headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize("missing", ["code", "redirect_uri", "code_verifier"])
+@pytest.mark.parametrize("scope", SCOPES)
+def test_code_grant_without_a_required_parameter_is_invalid_request(
+    gp: Harness, missing: str, scope: dict[str, str]
+) -> None:
+    from oidc_codes import new_code, rp, user_id
+
+    cid, secret = rp(gp)
+    code = new_code(gp, cid, user_id(gp, "bob"))
+    auth = basic_auth(cid, secret)
+    for form in (
+        {k: v for k, v in code.form().items() if k != missing},
+        code.form(**{missing: ""}),
+    ):
+        _assert_invalid_request(_token(gp, auth, {**form, **scope}), missing)
+    r = _token(gp, auth, code.form())  # none of it consumed the code
+    assert r.status_code == 200, r.text
+
+
+def test_code_grant_without_any_names_all_three(gp: Harness) -> None:
+    from oidc_codes import rp
+
+    cid, secret = rp(gp)
+    r = _token(gp, basic_auth(cid, secret), {"grant_type": "authorization_code"})
+    _assert_invalid_request(r, "code", "redirect_uri", "code_verifier")

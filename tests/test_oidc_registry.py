@@ -250,3 +250,26 @@ def test_purge_deletes_expired_codes_used_or_not(
     assert h.run(count) == 1
     r = h.client.post("/oauth/token", data=fresh.form(), headers=basic_auth(cid, secret))
     assert r.status_code == 200
+
+
+def test_openid_scopes_are_registrable(cli_dir: str, capsys) -> None:
+    args = ["client", "create", "pw", "--grant", "password"]
+    for scope in ("openid", "email", "offline_access", "profile"):
+        args += ["--scope", scope]
+    assert main([*args, "--json", "--data-dir", cli_dir]) == 0
+    capsys.readouterr()
+    assert main(["client", "list", "--json", "--data-dir", cli_dir]) == 0
+    (listed,) = json.loads(capsys.readouterr().out)
+    assert listed["scopes"] == ["email", "offline_access", "openid", "profile"]
+
+
+def test_a_code_client_may_ask_for_the_openid_scopes_without_registering_them(
+    gp: Harness,
+) -> None:
+    cid, secret = rp(gp, scope_list=["videos:read"])
+    scope = ("openid", "profile", "email", "offline_access", "videos:read", "other")
+    code = new_code(gp, cid, user_id(gp, "bob"), scope=scope)
+    r = gp.client.post("/oauth/token", data=code.form(), headers=basic_auth(cid, secret))
+    assert r.status_code == 200, r.text
+    # never more than the client may hold: "other" was not registered
+    assert r.json()["scope"] == "email offline_access openid profile videos:read"

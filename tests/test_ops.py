@@ -49,10 +49,24 @@ def test_every_signing_algorithm_end_to_end(make_harness, alg: str) -> None:
     token = h.access_token("bob")
     assert h.client.get("/api/profile", headers=h.bearer(token)).status_code == 200
     jwks = h.client.get("/.well-known/jwks.json").json()["keys"]
+    id_kids = {k.kid for k in h.svc.id_keys.ring.keys}  # the ID-token ring: RS256
+    assert {k["alg"] for k in jwks if k["kid"] in id_kids} == {"RS256"}
+    access = [k for k in jwks if k["kid"] not in id_kids]
     if alg == "HS256":
-        assert jwks == []  # a shared secret is never published
+        assert access == []  # a shared secret is never published
     else:
-        assert {k["alg"] for k in jwks} == {alg}
+        assert {k["alg"] for k in access} == {alg}
+
+
+def test_changing_the_id_token_algorithm_rotates_its_ring_only(make_harness, tmp_path) -> None:
+    db = f"sqlite:///{tmp_path / 'alg.db'}"
+    first: Harness = make_harness(database_url=db)
+    access, id_key = first.svc.keys.ring.active().kid, first.svc.id_keys.ring.active().kid
+    second: Harness = make_harness(database_url=db, id_token_alg="ES256")
+    assert second.svc.id_keys.ring.active().alg == "ES256"
+    assert second.svc.keys.ring.active().kid == access
+    retiring = [k for k in second.svc.id_keys.ring.keys if k.state == "retiring"]
+    assert [k.kid for k in retiring] == [id_key]  # still published for the hints it signed
 
 
 def test_changing_the_algorithm_rotates_to_a_key_of_it(make_harness, tmp_path) -> None:

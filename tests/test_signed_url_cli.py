@@ -88,9 +88,12 @@ def test_url_keys_list_and_rotate(data_dir, capsys) -> None:
     assert main(["keys", "list", "--urls", "--data-dir", data_dir]) == 0
     text = capsys.readouterr().out
     assert "retiring" in text and "active" in text and "next" in text
-    # the token-signing keys are untouched
+    # the token-signing keys (both rings: access and ID tokens) are untouched
     assert main(["keys", "list", "--json", "--data-dir", data_dir]) == 0
-    assert sorted(k["state"] for k in json.loads(capsys.readouterr().out)) == ["active", "next"]
+    listed = json.loads(capsys.readouterr().out)
+    for purpose in ("access", "id_token"):
+        states = sorted(k["state"] for k in listed if k["purpose"] == purpose)
+        assert states == ["active", "next"], purpose
 
 
 def test_sign_url_refuses_an_ipv6_zone_id(data_dir, capsys) -> None:

@@ -27,6 +27,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
 
 async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
     from gatepass.core import jose
+    from gatepass.oauth.id_tokens import verify_hint
     from gatepass.sdk.errors import VerifierError
 
     token = sys.stdin.readline().strip() if args.token == "-" else args.token.strip()
@@ -45,6 +46,9 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
     except VerifierError as exc:
         report["verified"] = False
         report["reason"] = getattr(exc, "reason", type(exc).__name__)
+    # an OpenID Connect ID token of this server (checked with the ID-token keys only): it is
+    # never an access token, whatever it says
+    report["id_token"] = verify_hint(svc, token) is not None
     if args.json:
         print(json.dumps(report))
     else:
@@ -63,7 +67,9 @@ async def _token_inspect(svc: Any, args: argparse.Namespace) -> int:
                 else "binding: none (a bearer token: whoever holds it can use it)"
             )
         verdict = "verifies" if report["verified"] else f"does NOT verify ({report['reason']})"
-        print(f"against the local keys, issuer and audience: {verdict}")
+        print(f"as an access token, against the local keys, issuer and audience: {verdict}")
+        if report["id_token"]:
+            print("an ID token signed by this server's ID-token key (not an access token)")
     return 0 if report["verified"] else 1
 
 

@@ -125,6 +125,10 @@ async def code_grant(
     user = await svc.users.by_id(row.user_id)
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
+    sso = await svc.logins.get(row.sso_sid)
+    if sso is None or sso.revoked_at is not None or sso.expires_at <= now:
+        # signed out (or ended by an admin) since: a login started now would outlive the logout
+        raise InvalidGrant(REFUSED, debug="the single sign-on session has ended")
     if not await svc.codes.redeem(digest, now=now):
         reread = await svc.codes.get(digest)
         if reread is not None and reread.used_at is not None:  # another request won the race

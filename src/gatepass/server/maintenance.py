@@ -1,7 +1,7 @@
 """Background upkeep of a running server: follow the database denylist (without Redis), and
-purge what has expired (logins, tokens, denylist entries, failed-login counters, old security
-events; see ``storage/purge.py``), and deliver security alerts from the outbox
-(``alerts/worker.py``)."""
+purge what has expired (logins, tokens, authorization codes, denylist entries, failed-login
+counters, old security events; see ``storage/purge.py``), and deliver security alerts from the
+outbox (``alerts/worker.py``)."""
 
 from __future__ import annotations
 

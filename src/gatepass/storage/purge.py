@@ -129,7 +129,5 @@ async def purge(
     await rows(
         "security_events", SecurityEvent.id, SecurityEvent.created_at < now - event_retention
     )
-    await rows(
-        "authorization_codes", AuthorizationCode.digest, AuthorizationCode.expires_at <= now
-    )
+    await rows("authorization_codes", AuthorizationCode.digest, AuthorizationCode.expires_at <= now)
     return out

@@ -64,7 +64,7 @@ _OPAQUE_COLUMNS = (
 SELECT_REFRESH = """
 SELECT l.id, l.user_id, l.client_id, l.scope, l.created_at, l.last_used_at, l.expires_at,
        l.idle_expires_at, l.revoked_at, l.revoked_reason, l.user_agent, l.ip, l.jkt,
-       l.parent_sid, l.auth_time, l.amr,
+       l.kind, l.cookie_digest, l.parent_sid, l.auth_time, l.amr,
        r.digest, r.sid, r.generation, r.parent_digest, r.issued_at, r.used_at, r.expires_at,
        u.id, u.username, u.roles, u.disabled, u.created_at, u.tokens_not_before
 FROM refresh_tokens r
@@ -109,6 +109,8 @@ class LoginRow:
     user_agent: str | None
     ip: str | None
     jkt: str | None  # the DPoP key its refresh tokens are bound to (RFC 9449 §5)
+    kind: str = "refresh"  # "sso" rows have no refresh tokens, so never come back here
+    cookie_digest: str | None = None
     # from an authorization code: the SSO session, auth_time and amr (the refresh's ID token)
     parent_sid: str | None = None
     auth_time: float | None = None
@@ -167,9 +169,9 @@ def opaque_row(values: Sequence[Any]) -> OpaqueRow:
 
 
 def refresh_found(values: Sequence[Any]) -> RefreshFound:
-    login = LoginRow(*values[:16])
-    token = RefreshRow(*values[16:23])
-    uid, username, roles, disabled, created_at, not_before = values[23:]
+    login = LoginRow(*values[:18])
+    token = RefreshRow(*values[18:25])
+    uid, username, roles, disabled, created_at, not_before = values[25:]
     user = None
     if uid is not None:
         user = UserRow(uid, username, _json_list(roles), bool(disabled), created_at, not_before)
