@@ -145,6 +145,20 @@ def test_bad_parameters_redirect_with_their_error(
     assert query(r.headers["location"])["error"] == error
 
 
+def test_nul_in_a_parameter_goes_back_as_invalid_request_on_each_database(
+    make_harness: Any, database_url: str
+) -> None:
+    h = make_harness(database_url=database_url)
+    cid = make_client(h)
+    for params in ({"state": "a\x00b"}, {"nonce": "\x00"}, {"login_hint": "bob\x00"}):
+        r = Browser(h).authorize(cid, **params)
+        assert r.status_code == 302, r.text
+        answer = query(r.headers["location"])
+        assert answer["error"] == "invalid_request"
+        assert ("state" in answer) is ("state" not in params)  # a state with a NUL: not echoed
+    refused_on_a_page(Browser(h).authorize("x\x00y"))
+
+
 def test_a_repeated_parameter_is_invalid_request(gp: Harness) -> None:
     cid = make_client(gp)
     _, challenge = pkce()
@@ -159,7 +173,9 @@ def test_a_repeated_parameter_is_invalid_request(gp: Harness) -> None:
 def test_nul_and_bad_bodies_are_never_a_500(gp: Harness) -> None:
     cid = make_client(gp)
     b = Browser(gp)
-    assert b.get(f"/oauth/authorize?client_id={cid}&state=%00").status_code == 400
+    refused_on_a_page(b.get(f"/oauth/authorize?client_id={cid}%00"))
+    refused_on_a_page(b.get(f"/oauth/authorize?client_id={cid}&redirect_uri={REDIRECT}%00"))
+    assert b.get("/oauth/logout?client_id=a%00").status_code == 400
     for body, ctype in (
         (b"client_id=a%00b", "application/x-www-form-urlencoded"),
         (b"\xff\xfe", "application/x-www-form-urlencoded"),
@@ -273,3 +289,54 @@ def test_a_session_cookie_set_before_login_is_not_the_one_after(gp: Harness) -> 
     # the replaced session is ended: the planted cookie no longer signs anyone in
     attacker_again = attacker.authorize(cid, prompt="none")
     assert query(attacker_again.headers["location"])["error"] == "login_required"
+
+
+@pytest.mark.postgres
+def test_a_database_that_goes_away_is_temporarily_unavailable(
+    make_harness: Any, pg_url: str
+) -> None:
+    """A real fault (tests/servers.TcpRelay cut): once the redirect URI is trusted (the client
+    record is cached), the client hears ``temporarily_unavailable`` there; before that, or on a
+    form, the browser gets a 503 page. Never a 500, never JSON."""
+    from urllib.parse import urlsplit
+
+    from servers import TcpRelay
+
+    where = urlsplit(pg_url)
+    relay = TcpRelay(where.hostname or "127.0.0.1", where.port or 5432).start()
+    try:
+        h = make_harness(
+            database_url=pg_url.replace(where.netloc, f"postgres@127.0.0.1:{relay.port}")
+        )
+        h.create_user("bob")
+        cid = make_client(h, first_party=True)
+        b, other = Browser(h), Browser(h)
+        b.sign_in_to(cid)  # the client record is cached from here on
+        page = other.authorize(cid)
+        relay.cut()
+        r = b.authorize(cid, state="s-1")  # its session cannot be looked up
+        assert r.status_code == 302
+        assert query(r.headers["location"]) == {
+            "error": "temporarily_unavailable",
+            "error_description": "Try again in a moment.",
+            "state": "s-1",
+            "iss": "http://testserver",
+        }
+        for answer in (other.log_in(page), b.authorize("unknown"), b.get("/oauth/logout")):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["content-type"].startswith("text/html")
+            assert answer.headers["retry-after"] == "1" and 'role="alert"' in answer.text
+    finally:
+        relay.cut()
+
+
+def test_origin_null_from_our_own_no_referrer_page_is_let_through(gp: Harness) -> None:
+    """What Chromium sends for a form on a ``Referrer-Policy: no-referrer`` page of our own."""
+    cid = make_client(gp)
+    b = Browser(gp)
+    r = b.submit(
+        b.authorize(cid),
+        {"username": "bob", "password": "correct horse battery"},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
+    )
+    assert r.status_code == 200 and "__Host-gp_session" in b.jar

@@ -27,7 +27,7 @@ def sso_rows(h: Harness, user: str = "bob") -> list[LoginSession]:
             q = select(LoginSession).where(LoginSession.user_id == u.id, LoginSession.kind == "sso")
             return list((await s.execute(q)).scalars())
 
-    return h.run(rows)  # type: ignore[no-any-return]
+    return h.run(rows)
 
 
 def code_row(h: Harness, code: str) -> AuthorizationCode | None:
@@ -35,7 +35,7 @@ def code_row(h: Harness, code: str) -> AuthorizationCode | None:
         async with h.svc.sessions() as s:
             return await s.get(AuthorizationCode, opaque.digest(code))
 
-    return h.run(get)  # type: ignore[no-any-return]
+    return h.run(get)
 
 
 def is_login_page(r: object) -> bool:
@@ -418,3 +418,34 @@ def test_a_consent_form_not_from_the_login_cannot_skip_prompt_login(gp: Harness)
     assert "consent" in action
     r = b.post(action, {**fields, "prompt": "login", "consent": "allow"})
     assert is_login_page(r)
+
+
+def test_the_idle_deadline_moves_with_use_and_ends_an_idle_session(
+    make_harness: Callable[..., Harness], database_url: str
+) -> None:
+    clock = FrozenClock()
+    h = make_harness(clock=clock, sso_idle_ttl=600, sso_session_ttl=1000, database_url=database_url)
+    h.create_user("bob")
+    cid = make_client(h, first_party=True)
+    b = Browser(h)
+    b.sign_in_to(cid)
+    for _ in range(3):  # used every 300 s: alive past its first idle deadline
+        clock.advance(300)
+        assert "code" in query(b.authorize(cid, prompt="none").headers["location"])
+    (row,) = sso_rows(h)
+    assert row.idle_expires_at == row.expires_at  # never past the absolute deadline
+    clock.advance(101)  # past the absolute lifetime
+    assert query(b.authorize(cid, prompt="none").headers["location"])["error"] == "login_required"
+    b2 = Browser(h)
+    b2.sign_in_to(cid)
+    clock.advance(601)  # idle too long
+    assert query(b2.authorize(cid, prompt="none").headers["location"])["error"] == "login_required"
+
+
+def test_a_silent_reauthorization_sets_no_cookie(gp: Harness) -> None:
+    cid = make_client(gp, first_party=True)
+    b = Browser(gp)
+    b.sign_in_to(cid)
+    b.jar.pop("__Host-gp_csrf")  # a browser that has dropped its pre-session cookie
+    r = b.authorize(cid, prompt="none")
+    assert r.status_code == 302 and "set-cookie" not in r.headers

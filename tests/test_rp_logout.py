@@ -40,13 +40,13 @@ def child_login(h: Harness, parent: str, user_id: str, scope: str) -> tuple[str,
         assert started.sid is not None
         return started.sid, started.access_token
 
-    return h.run(start)  # type: ignore[no-any-return]
+    return h.run(start)
 
 
 def row(h: Harness, sid: str) -> LoginSession:
     found = h.run(h.svc.logins.get, sid)
     assert found is not None
-    return found  # type: ignore[no-any-return]
+    return found
 
 
 def signed_in(h: Harness, cid: str) -> tuple[Browser, LoginSession]:

@@ -89,7 +89,9 @@ class Worker:
             await self.senders[row.channel].send(row)
         except Undeliverable as exc:
             await self.outbox.give_up(row, self.clock.now(), str(exc))
-            log.warning("alert undeliverable", extra={"outbox_id": row.id, "channel": row.channel})
+            log.warning(
+                "alert undeliverable", extra={"outbox_id": row.id, "channel": row.channel}
+            )
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             reason = str(exc) if isinstance(exc, DeliveryFailed) else type(exc).__name__

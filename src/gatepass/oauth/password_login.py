@@ -98,8 +98,6 @@ async def record_sign_in(
         ip=ip,
         user_agent=(user_agent or "")[:512] or None,
     )
-
-
 @dataclass(frozen=True, slots=True)
 class LoginKeys:
     """The throttle keys of one login attempt: the account name as it counts (case-folded) and

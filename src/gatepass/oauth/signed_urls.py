@@ -121,7 +121,9 @@ async def signing_subject(
         return claims.sub
     scope = settings.signed_url_scope
     if not scope or scope not in claims.scope:
-        raise InsufficientScope("Signing for another subject needs the signing scope.", scope=scope)
+        raise InsufficientScope(
+            "Signing for another subject needs the signing scope.", scope=scope
+        )
     user = await users.by_id(subject) if 0 < len(subject) <= SUBJECT_MAX_LEN else None
     if user is None or user.disabled:
         raise InvalidRequest("subject must be the id of an existing user.")

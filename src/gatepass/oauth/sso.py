@@ -68,7 +68,12 @@ async def sign_in(
 
 
 async def touch(svc: Services, session: LoginSession) -> None:
-    await svc.sso.touch(session.id, svc.clock.now(), svc.settings.sso_idle_ttl)
+    """Move the idle deadline, at most once a minute (a tenth of the idle lifetime when that is
+    shorter): a silent re-authorization then costs no write to the session's row."""
+    now = svc.clock.now()
+    if now - session.last_used_at < min(60.0, svc.settings.sso_idle_ttl / 10):
+        return
+    await svc.sso.touch(session.id, now, svc.settings.sso_idle_ttl)
 
 
 async def end_one(svc: Services, session: LoginSession, *, reason: str) -> bool:
@@ -82,13 +87,11 @@ async def end(
     *,
     reason: str = "logout",
     ip: str | None = None,
-    user_agent: str | None = None,
 ) -> int:
     """End the session and every login started from it but ``offline_access`` ones (their
     access tokens through the denylist, as every revocation); how many logins ended."""
-    ended = int(
-        await end_login(svc, session, reason=reason, event="logout", ip=ip, user_agent=user_agent)
-    )
+    # no security event, as for /auth/logout: signing out is the user's own everyday act
+    ended = int(await end_login(svc, session, reason=reason, ip=ip))
     for child in await svc.sso.children(session.id):
         if OFFLINE_ACCESS in child.scope.split():
             continue

@@ -95,7 +95,7 @@ def create_app(
     middleware = [
         Middleware(EdgeVerify, verifier=edge),  # GET /edge/verify answered here, nothing else
         Middleware(SessionCors, origins=settings.allowed_origins),  # acts on /auth/ only
-        Middleware(RejectNul),
+        Middleware(RejectNul, pages=frozenset({"/oauth/authorize", "/oauth/logout"})),
         Middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout),
         Middleware(RequestMetrics),
         Middleware(SecurityHeaders),

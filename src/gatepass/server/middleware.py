@@ -151,13 +151,18 @@ class RejectNul:
     reaches the database with one would otherwise end as a 500.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, pages: frozenset[str] = frozenset()) -> None:
         self.app = app
+        # the hosted pages, which check their query themselves before any database sees it
+        # and answer a browser with an error page (or the client at its redirect URI)
+        self.pages = pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             query: bytes = scope.get("query_string", b"")
-            if "\x00" in scope["path"] or b"%00" in query or b"\x00" in query:
+            if "\x00" in scope["path"] or (
+                (b"%00" in query or b"\x00" in query) and scope["path"] not in self.pages
+            ):
                 await _send_error(send, 400, "The request path or query holds a NUL character.")
                 return
         await self.app(scope, receive, send)

@@ -16,6 +16,7 @@ form's token is an HMAC over it and the form's purpose.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -29,6 +30,10 @@ from starlette.responses import HTMLResponse, Response
 
 from gatepass.core import csrf
 from gatepass.oauth.services import Services
+from gatepass.server.routing import Endpoint
+from gatepass.storage.db import UNAVAILABLE
+
+log = logging.getLogger("gatepass.server")
 
 CSRF_COOKIE = "__Host-gp_csrf"
 STYLESHEET = "/static/gatepass.css"
@@ -90,16 +95,18 @@ class Browser:
         self.key = svc.csrf_key
         self.sent = sent if sent and len(sent) <= csrf.MAX_LEN else None
         self.id = self.sent or csrf.new_browser_id()
+        self.minted = False
 
     def token(self, purpose: str) -> str:
+        self.minted = True
         return csrf.token(self.key, self.id, purpose)
 
     def check(self, purpose: str, presented: str | None) -> bool:
         return csrf.valid(self.key, self.sent, purpose, presented)
 
     def keep(self, response: Response) -> Response:
-        """Set the cookie when the browser did not send it."""
-        if self.sent is None:
+        """Set the cookie when the answer holds a form's token and the browser sent none."""
+        if self.sent is None and self.minted:
             response.headers.append(
                 "set-cookie",
                 f"{CSRF_COOKIE}={self.id}; HttpOnly; Secure; SameSite=Lax; Path=/",
@@ -150,6 +157,31 @@ def error_page(
     return render(
         svc, "error.html", {"title": title, "message": message}, status=status, headers=headers
     )
+
+
+def unavailable_page(svc: Services) -> HTMLResponse:
+    log.warning("database unavailable on a hosted page")
+    return error_page(
+        svc,
+        "The service is temporarily unavailable. Try again in a moment.",
+        status=503,
+        title="Please try again",
+        headers={"Retry-After": "1"},
+    )
+
+
+def guard(endpoint: Endpoint) -> Endpoint:
+    """A page's endpoint whose database cannot answer, wherever in its work: a page saying so
+    (503), not the JSON answer of the API endpoints."""
+
+    async def guarded(svc: Services, request: Request) -> Response:
+        try:
+            return await endpoint(svc, request)
+        except UNAVAILABLE:
+            return unavailable_page(svc)
+
+    guarded.__name__ = endpoint.__name__
+    return guarded
 
 
 class BadForm(Exception):

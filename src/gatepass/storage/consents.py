@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import Consent
+
+_ATTEMPTS = 20
 
 
 class Consents:
@@ -23,27 +25,38 @@ class Consents:
         return frozenset(row.scope.split()) if row is not None else None
 
     async def allow(self, user_id: str, client_id: str, scopes: frozenset[str], now: float) -> None:
-        """Add ``scopes`` to what the user allowed the client (a concurrent first consent that
-        wins the insert is merged into on the retry)."""
-        for _ in range(2):
+        """Add ``scopes`` to what the user allowed the client. Optimistic, so that concurrent
+        consents (two tabs) all count on every database: the row changes only if it still holds
+        what was read, and a lost race reads again."""
+        for _ in range(_ATTEMPTS):
+            async with self._s() as s:
+                row = await s.get(Consent, (user_id, client_id))
+                seen = row.scope if row is not None else None
+            merged = " ".join(sorted(set((seen or "").split()) | scopes))
             try:
                 async with self._s.begin() as s:
-                    row = await s.get(Consent, (user_id, client_id), with_for_update=True)
-                    if row is None:
+                    if seen is None:
                         s.add(
                             Consent(
-                                user_id=user_id,
-                                client_id=client_id,
-                                scope=" ".join(sorted(scopes)),
-                                granted_at=now,
+                                user_id=user_id, client_id=client_id, scope=merged, granted_at=now
                             )
                         )
-                    else:
-                        row.scope = " ".join(sorted(set(row.scope.split()) | scopes))
-                        row.granted_at = now
-                return
-            except IntegrityError:
-                continue
+                        return
+                    done = await s.execute(
+                        update(Consent)
+                        .where(
+                            Consent.user_id == user_id,
+                            Consent.client_id == client_id,
+                            Consent.scope == seen,
+                        )
+                        .values(scope=merged, granted_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+                    if done.rowcount == 1:
+                        return
+            except IntegrityError:  # another first consent was inserted meanwhile
+                pass
+        raise RuntimeError("consent could not be stored: too many concurrent changes")
 
     async def of_user(self, user_id: str) -> list[Consent]:
         q = select(Consent).where(Consent.user_id == user_id).order_by(Consent.granted_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from gatepass.storage.models import LoginSession, User
@@ -42,15 +42,18 @@ class SsoSessions:
         return (found[0], found[1]) if found is not None else None
 
     async def touch(self, sid: str, now: float, idle_ttl: int) -> None:
-        """Used now: the idle deadline moves (never past the absolute one)."""
+        """Used now: the idle deadline moves (never past the absolute one), in one statement."""
+        idle = now + idle_ttl
         async with self._s.begin() as s:
-            row = await s.get(LoginSession, sid)
-            if row is None or row.revoked_at is not None:
-                return
             await s.execute(
                 update(LoginSession)
                 .where(LoginSession.id == sid, LoginSession.revoked_at.is_(None))
-                .values(last_used_at=now, idle_expires_at=min(row.expires_at, now + idle_ttl))
+                .values(
+                    last_used_at=now,
+                    idle_expires_at=case(
+                        (LoginSession.expires_at < idle, LoginSession.expires_at), else_=idle
+                    ),
+                )
                 .execution_options(synchronize_session=False)
             )
 

@@ -10,6 +10,10 @@ checked again in full on every POST, beside the form's CSRF token and the ``Orig
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -23,6 +27,9 @@ from gatepass.server import pages
 from gatepass.server.deps import client_ip, user_agent
 from gatepass.server.routing import route
 from gatepass.server.scope_words import describe
+from gatepass.storage.db import UNAVAILABLE
+
+log = logging.getLogger("gatepass.server")
 
 LOGIN_ACTION = "/oauth/authorize/login"
 CONSENT_ACTION = "/oauth/authorize/consent"
@@ -49,11 +56,34 @@ async def authorize(svc: Services, request: Request) -> Response:
     browser = pages.Browser(svc, request)
     try:
         req = await authorization_request.parse(svc, pairs)
-        return browser.keep(await _proceed(svc, request, browser, req))
     except PageError as exc:
         return pages.error_page(svc, exc.description)
     except RedirectError as exc:
         return _redirect(exc.location(svc.settings.issuer))
+    return await _answer(svc, req, _proceed(svc, request, browser, req), browser)
+
+
+async def _answer(
+    svc: Services,
+    req: AuthorizationRequest,
+    step: Coroutine[Any, Any, Response],
+    browser: pages.Browser,
+) -> Response:
+    """The answer of a step of a request whose redirect URI is trusted: a refusal, or a
+    failure of the server, goes back to the client there (RFC 6749 §4.1.2.1:
+    ``temporarily_unavailable`` when the database cannot answer, ``server_error`` for anything
+    unexpected, whose details go only to the log)."""
+    try:
+        return browser.keep(await step)
+    except RedirectError as exc:
+        failed = exc
+    except UNAVAILABLE:
+        log.warning("database unavailable during an authorization request")
+        failed = req.fail("temporarily_unavailable", "Try again in a moment.")
+    except Exception:  # noqa: BLE001 - the client hears of it at its redirect URI
+        log.error("authorization request failed", exc_info=True)
+        failed = req.fail("server_error", "The server could not complete the request.")
+    return _redirect(failed.location(svc.settings.issuer))
 
 
 async def _proceed(
@@ -66,7 +96,8 @@ async def _proceed(
     consented: bool = False,
 ) -> Response:
     """The rest of the flow once the request is known good: login, consent, then a code.
-    ``signed_in``: the session the login form has just started (its password is fresh)."""
+    ``signed_in``: a session that needs no new password for this request (the login form has
+    just started it, or the consent form came straight from there)."""
     signed = signed_in or await sso.current(svc, request.cookies.get(sso.COOKIE))
     if signed is None or (signed_in is None and _must_log_in(svc, req, signed)):
         if "none" in req.prompt:
@@ -93,12 +124,10 @@ async def _proceed(
     return _redirect(req.location(svc.settings.issuer, code=code))
 
 
-def _must_log_in(
-    svc: Services, req: AuthorizationRequest, signed: sso.Signed, *, prompt: bool = True
-) -> bool:
-    """Whether the request wants a password although the user is signed in: ``prompt=login``
-    (when ``prompt``), or a sign-in older than ``max_age``."""
-    if prompt and "login" in req.prompt:
+def _must_log_in(svc: Services, req: AuthorizationRequest, signed: sso.Signed) -> bool:
+    """Whether the request wants a password although the user is signed in: ``prompt=login``,
+    or a sign-in older than ``max_age``."""
+    if "login" in req.prompt:
         return True
     if req.max_age is None:
         return False
@@ -225,12 +254,12 @@ async def login(svc: Services, request: Request) -> Response:
     previous = await sso.current(svc, request.cookies.get(sso.COOKIE))
     if previous is not None:  # this browser's earlier session is replaced, never reused
         await sso.end_one(svc, previous.session, reason="replaced")
-    try:
-        response = await _proceed(svc, request, browser, req, signed_in=sso.Signed(row, user))
-    except RedirectError as exc:
-        response = _redirect(exc.location(svc.settings.issuer))
+    signed = sso.Signed(row, user)
+    response = await _answer(
+        svc, req, _proceed(svc, request, browser, req, signed_in=signed), browser
+    )
     response.headers.append("set-cookie", _session_cookie(cookie))
-    return browser.keep(response)
+    return response
 
 
 async def consent(svc: Services, request: Request) -> Response:
@@ -256,15 +285,13 @@ async def consent(svc: Services, request: Request) -> Response:
         return pages.error_page(svc, "Choose Allow or Deny.")
     granted = scopes.for_subject(req.scope, signed.user.roles)
     await consents.allow(svc, signed.user.id, req.client, granted)
-    try:
-        return await _proceed(svc, request, browser, req, signed_in=signed, consented=True)
-    except RedirectError as exc:
-        return _redirect(exc.location(svc.settings.issuer))
+    step = _proceed(svc, request, browser, req, signed_in=signed, consented=True)
+    return await _answer(svc, req, step, browser)
 
 
 ROUTES = [
-    route("/oauth/authorize", authorize, ["GET", "POST"]),
-    route(LOGIN_ACTION, login, ["POST"]),
-    route(CONSENT_ACTION, consent, ["POST"]),
+    route("/oauth/authorize", pages.guard(authorize), ["GET", "POST"]),
+    route(LOGIN_ACTION, pages.guard(login), ["POST"]),
+    route(CONSENT_ACTION, pages.guard(consent), ["POST"]),
     route(pages.STYLESHEET, pages.css, ["GET"]),
 ]

@@ -22,7 +22,7 @@ from gatepass.oauth import redirect_uris, sso
 from gatepass.oauth.authorization_request import collect, with_query
 from gatepass.oauth.services import Services
 from gatepass.server import pages
-from gatepass.server.deps import client_ip, user_agent
+from gatepass.server.deps import client_ip
 from gatepass.server.routing import route
 from gatepass.storage.models import Client
 
@@ -129,7 +129,7 @@ async def logout(svc: Services, request: Request) -> Response:
     if signed is None:
         return _done(svc, uri, state)
     if claims is not None and await _names_session(svc, claims, signed):
-        await sso.end(svc, signed.session, ip=client_ip(request), user_agent=user_agent(request))
+        await sso.end(svc, signed.session, ip=client_ip(request))
         return _done(svc, uri, state)
     browser = pages.Browser(svc, request)
     params = {"client_id": client.id if client else None, "post_logout_redirect_uri": uri}
@@ -169,11 +169,11 @@ async def confirm(svc: Services, request: Request) -> Response:
         return pages.error_page(
             svc, "This page has expired or was opened in another browser.", status=403
         )
-    await sso.end(svc, signed.session, ip=client_ip(request), user_agent=user_agent(request))
+    await sso.end(svc, signed.session, ip=client_ip(request))
     return _done(svc, uri, state)
 
 
 ROUTES = [
-    route("/oauth/logout", logout, ["GET", "POST"]),
-    route(CONFIRM_ACTION, confirm, ["POST"]),
+    route("/oauth/logout", pages.guard(logout), ["GET", "POST"]),
+    route(CONFIRM_ACTION, pages.guard(confirm), ["POST"]),
 ]

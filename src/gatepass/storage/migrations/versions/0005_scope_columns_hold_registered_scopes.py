@@ -8,29 +8,28 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-01 23:30:00
 """
-
 import sqlalchemy as sa
 from alembic import op
 
 
-revision = "0005"
-down_revision = "0004"
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
-TABLES = ("login_sessions", "opaque_tokens")
+TABLES = ('login_sessions', 'opaque_tokens')
 
 
 def upgrade() -> None:
     # SQLite never enforces a VARCHAR length, and rebuilding login_sessions there (batch mode)
     # would drop the table under foreign_keys=ON, cascading to every refresh token: only
     # PostgreSQL's columns change.
-    if op.get_bind().dialect.name != "postgresql":
+    if op.get_bind().dialect.name != 'postgresql':
         return
     for table in TABLES:
         op.alter_column(
             table,
-            "scope",
+            'scope',
             existing_type=sa.String(length=1000),
             type_=sa.Text(),
             existing_nullable=False,
@@ -38,12 +37,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
+    if op.get_bind().dialect.name != 'postgresql':
         return
     for table in TABLES:
         op.alter_column(
             table,
-            "scope",
+            'scope',
             existing_type=sa.Text(),
             type_=sa.String(length=1000),
             existing_nullable=False,
