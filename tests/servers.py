@@ -29,6 +29,7 @@ SECRET = "test-master-secret-0123456789abcdef"
 UNDER_LOAD = {
     "LOG_LEVEL": "error",
     "LOGIN_ACCOUNT_THRESHOLD": "100000",
+    "LOGIN_ACCOUNT_CEILING": "100000",  # at least the threshold, or the settings refuse to load
     "LOGIN_IP_THRESHOLD": "100000",
 }
 
@@ -212,11 +213,54 @@ class PrivateRedis:
             self.proc.wait(timeout=10)
 
 
-def create_user(env: dict[str, str], name: str, password: str, *roles: str) -> None:
-    args = ["user", "create", name, "--password-stdin"]
+def create_user(
+    env: dict[str, str],
+    name: str,
+    password: str,
+    *roles: str,
+    email: str | None = None,
+    full_name: str | None = None,
+) -> str:
+    """Make a user with ``gatepass user create``; its id."""
+    import json
+
+    args = ["user", "create", name, "--password-stdin", "--json"]
     for r in roles:
         args += ["--role", r]
-    cli(env, *args, stdin=password + "\n")
+    if email is not None:
+        args += ["--email", email]
+    if full_name is not None:
+        args += ["--name", full_name]
+    user_id: str = json.loads(cli(env, *args, stdin=password + "\n"))["id"]
+    return user_id
+
+
+def create_oidc_client(
+    env: dict[str, str],
+    name: str,
+    *,
+    redirect_uri: str,
+    post_logout_redirect_uri: str | None = None,
+    first_party: bool = False,
+    public: bool = False,
+    grants: tuple[str, ...] = ("authorization_code", "refresh_token"),
+    extra: tuple[str, ...] = (),
+) -> dict[str, str | None]:
+    """A client for the authorization code flow (DESIGN "OpenID Connect"), made with
+    ``gatepass client create``: ``{"client_id", "client_secret"}`` (the secret None if public)."""
+    import json
+
+    args = ["client", "create", name, "--redirect-uri", redirect_uri, "--json", *extra]
+    for g in grants:
+        args += ["--grant", g]
+    if post_logout_redirect_uri is not None:
+        args += ["--post-logout-redirect-uri", post_logout_redirect_uri]
+    if first_party:
+        args.append("--first-party")
+    if public:
+        args.append("--public")
+    out: dict[str, str | None] = json.loads(cli(env, *args))
+    return out
 
 
 class TcpRelay:

@@ -80,3 +80,4 @@ def for_subject(granted: frozenset[str], roles: Iterable[str]) -> frozenset[str]
     if ADMIN_SCOPE in granted and ADMIN_ROLE not in roles:
         return granted - {ADMIN_SCOPE}
     return granted
+
