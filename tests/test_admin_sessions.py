@@ -178,6 +178,7 @@ def test_cli_sessions_list_revoke_and_purge(
         "opaque_tokens",
         "denylist",
         "alert_outbox",
+        "dpop_proofs_seen",
         "login_throttle",
         "security_events",
         "authorization_codes",

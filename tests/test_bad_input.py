@@ -107,7 +107,17 @@ def site_on_each_db(make_harness: Callable[..., Harness], database_url: str) -> 
 
 # -- helpers --------------------------------------------------------------------------------------
 # the hosted pages for browsers answer with an HTML error page (role="alert"), not JSON
-HOSTED_PAGES = ("/oauth/authorize", "/oauth/logout")
+HOSTED_PAGES = ("/oauth/authorize", "/oauth/logout", "/account", "/console")
+# the signed-in pages: without a session they send the browser to sign in, whatever the request
+SIGNED_IN_PAGES = ("/account/", "/console")
+
+
+def sent_to_sign_in(r: httpx.Response) -> bool:
+    return (
+        r.request.url.path.startswith(SIGNED_IN_PAGES)
+        and r.status_code == 303
+        and r.headers.get("location", "").partition("?")[0] == "/account/login"
+    )
 
 
 def assert_clean_error(
@@ -241,7 +251,9 @@ def test_huge_header_values_on_every_endpoint(site: Site) -> None:
                 {"Authorization": "Basic " + huge},
                 {"User-Agent": huge, "X-Junk": huge, "Cookie": "gp=" + huge, "Origin": huge},
             ):
-                r = site.client.request(method, concrete(path), headers=headers)
+                r = site.client.request(
+                    method, concrete(path), headers=headers, follow_redirects=False
+                )
                 assert r.status_code < 500, (method, path, r.status_code)
                 if r.status_code >= 400:
                     assert_clean_error(site, r)
@@ -268,8 +280,11 @@ def test_odd_path_parameters_on_every_endpoint(site_on_each_db: Site) -> None:
     for value in ("%00", "a%00b", "%ED%A0%80", "%ff", "%2e%2e%2f%2e%2e", "x" * 5_000, "%0d%0a"):
         for path, methods in with_params:
             for method in methods:
-                r = site.client.request(method, concrete(path, value), headers=site.bearer())
-                assert_clean_error(site, r)
+                r = site.client.request(
+                    method, concrete(path, value), headers=site.bearer(), follow_redirects=False
+                )
+                if not sent_to_sign_in(r):
+                    assert_clean_error(site, r)
 
 
 # -- /admin/events query parameters ---------------------------------------------------------------
