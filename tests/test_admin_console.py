@@ -464,6 +464,15 @@ def test_keys_are_listed_without_private_material_and_url_keys_rotate(gp: Harnes
     assert r.status_code == 400
     (event, _) = _events(gp, admin, type="admin.keys_rotated")
     assert event["details"]["keys"] == "url" and event["details"]["by_username"] == "alice"
+    # a token-key rotation names each ring it rotated, as text the console shows as it is
+    r = gp.client.post("/admin/keys/rotate", headers=gp.bearer(admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    event = _events(gp, admin, type="admin.keys_rotated")[0]  # newest first
+    assert event["details"]["keys"] == "token" and event["details"]["purpose"] == "all"
+    assert event["details"]["active"] == (
+        f"access {body['active']}, id_token {body['id_token_active']}"
+    )
 
 
 # -- events --------------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ async def rotate_token_keys(
     active: dict[str, str] = {}
     for manager in managers_for((svc.keys, svc.id_keys), purpose):
         active[manager.purpose] = (await manager.rotate(revoke_old=revoke_old)).active().kid
-    details = {"keys": TOKEN, "purpose": purpose, "revoke_old": revoke_old, "active": active}
+    # flat values, as every event detail is shown (the console prints each detail as text)
+    shown = ", ".join(f"{ring} {kid}" for ring, kid in active.items())
+    details = {"keys": TOKEN, "purpose": purpose, "revoke_old": revoke_old, "active": shown}
     await admin_audit.record(svc, admin, admin_audit.KEYS_ROTATED, details=details)
     return active
 
