@@ -80,6 +80,11 @@ class PostgresTokenRows:
         )
         return cls(pool)
 
+    @property
+    def pool(self) -> Any:
+        """The pool (the code flow's statements share it: ``storage/code_rows/postgresql.py``)."""
+        return self._pool
+
     async def add_opaque(self, row: OpaqueRow) -> None:
         values = opaque_values(row)
         values[9], values[10] = float(values[9]), float(values[10])  # issued_at, expires_at

@@ -92,15 +92,15 @@ class SqliteTokenRows:
         await self._add_opaque(opaque_values(row))
 
     async def _insert_opaque(self, rows: list[list[Any]]) -> list[None]:
-        await self._write(lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, rows))
+        await self.write(lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, rows))
         return [None] * len(rows)
 
     async def opaque(self, digest: str) -> OpaqueRow | None:
-        found = await self._read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
+        found = await self.read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
         return opaque_row(found) if found is not None else None
 
     async def refresh(self, digest: str) -> RefreshFound | None:
-        found = await self._read(lambda db: db.execute(_SQLITE_REFRESH, (digest,)).fetchone())
+        found = await self.read(lambda db: db.execute(_SQLITE_REFRESH, (digest,)).fetchone())
         return refresh_found(found) if found is not None else None
 
     async def rotate(self, step: RotationStep) -> Rotation:
@@ -119,7 +119,7 @@ class SqliteTokenRows:
             )
             return Rotation.ROTATED
 
-        return await self._write(run)
+        return await self.write(run)
 
     async def close(self) -> None:
         await self._add_opaque.drain()
@@ -128,11 +128,13 @@ class SqliteTokenRows:
         await asyncio.to_thread(self._checkpointer.join)
         self._db.close()
 
-    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """``query`` on this connection (the code flow's statements share it too,
+        ``storage/code_rows/sqlite.py``)."""
         # a read in WAL mode takes no lock a writer holds; busy only in rare moments (recovery)
         return await _when_free(functools.partial(query, self._db))
 
-    async def _write(self, step: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, step: Callable[[sqlite3.Connection], T]) -> T:
         """``step`` in one write transaction: committed if it returns, rolled back if it raises.
 
         No ``await`` between BEGIN and COMMIT: nothing else on this loop runs in between."""
@@ -153,7 +155,7 @@ class SqliteTokenRows:
 
         A PASSIVE checkpoint never finishes while writers keep appending, and the WAL only
         starts over after one that did; a RESTART holds off writers while it runs (the loop
-        meets a busy database and backs off without blocking, ``_write``). So: PASSIVE for the
+        meets a busy database and backs off without blocking, ``write``). So: PASSIVE for the
         bulk, then RESTART for the few frames written meanwhile."""
         db = _connect(self._path, timeout=CHECKPOINT_LOCK_WAIT)
         try:
