@@ -367,3 +367,32 @@ def test_postgresql_a_statement_is_one_round_trip(make_settings, pg_url) -> None
         assert "opaque_tokens" in seen[0] and "refresh_tokens" in seen[1]
 
     run(make_settings, pg_url, body)
+
+
+def test_sqlite_opening_waits_out_a_lock_held_at_that_moment(make_settings) -> None:
+    """Another process holds the database for a moment (its own start, as ``serve --workers 2``
+    starts two at once): opening the connection waits for it, as SQLAlchemy's do, instead of
+    failing with "database is locked"; then a locked database is backed off from as before."""
+    from gatepass.storage.token_rows.sqlite import SqliteTokenRows
+
+    settings = make_settings()
+
+    async def migrate() -> None:
+        await (await open_services(settings)).close()
+
+    asyncio.run(migrate())
+    holder = sqlite3.connect(settings.sqlite_path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    threading.Timer(0.3, holder.close).start()
+
+    async def open_rows() -> None:
+        rows = SqliteTokenRows(settings.sqlite_path)
+        try:
+            await rows.add_opaque(opaque_row("f" * 64))
+            assert await rows.opaque("f" * 64) is not None
+        finally:
+            await rows.close()
+
+    asyncio.run(open_rows())

@@ -175,9 +175,13 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGM
 
 
 def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    """A connection whose statements wait ``timeout`` seconds for a lock. Its pragmas wait up to
+    ``BUSY_TIMEOUT`` (at start-up, off the request path): another process may hold the database
+    for a moment then (``serve --workers 2`` starts two at once), as SQLAlchemy's do."""
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
     for pragma in SQLITE_PRAGMAS:
         db.execute(pragma)
+    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
 
 
