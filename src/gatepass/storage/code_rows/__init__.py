@@ -1,7 +1,7 @@
 """The statements of the authorization code flow, on the database driver directly.
 
 A silent re-authorization (``/oauth/authorize`` with a live session cookie, then the code
-exchanged at the token endpoint) ran nine SQLAlchemy statements and four commits: finding the
+exchanged at the token endpoint) ran eight SQLAlchemy statements and four commits: finding the
 SSO session by its cookie, storing the code; then reading the code, the user and the SSO session
 apart, redeeming the code, starting the login and writing its id into the code (each its own
 commit). Through async sessions those cost more CPU than everything else in the flow
