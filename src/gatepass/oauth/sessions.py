@@ -7,21 +7,25 @@ Framework-free: the HTTP side (cookie, origin checks) is ``server/routes/auth.py
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gatepass.core import opaque
 from gatepass.core.access_token import AccessClaims
 from gatepass.core.passwords import WeakPassword
 from gatepass.core.user_agent import parse as parse_user_agent
-from gatepass.errors import InvalidRequest, NotFound
+from gatepass.errors import InvalidClient, InvalidRequest, NotFound, UnauthorizedClient
 from gatepass.oauth import scopes
+from gatepass.oauth.authorization_code import code_grant
+from gatepass.oauth.dpop import token_binding
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.issuance import TokenResponse, start_login
 from gatepass.oauth.password_login import authenticate_user, record_sign_in
 from gatepass.oauth.refresh import refresh_grant
 from gatepass.oauth.revocation import end_login, end_user_logins
 from gatepass.oauth.services import Services
-from gatepass.storage.models import LoginSession
+from gatepass.oauth.token_endpoint import allowed_scopes
+from gatepass.storage.models import Client, LoginSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +65,49 @@ async def login(
     return response
 
 
+async def code_login(svc: Services, form: Mapping[str, str], caller: Caller) -> TokenResponse:
+    """A login from an authorization code of a public client (the hosted login page, then the
+    app's own page): the code grant of ``/oauth/token`` with every check it makes (PKCE S256,
+    redirect URI, one use, a replay revokes), answered like :func:`login`. A confidential client
+    is refused: it redeems its codes at ``/oauth/token``, with its secret."""
+    client_id = form.get("client_id") or ""
+    client = await svc.clients.cached(client_id) if len(client_id) <= 64 else None
+    if client is None:
+        raise InvalidClient("Unknown client.")
+    if not client.public:
+        raise UnauthorizedClient(
+            "A confidential client redeems its codes at /oauth/token, with its secret."
+        )
+    if "authorization_code" not in (client.grants or ()):
+        raise UnauthorizedClient("This client may not use the authorization_code grant.")
+    jkt = await token_binding(svc, client, None)  # a client that requires DPoP is refused
+    response = await code_grant(
+        svc,
+        client,
+        form,
+        allowed=allowed_scopes(svc, client),
+        ip=caller.ip,
+        user_agent=caller.user_agent,
+        jkt=jkt,
+    )
+    svc.metrics.tokens_issued.labels("session").inc()
+    return response
+
+
+async def _cookie_client(svc: Services, client_id: str) -> Client | None:
+    """The client of a login whose refresh token came in the cookie, when it may refresh there:
+    a public client with the code and refresh grants (``/auth/login`` with a code is the only
+    way such a login gets a cookie)."""
+    client = await svc.clients.cached(client_id) if len(client_id) <= 64 else None
+    if client is None or not client.public:
+        return None
+    if not {"authorization_code", "refresh_token"} <= set(client.grants or ()):
+        return None
+    return client
+
+
 async def refresh(svc: Services, token: str | None, caller: Caller) -> TokenResponse:
+    """The cookie names no client: the built-in one, or the login's own public client."""
     response = await refresh_grant(
         svc,
         token,
@@ -69,6 +115,7 @@ async def refresh(svc: Services, token: str | None, caller: Caller) -> TokenResp
         scope=None,
         ip=caller.ip,
         user_agent=caller.user_agent,
+        cookie_client=lambda cid: _cookie_client(svc, cid),
     )
     svc.metrics.tokens_issued.labels("session_refresh").inc()
     return response

@@ -8,6 +8,10 @@ requests beyond SameSite: an ``Origin`` must be the issuer's own or one of
 ``GATEPASS_ALLOWED_ORIGINS``, and the custom header ``X-Requested-With`` must be present (a
 cross-site form or image cannot send it, and a cross-origin script cannot without a CORS
 preflight that only allowed origins pass).
+
+``POST /auth/login`` takes one of two bodies: a password (``username``, ``password``), or an
+authorization code of a public client (``code``, ``code_verifier``, ``redirect_uri``,
+``client_id``) that the app's page received from the hosted login page; the answer is the same.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, ClassVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gatepass.errors import GatepassError
+from gatepass.errors import GatepassError, InvalidRequest
 from gatepass.oauth import sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
@@ -28,6 +32,8 @@ from gatepass.server.refresh_cookie import refresh_cookie
 from gatepass.server.routing import route
 
 CSRF_HEADER = "x-requested-with"
+PASSWORD_FIELDS = ("username", "password")
+CODE_FIELDS = ("code", "code_verifier", "redirect_uri", "client_id")
 
 
 class CrossSiteRequest(GatepassError):
@@ -81,6 +87,15 @@ def _cleared(response: Response, svc: Services) -> Response:
 async def login(svc: Services, request: Request) -> Response:
     guard(request, svc)
     data = await read_json_object(request)
+    with_password = any(name in data for name in PASSWORD_FIELDS)
+    with_code = any(name in data for name in CODE_FIELDS)
+    if with_password == with_code:
+        raise InvalidRequest(
+            "Send either username and password, or code, code_verifier, redirect_uri and client_id."
+        )
+    if with_code:
+        form = {name: text_field(data, name, max_len=2000) or "" for name in CODE_FIELDS}
+        return _tokens(await sessions.code_login(svc, form, _caller(request)), svc)
     username = text_field(data, "username", max_len=150) or ""
     password = text_field(data, "password", max_len=1024) or ""
     scope = text_field(data, "scope", required=False, max_len=2000)
