@@ -13,7 +13,7 @@ from starlette.responses import Response
 from conftest import PASSWORD, Harness
 from gatepass.oauth import sso
 from gatepass.server import console
-from hosted import Browser, form
+from hosted import Browser, form, make_client, query
 
 
 def signed_in(h: Harness, username: str = "bob", next_: str | None = None) -> tuple[Browser, Any]:
@@ -233,3 +233,25 @@ def test_a_confirmed_action_shows_its_page_then_acts_only_with_its_token(gp: Har
     done = call("POST", f"csrf_token={token}".encode())
     assert done.status_code == 303 and done.headers["location"] == "/things/t1?done=zapped"
     assert acted == ["t1"]
+
+
+def test_a_sign_in_token_of_one_login_form_is_refused_by_the_other(gp: Harness) -> None:
+    """The hosted login of the authorization flow and the account sign-in page bind their CSRF
+    tokens to the same browser cookie: each form has its own purpose."""
+    cid = make_client(gp, first_party=True)
+    b = Browser(gp)
+    account_action, account = form(b.get("/account/login").text)
+    authorize_action, authorize = form(b.authorize(cid).text)
+    assert account_action == "/account/login" and authorize_action == "/oauth/authorize/login"
+    assert account["csrf_token"] != authorize["csrf_token"]
+    credentials = {"username": "bob", "password": PASSWORD}
+    swapped = {**authorize, **credentials, "csrf_token": account["csrf_token"]}
+    assert b.post(authorize_action, swapped).status_code == 403
+    swapped = {**account, **credentials, "csrf_token": authorize["csrf_token"]}
+    assert b.post(account_action, swapped).status_code == 403
+    assert sso.COOKIE not in b.jar
+    # each with its own token signs in
+    assert b.post(account_action, {**account, **credentials}).status_code == 303
+    assert sso.COOKIE in b.jar
+    r = b.post(authorize_action, {**authorize, **credentials})
+    assert r.status_code == 302 and "code" in query(r.headers["location"])

@@ -1,7 +1,7 @@
 """The hosted login form's password check and the single sign-on session it starts, shared by
 the authorization flow's login page (``routes/authorize.py``) and the console's sign-in page
 (``routes/console_login.py``): the same throttle, the same words for every refusal, the same
-session cookie."""
+session cookie; each form with its own CSRF purpose."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from gatepass.storage.models import User
 
 MISSING = "Enter your username and password."
 WRONG = "The username or password is not right."
+# the CSRF purposes of the two sign-in forms, whose tokens are bound to the same browser cookie
+# (``pages.Browser``): distinct, so that a token of one form is refused by the other
+AUTHORIZE_PURPOSE = "login authorize"  # the authorization flow's (routes/authorize.py)
+ACCOUNT_PURPOSE = "login account"  # the account pages' and console's (routes/console_login.py)
 
 
 @dataclass(frozen=True, slots=True)
