@@ -5,7 +5,8 @@ Signing in on the login page starts a new session every time, with a new random 
 ``login_sessions`` row of kind ``sso`` of the built-in client, found by the SHA-256 digest of
 its cookie, so it is listed, and ended, with the user's other logins (``/auth/sessions``,
 logout-all, password change, admin revoke). Ending it through RP-initiated logout also ends
-every login started from it, except those with ``offline_access``.
+every login started from it, except those with ``offline_access``; a new sign-in of the same
+user in the same browser takes those logins over (:func:`replace`).
 """
 
 from __future__ import annotations
@@ -76,9 +77,17 @@ async def touch(svc: Services, session: LoginSession) -> None:
     await svc.sso.touch(session.id, now, svc.settings.sso_idle_ttl)
 
 
-async def end_one(svc: Services, session: LoginSession, *, reason: str) -> bool:
-    """End this session only (a new sign-in in the same browser replaces it)."""
-    return await end_login(svc, session, reason=reason)
+async def replace(svc: Services, previous: LoginSession, new: LoginSession) -> bool:
+    """A new sign-in in the same browser (``prompt=login``, ``max_age``, the sign-in page
+    again) ends the session it replaces, and only that one. When the same user signed in
+    again, the logins started from the old session now hang from the new one (the same browser
+    and person): RP-initiated logout of the new session ends them, as it would have ended them
+    from the old. Another user's stay with the ended session: signing out of one account never
+    ends another's. True when this call ended ``previous``."""
+    ended = await end_login(svc, previous, reason="replaced")
+    if ended and previous.user_id == new.user_id:
+        await svc.sso.adopt(previous.id, new.id)
+    return ended
 
 
 async def end(

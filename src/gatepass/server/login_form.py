@@ -64,13 +64,14 @@ async def start_session(
     svc: Services, request: Request, user: User, *, client_id: str
 ) -> tuple[sso.Signed, str]:
     """A new SSO session for ``user`` (its ``sign_in`` event names ``client_id``), replacing
-    the one this browser had, never reusing it: the session and its cookie header."""
+    the one this browser had, never reusing it (``sso.replace``: the same user's logins
+    started from the old one move to it): the session and its cookie header."""
     ip, agent = client_ip(request), user_agent(request)
     cookie, row = await sso.sign_in(svc, user, ip=ip, user_agent=agent)
     await record_sign_in(svc, user, client_id=client_id, sid=row.id, ip=ip, user_agent=agent)
     previous = await sso.current(svc, request.cookies.get(sso.COOKIE))
     if previous is not None:
-        await sso.end_one(svc, previous.session, reason="replaced")
+        await sso.replace(svc, previous.session, row)
     return sso.Signed(row, user), session_cookie(cookie)
 
 
