@@ -257,3 +257,50 @@ def test_another_user_signing_in_in_the_browser_does_not_take_over_the_logins(
     b.post(action, fields)
     assert row(gp, new.id).revoked_at is not None and row(gp, bobs).revoked_at is None
     assert gp.client.get("/api/profile", headers=gp.bearer(bobs_token)).status_code == 200
+
+
+def _logout_events(h: Harness) -> list[Any]:
+    return list(h.run(h.svc.events.newest, limit=50, type_="logout"))
+
+
+def test_rp_initiated_logout_is_a_logout_event_in_the_activity_and_the_console(
+    gp: Harness, hint_checker: dict[str, dict[str, Any]]
+) -> None:
+    cid = make_client(gp, first_party=True)
+    b, sso = signed_in(gp, cid)
+    child_login(gp, sso.id, sso.user_id, "openid")
+    action, fields = form(b.get("/oauth/logout", params={"client_id": cid}).text)
+    assert _logout_events(gp) == []  # asking is not signing out
+    b.post(action, fields, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0"})
+    (event,) = _logout_events(gp)
+    assert (event.user_id, event.username, event.client_id, event.sid) == (
+        sso.user_id,
+        "bob",
+        cid,
+        sso.id,
+    )
+    assert event.details == {"rp_initiated": True, "id_token_hint": False, "sessions": 2}
+    assert event.ip == "203.0.113.7" and "Firefox" in (event.user_agent or "")
+    # without a session there is nothing to end, and nothing to record
+    b.get("/oauth/logout", params={"client_id": cid})
+    assert len(_logout_events(gp)) == 1
+
+    # with a hint for the session: at once, and said so
+    b, sso = signed_in(gp, cid)
+    hint_checker["good"] = {"sub": sso.user_id, "sid": sso.id, "aud": cid}
+    b.get("/oauth/logout", params={"id_token_hint": "good"})
+    newest = _logout_events(gp)[0]
+    assert newest.sid == sso.id and newest.client_id == cid
+    assert newest.details == {"rp_initiated": True, "id_token_hint": True, "sessions": 1}
+
+    # the account's activity says it in words; the console lists it with the user's name
+    me = Browser(gp)
+    assert me.log_in(me.get("/account/login")).status_code == 303
+    activity = me.get("/account/activity")
+    assert activity.text.count("You signed out through an app.") == 2
+    admin = Browser(gp)
+    assert admin.log_in(admin.get("/account/login"), "alice").status_code == 303
+    page = admin.get("/console/events", params={"type": "logout"})
+    assert page.text.count("<code>logout</code>") == 2
+    assert page.text.count(f'<td data-label="To whom">bob<br>client <code>{cid}</code>') == 2
+    assert "rp_initiated: True" in page.text

@@ -23,6 +23,7 @@ from gatepass.storage.models import LoginSession, User
 COOKIE = "__Host-gp_session"
 AMR_PASSWORD = "pwd"  # RFC 8176
 OFFLINE_ACCESS = "offline_access"
+LOGOUT_EVENT = "logout"  # RP-initiated logout (rp_logout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +100,40 @@ async def end(
 ) -> int:
     """End the session and every login started from it but ``offline_access`` ones (their
     access tokens through the denylist, as every revocation); how many logins ended."""
-    # no security event, as for /auth/logout: signing out is the user's own everyday act
+    # no security event here, as for /auth/logout: signing out on our own pages is the user's
+    # everyday act; an app's request to sign out records one (rp_logout)
     ended = int(await end_login(svc, session, reason=reason, ip=ip))
     for child in await svc.sso.children(session.id):
         if OFFLINE_ACCESS in child.scope.split():
             continue
         ended += int(await end_login(svc, child, reason=reason, ip=ip))
+    return ended
+
+
+async def rp_logout(
+    svc: Services,
+    signed: Signed,
+    *,
+    client_id: str | None,
+    hinted: bool,
+    ip: str | None,
+    user_agent: str | None,
+) -> int:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): :func:`end`, and a
+    ``logout`` event (an app asked for it, unlike a sign-out on our own pages) naming the app
+    (``client_id``, None when none was named), whether an ID-token hint named this session
+    (``hinted``: no confirmation asked) and how many logins ended."""
+    ended = await end(svc, signed.session, ip=ip)
+    if ended:
+        await svc.events.record(
+            LOGOUT_EVENT,
+            now=svc.clock.now(),
+            user_id=signed.user.id,
+            username=signed.user.username,
+            client_id=client_id,
+            sid=signed.session.id,
+            ip=ip,
+            user_agent=(user_agent or "")[:512] or None,
+            details={"rp_initiated": True, "id_token_hint": hinted, "sessions": ended},
+        )
     return ended
