@@ -172,10 +172,18 @@ async def end_session(svc: Services, claims: AccessClaims, sid: str, caller: Cal
 
 
 async def force_logout(
-    svc: Services, user_id: str, *, by: str, caller: Caller | None = None
+    svc: Services,
+    user_id: str,
+    *,
+    by: str,
+    by_username: str | None = None,
+    caller: Caller | None = None,
 ) -> int:
-    """An administrator (or the CLI) ends every login of a user at once."""
-    if len(user_id) > 64 or await svc.users.by_id(user_id) is None:
+    """An administrator (or the CLI) ends every login of a user at once. The ``forced_logout``
+    event names the user and who did it (``by``, ``by_username``) as the ``admin.*`` events do
+    (``oauth/admin_audit.py``)."""
+    user = await svc.users.by_id(user_id) if len(user_id) <= 64 else None
+    if user is None:
         raise NotFound("No such user.")
     rows = await end_user_logins(
         svc,
@@ -184,17 +192,26 @@ async def force_logout(
         event="forced_logout",
         ip=caller.ip if caller else None,
         user_agent=caller.user_agent if caller else None,
-        details={"by": by},
+        details={"by": by, "by_username": by_username},
+        username=user.username,
     )
     return len(rows)
 
 
-async def force_end_session(svc: Services, sid: str, *, by: str) -> bool:
+async def force_end_session(
+    svc: Services, sid: str, *, by: str, by_username: str | None = None
+) -> bool:
     row = await svc.logins.get(sid) if len(sid) <= 64 else None
     if row is None:
         raise NotFound("No such session.")
+    user = await svc.users.by_id(row.user_id)
     return await end_login(
-        svc, row, reason="forced_logout", event="forced_logout", details={"by": by}
+        svc,
+        row,
+        reason="forced_logout",
+        event="forced_logout",
+        details={"by": by, "by_username": by_username},
+        username=user.username if user else None,
     )
 
 
