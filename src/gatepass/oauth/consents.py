@@ -28,10 +28,6 @@ async def allow(svc: Services, user_id: str, client: Client, scope: Iterable[str
     await svc.consents.allow(user_id, client.id, frozenset(scope), svc.clock.now())
 
 
-async def of_caller(svc: Services, claims: AccessClaims) -> list[dict[str, object]]:
-    return [await _view(svc, row) for row in await svc.consents.of_user(claims.sub)]
-
-
 async def page_of_caller(
     svc: Services, claims: AccessClaims, *, limit: int, after: str | None
 ) -> tuple[list[dict[str, object]], str | None]:

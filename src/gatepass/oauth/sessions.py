@@ -96,11 +96,6 @@ async def logout_all(svc: Services, claims: AccessClaims, caller: Caller) -> int
     return len(rows)
 
 
-async def sessions_of(svc: Services, claims: AccessClaims) -> list[dict[str, object]]:
-    rows = await svc.logins.of_user(claims.sub, active_at=svc.clock.now())
-    return [describe(r, current=claims.sid) for r in rows]
-
-
 async def sessions_page(
     svc: Services,
     claims: AccessClaims,

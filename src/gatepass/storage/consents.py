@@ -63,11 +63,6 @@ class Consents:
                 pass
         raise RuntimeError("consent could not be stored: too many concurrent changes")
 
-    async def of_user(self, user_id: str) -> list[Consent]:
-        q = select(Consent).where(Consent.user_id == user_id).order_by(Consent.granted_at)
-        async with self._s() as s:
-            return list((await s.execute(q)).scalars())
-
     async def page_of_user(
         self, user_id: str, *, limit: int, after: tuple[float, str] | None = None
     ) -> list[Consent]:
