@@ -141,7 +141,7 @@ async def open_services(
         consents=Consents(sessions),
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
-        events=Events(sessions, Outbox(sessions, Routes.from_settings(settings))),
+        events=Events(sessions, Outbox(sessions, Routes.from_settings(settings)), token_rows),
         throttle=SqlThrottle(sessions),
         passwords=Passwords(
             memory_kib=settings.argon2_memory_kib,

@@ -15,7 +15,7 @@ from gatepass.core.access_token import AccessClaims
 from gatepass.core.passwords import WeakPassword
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidClient, InvalidRequest, NotFound, UnauthorizedClient
-from gatepass.oauth import scopes
+from gatepass.oauth import paging, scopes
 from gatepass.oauth.authorization_code import code_grant
 from gatepass.oauth.dpop import token_binding
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
@@ -143,9 +143,40 @@ async def logout_all(svc: Services, claims: AccessClaims, caller: Caller) -> int
     return len(rows)
 
 
-async def sessions_of(svc: Services, claims: AccessClaims) -> list[dict[str, object]]:
-    rows = await svc.logins.of_user(claims.sub, active_at=svc.clock.now())
-    return [describe(r, current=claims.sid) for r in rows]
+async def sessions_page(
+    svc: Services,
+    claims: AccessClaims,
+    *,
+    limit: int,
+    after: str | None,
+    newest_first: bool = False,
+    current_apart: bool = False,
+) -> tuple[list[dict[str, object]], str | None]:
+    """A page of the user's live logins by start time (oldest first, or newest), and the
+    cursor of the next; ``current_apart`` leaves the caller's own login out of every page (a
+    page that shows it on its own: :func:`own_session`)."""
+    rows = await svc.logins.page_of_user(
+        claims.sub,
+        active_at=svc.clock.now(),
+        limit=limit + 1,
+        after=paging.position(after),
+        descending=newest_first,
+        leave_out=claims.sid if current_apart else None,
+    )
+    page, next_cursor = paging.split(rows, limit, lambda r: (r.created_at, r.id))
+    return [describe(r, current=claims.sid) for r in page], next_cursor
+
+
+async def own_session(svc: Services, claims: AccessClaims, sid: str) -> dict[str, object] | None:
+    """One live login of the caller's, as listed; None for any other (unknown, ended, or
+    another user's: the same answer)."""
+    row = await svc.logins.get(sid) if sid and len(sid) <= 64 else None
+    now = svc.clock.now()
+    if row is None or row.user_id != claims.sub or row.revoked_at is not None:
+        return None
+    if row.expires_at <= now or row.idle_expires_at <= now:
+        return None
+    return describe(row, current=claims.sid)
 
 
 def describe(row: LoginSession, *, current: str | None = None) -> dict[str, object]:

@@ -16,18 +16,20 @@ authorization code of a public client (``code``, ``code_verifier``, ``redirect_u
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gatepass.core.cursor import MAX_CURSOR
 from gatepass.errors import GatepassError, InvalidRequest
-from gatepass.oauth import sessions
+from gatepass.oauth import paging, sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.query import QueryParams
 from gatepass.server.refresh_cookie import refresh_cookie
 from gatepass.server.routing import route
 
@@ -128,8 +130,14 @@ async def logout_all(svc: Services, request: Request) -> Response:
 
 async def list_sessions(svc: Services, request: Request) -> Response:
     claims = await bearer(svc, request)
-    items: list[Any] = await sessions.sessions_of(svc, claims)
-    return JSONResponse({"sessions": items}, headers=NO_STORE)
+    query = QueryParams(request)
+    items, next_cursor = await sessions.sessions_page(
+        svc,
+        claims,
+        limit=query.integer("limit", paging.DEFAULT_LIMIT, low=1, high=paging.MAX_LIMIT),
+        after=query.text("cursor", max_len=MAX_CURSOR),
+    )
+    return JSONResponse({"sessions": items, "next": next_cursor}, headers=NO_STORE)
 
 
 async def end_session(svc: Services, request: Request) -> Response:

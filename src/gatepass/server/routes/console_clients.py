@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_clients, sso
+from gatepass.oauth import admin_clients, paging, sso
 from gatepass.oauth.clients import GRANTS, TOKEN_FORMATS
 from gatepass.oauth.services import Services
 from gatepass.server import admin_pages, console
@@ -33,7 +33,13 @@ def _purpose(action: str, client_id: str) -> str:
 
 
 async def list_clients(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    shown, next_cursor = admin_pages.page_of(await svc.clients.list(), request)
+    shown, next_cursor = paging.split(
+        await svc.clients.page(
+            limit=admin_pages.PAGE_SIZE + 1, after=admin_pages.position_of(request)
+        ),
+        admin_pages.PAGE_SIZE,
+        lambda c: (c.created_at, c.id),
+    )
     return render(
         svc,
         request,

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest
-from gatepass.oauth import admin_users, sso
+from gatepass.oauth import admin_users, paging, sso
 from gatepass.oauth.services import Services
 from gatepass.server import admin_pages, console
 from gatepass.server.admin_pages import HOME, acting, admin_only, render, utc, words
@@ -102,8 +102,13 @@ async def _show(
     status: int = 200,
 ) -> Response:
     user = await admin_users.find(svc, request.path_params["user_id"])
-    rows = await svc.logins.of_user(user.id, active_at=svc.clock.now())
-    shown, next_cursor = admin_pages.page_of(rows, request)
+    rows = await svc.logins.page_of_user(
+        user.id,
+        active_at=svc.clock.now(),
+        limit=admin_pages.PAGE_SIZE + 1,
+        after=admin_pages.position_of(request),
+    )
+    shown, next_cursor = paging.split(rows, admin_pages.PAGE_SIZE, lambda r: (r.created_at, r.id))
     sessions = []
     for r in shown:
         agent = parse_user_agent(r.user_agent)

@@ -128,6 +128,11 @@ class SqliteTokenRows:
         await asyncio.to_thread(self._checkpointer.join)
         self._db.close()
 
+    async def write(self, step: Callable[[sqlite3.Connection], T]) -> T:
+        """``step`` in one write transaction on this connection, on the event loop (:meth:`_write`):
+        for another hot write than the four (``storage/events.py``)."""
+        return await self._write(step)
+
     async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         # a read in WAL mode takes no lock a writer holds; busy only in rare moments (recovery)
         return await _when_free(functools.partial(query, self._db))
