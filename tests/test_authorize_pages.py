@@ -231,7 +231,10 @@ def test_consents_are_listed_and_withdrawn(gp: Harness) -> None:
     gone = gp.client.delete(f"/auth/consents/{cid}", headers=gp.bearer(token))
     assert gone.status_code == 204
     assert gp.client.delete(f"/auth/consents/{cid}", headers=gp.bearer(token)).status_code == 404
-    assert gp.client.get("/auth/consents", headers=gp.bearer(token)).json() == {"consents": []}
+    assert gp.client.get("/auth/consents", headers=gp.bearer(token)).json() == {
+        "consents": [],
+        "next": None,
+    }
     r = b.authorize(cid, scope="openid", prompt="none")
     assert query(r.headers["location"])["error"] == "consent_required"
 

@@ -753,10 +753,22 @@ def test_userinfo_bad_credentials(site: Site) -> None:
     assert_clean_error(site, r, (400, 401, 403))  # bob's token has no openid scope
 
 
-def test_userinfo_ignores_query_and_body(site: Site) -> None:
-    """A token in the query or the body is not looked at (RFC 6750 §2.3 is not supported, and
-    §2.2's form body is not needed): the answer is the same 401 as without it."""
+def test_userinfo_ignores_the_query_and_reads_a_form_body_with_care(site: Site) -> None:
+    """A token in the query is not looked at (RFC 6750 §2.3 is not supported): the answer is the
+    same 401 as without it. A form-encoded POST body is read for ``access_token`` (§2.2): a
+    malformed one, or one with the header too, is a clean 400."""
     r = site.client.get(f"/oauth/userinfo?access_token={site.bob}")
     assert assert_clean_error(site, r, 401)["error"] == "invalid_request"
-    r = site.client.post("/oauth/userinfo", content=b"access_token=\x00%00&&=", headers=FORM_CT)
+    for body in (b"access_token=\x00%00&&=", b"access_token=%ff", b"access_token=a&access_token=b"):
+        r = site.client.post("/oauth/userinfo", content=body, headers=FORM_CT)
+        assert assert_clean_error(site, r, 400)["error"] == "invalid_request"
+    r = site.client.post(
+        "/oauth/userinfo",
+        content=f"access_token={site.bob}".encode(),
+        headers={**FORM_CT, "Authorization": f"Bearer {site.bob}"},
+    )
+    assert assert_clean_error(site, r, 400)["error"] == "invalid_request"
+    r = site.client.post(
+        "/oauth/userinfo", content=b"access_token=" + b"A" * 20_000, headers=FORM_CT
+    )
     assert_clean_error(site, r, 401)

@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 from starlette.requests import Request
+from starlette.responses import Response
 
 from conftest import PASSWORD, Harness
 from gatepass.oauth import sso
 from gatepass.server import console
-from hosted import Browser, form
+from hosted import Browser, form, make_client, query
 
 
 def signed_in(h: Harness, username: str = "bob", next_: str | None = None) -> tuple[Browser, Any]:
@@ -171,3 +172,86 @@ def test_the_pager_goes_forward_and_back_through_cursors() -> None:
     assert third == {"previous": "/account/activity?cursor=C1", "next": None}
     kept = console.pager(_request("/x", "type=sign_in&cursor=C1"), "C2")
     assert kept["next"] == "/x?type=sign_in&cursor=C2&trail=C1"
+
+
+def test_a_confirmed_action_shows_its_page_then_acts_only_with_its_token(gp: Harness) -> None:
+    """``console.ConfirmedActions``, the confirm-then-act pair of the console's user and client
+    pages: the GET names the subject and posts back with a token for its own purpose; the POST
+    acts with that token only."""
+    b, _ = signed_in(gp)
+    me = signed(gp, b)
+    acted: list[str] = []
+
+    async def name_of(svc: Any, thing: str) -> str:
+        return f"<Thing {thing}>"
+
+    async def act(svc: Any, request: Request, who: sso.Signed, thing: str) -> Response:
+        acted.append(thing)
+        return console.redirect(f"/things/{thing}?done=zapped")
+
+    actions = console.ConfirmedActions(
+        param="thing",
+        name_of=name_of,
+        page_of=lambda thing: f"/things/{thing}",
+        purpose=lambda action, thing: f"things {action} {thing}",
+        actions={"zap": console.Action("Zap it?", "{name} is zapped.", "Zap", act)},
+    )
+    routes = actions.routes("/things/{thing}", console.signed_in)
+    assert [(r.path, sorted(r.methods or ())) for r in routes] == [
+        ("/things/{thing}/zap", ["GET"]),
+        ("/things/{thing}/zap", ["POST"]),
+    ]
+    endpoints = actions.endpoints("zap")
+
+    def call(method: str, body: bytes = b"") -> Any:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope = {
+            "type": "http",
+            "method": method,
+            "path": "/things/t1/zap",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+            "path_params": {"thing": "t1"},
+        }
+        try:
+            return gp.run(endpoints[method], gp.svc, Request(scope, receive), me)
+        except console.Refused as exc:
+            return exc.response
+
+    page = call("GET")
+    text = page.body.decode()
+    assert page.status_code == 200 and "Zap it?" in text and "&lt;Thing t1&gt; is zapped." in text
+    assert 'action="/things/t1/zap"' in text and 'href="/things/t1"' in text
+    assert console.form_token(gp.svc, me, "things zap t1") in text
+    for wrong in ("things zap t2", "things other t1"):
+        token = console.form_token(gp.svc, me, wrong)
+        assert call("POST", f"csrf_token={token}".encode()).status_code == 403
+    assert call("POST").status_code == 403 and acted == []
+    token = console.form_token(gp.svc, me, "things zap t1")
+    done = call("POST", f"csrf_token={token}".encode())
+    assert done.status_code == 303 and done.headers["location"] == "/things/t1?done=zapped"
+    assert acted == ["t1"]
+
+
+def test_a_sign_in_token_of_one_login_form_is_refused_by_the_other(gp: Harness) -> None:
+    """The hosted login of the authorization flow and the account sign-in page bind their CSRF
+    tokens to the same browser cookie: each form has its own purpose."""
+    cid = make_client(gp, first_party=True)
+    b = Browser(gp)
+    account_action, account = form(b.get("/account/login").text)
+    authorize_action, authorize = form(b.authorize(cid).text)
+    assert account_action == "/account/login" and authorize_action == "/oauth/authorize/login"
+    assert account["csrf_token"] != authorize["csrf_token"]
+    credentials = {"username": "bob", "password": PASSWORD}
+    swapped = {**authorize, **credentials, "csrf_token": account["csrf_token"]}
+    assert b.post(authorize_action, swapped).status_code == 403
+    swapped = {**account, **credentials, "csrf_token": authorize["csrf_token"]}
+    assert b.post(account_action, swapped).status_code == 403
+    assert sso.COOKIE not in b.jar
+    # each with its own token signs in
+    assert b.post(account_action, {**account, **credentials}).status_code == 303
+    assert sso.COOKIE in b.jar
+    r = b.post(authorize_action, {**authorize, **credentials})
+    assert r.status_code == 302 and "code" in query(r.headers["location"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import PASSWORD, Harness
-from gatepass.oauth import sso
+from gatepass.oauth import sessions, sso
 from gatepass.server.app import ROUTES
 from hosted import Browser
 
@@ -358,6 +358,31 @@ def test_events_filter_by_type_user_and_time_and_page(gp: Harness) -> None:
     assert "No event matches" in later.text
     assert alice.get("/console/events", params={"since": "yesterday"}).status_code == 400
     assert alice.get("/console/events", params={"cursor": "%%%"}).status_code == 400
+
+
+def test_a_forced_logout_shows_names_under_by_and_to_whom(gp: Harness) -> None:
+    alice = signed_in(gp)
+    bob = gp.run(gp.svc.users.by_name, "bob")
+    gp.access_token("bob")
+    r = confirm(alice, f"/console/users/{bob.id}/end-sessions")
+    assert r.status_code == 303
+    (event,) = events(gp, "forced_logout")
+    assert event.username == "bob" and event.details["by_username"] == "alice"
+    page = alice.get("/console/events", params={"type": "forced_logout"})
+    row = found(r"(?s)(<tr>\s*<td data-label=\"When\">.*?</tr>)", page.text)
+    assert '<td data-label="By">alice</td>' in row
+    assert '<td data-label="To whom">bob' in row
+    assert bob.id not in row  # neither id shows where a name is known
+    alice_id = gp.run(gp.svc.users.by_name, "alice").id
+    assert alice_id not in row
+    # one login ended from the command line: the user by name, "cli" as who did it
+    gp.access_token("bob")
+    (login,) = gp.run(gp.svc.logins.of_user, bob.id, active_at=gp.svc.clock.now())
+    assert gp.run(sessions.force_end_session, gp.svc, login.id, by="cli")
+    newest = events(gp, "forced_logout")[0]
+    assert newest.username == "bob" and newest.sid == login.id
+    row = found(r"(?s)(<tr>\s*<td data-label=\"When\">.*?</tr>)", alice.get("/console/events").text)
+    assert '<td data-label="By">cli</td>' in row and '<td data-label="To whom">bob' in row
 
 
 # -- hostile strings -----------------------------------------------------------------------------

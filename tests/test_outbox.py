@@ -121,16 +121,22 @@ def test_events_queue_their_alerts_by_kind_and_nothing_without_settings(
 def test_an_event_is_never_recorded_without_its_alerts(make_settings, database_url, hooks) -> None:
     async def body(svc: Services, clock: FrozenClock) -> None:
         bob = await user_with_email(svc)
-        real = svc.events.outbox.enqueue
+        outbox = svc.events.outbox
+        real, real_sqlite = outbox.enqueue, outbox.enqueue_sqlite
 
         async def then_fail(*args: Any) -> int:
-            await real(*args)
+            assert await real(*args) == 1  # the webhook
             raise OSError("the connection broke after the alerts were written")
 
-        svc.events.outbox.enqueue = then_fail  # type: ignore[method-assign]
+        def then_fail_sqlite(*args: Any) -> int:  # SQLite: the event loop's own connection
+            assert real_sqlite(*args) == 1
+            raise OSError("the connection broke after the alerts were written")
+
+        outbox.enqueue = then_fail  # type: ignore[method-assign]
+        outbox.enqueue_sqlite = then_fail_sqlite  # type: ignore[method-assign]
         with pytest.raises(OSError):
             await reuse_event(svc, bob)
-        svc.events.outbox.enqueue = real  # type: ignore[method-assign]
+        outbox.enqueue, outbox.enqueue_sqlite = real, real_sqlite  # type: ignore[method-assign]
         assert await svc.events.page() == [] and await outbox_rows(svc) == []
 
     run(alert_settings(make_settings, database_url, webhook_urls=hooks.url), body)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,6 +53,11 @@ def row(h: Harness, sid: str) -> LoginSession:
 def signed_in(h: Harness, cid: str) -> tuple[Browser, LoginSession]:
     b = Browser(h)
     b.sign_in_to(cid)
+    return signed_in_as(h, b)
+
+
+def signed_in_as(h: Harness, b: Browser) -> tuple[Browser, LoginSession]:
+    """The browser's live SSO session."""
     found = h.run(h.svc.sso.by_cookie, opaque.digest(b.jar["__Host-gp_session"]), h.svc.clock.now())
     assert found is not None
     return b, found[0]
@@ -210,3 +216,91 @@ def test_a_hint_for_another_client_than_client_id_is_refused(
     hint_checker["good"] = {"sub": sso.user_id, "sid": sso.id, "aud": other}
     r = b.get("/oauth/logout", params={"id_token_hint": "good", "client_id": cid})
     assert r.status_code == 400 and row(gp, sso.id).revoked_at is None
+
+
+@pytest.mark.parametrize("again", [{"prompt": "login"}, {"max_age": "0"}])
+def test_a_new_sign_in_takes_over_the_logins_of_the_session_it_replaces(
+    make_harness: Callable[..., Harness], database_url: str, again: dict[str, str]
+) -> None:
+    """prompt=login (or max_age) in the same browser replaces the SSO session; the logins
+    started from the old one move to the new, so RP-initiated logout still ends them (but
+    offline_access ones)."""
+    gp = make_harness(database_url=database_url)
+    gp.create_user("bob")
+    cid = make_client(gp, first_party=True)
+    b, old = signed_in(gp, cid)
+    online, online_token = child_login(gp, old.id, old.user_id, "openid profile")
+    offline, _ = child_login(gp, old.id, old.user_id, "openid offline_access")
+    b.sign_in_to(cid, **again)
+    _, new = signed_in_as(gp, b)
+    assert new.id != old.id and row(gp, old.id).revoked_at is not None
+    assert row(gp, online).parent_sid == new.id and row(gp, offline).parent_sid == new.id
+    action, fields = form(b.get("/oauth/logout", params={"client_id": cid}).text)
+    assert b.post(action, fields).status_code == 200
+    assert row(gp, new.id).revoked_at is not None
+    assert row(gp, online).revoked_at is not None
+    assert row(gp, offline).revoked_at is None
+    assert gp.client.get("/api/profile", headers=gp.bearer(online_token)).status_code == 401
+
+
+def test_another_user_signing_in_in_the_browser_does_not_take_over_the_logins(
+    gp: Harness,
+) -> None:
+    cid = make_client(gp, first_party=True)
+    b, old = signed_in(gp, cid)
+    bobs, bobs_token = child_login(gp, old.id, old.user_id, "openid")
+    b.sign_in_to(cid, username="alice", prompt="login")
+    _, new = signed_in_as(gp, b)
+    assert new.user_id != old.user_id
+    assert row(gp, bobs).parent_sid == old.id  # never under alice's session
+    action, fields = form(b.get("/oauth/logout").text)
+    b.post(action, fields)
+    assert row(gp, new.id).revoked_at is not None and row(gp, bobs).revoked_at is None
+    assert gp.client.get("/api/profile", headers=gp.bearer(bobs_token)).status_code == 200
+
+
+def _logout_events(h: Harness) -> list[Any]:
+    return list(h.run(h.svc.events.newest, limit=50, type_="logout"))
+
+
+def test_rp_initiated_logout_is_a_logout_event_in_the_activity_and_the_console(
+    gp: Harness, hint_checker: dict[str, dict[str, Any]]
+) -> None:
+    cid = make_client(gp, first_party=True)
+    b, sso = signed_in(gp, cid)
+    child_login(gp, sso.id, sso.user_id, "openid")
+    action, fields = form(b.get("/oauth/logout", params={"client_id": cid}).text)
+    assert _logout_events(gp) == []  # asking is not signing out
+    b.post(action, fields, headers={"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/121.0"})
+    (event,) = _logout_events(gp)
+    assert (event.user_id, event.username, event.client_id, event.sid) == (
+        sso.user_id,
+        "bob",
+        cid,
+        sso.id,
+    )
+    assert event.details == {"rp_initiated": True, "id_token_hint": False, "sessions": 2}
+    assert event.ip == "203.0.113.7" and "Firefox" in (event.user_agent or "")
+    # without a session there is nothing to end, and nothing to record
+    b.get("/oauth/logout", params={"client_id": cid})
+    assert len(_logout_events(gp)) == 1
+
+    # with a hint for the session: at once, and said so
+    b, sso = signed_in(gp, cid)
+    hint_checker["good"] = {"sub": sso.user_id, "sid": sso.id, "aud": cid}
+    b.get("/oauth/logout", params={"id_token_hint": "good"})
+    newest = _logout_events(gp)[0]
+    assert newest.sid == sso.id and newest.client_id == cid
+    assert newest.details == {"rp_initiated": True, "id_token_hint": True, "sessions": 1}
+
+    # the account's activity says it in words; the console lists it with the user's name
+    me = Browser(gp)
+    assert me.log_in(me.get("/account/login")).status_code == 303
+    activity = me.get("/account/activity")
+    assert activity.text.count("You signed out through an app.") == 2
+    admin = Browser(gp)
+    assert admin.log_in(admin.get("/account/login"), "alice").status_code == 303
+    page = admin.get("/console/events", params={"type": "logout"})
+    assert page.text.count("<code>logout</code>") == 2
+    assert page.text.count(f'<td data-label="To whom">bob<br>client <code>{cid}</code>') == 2
+    assert "rp_initiated: True" in page.text

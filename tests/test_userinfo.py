@@ -124,6 +124,65 @@ def test_no_token_bad_token_revoked_token(h: Harness) -> None:
     assert r.status_code == 401 and r.json()["error"] == "invalid_token"
 
 
+def test_a_post_may_send_the_token_in_a_form_body_only(h: Harness) -> None:
+    """RFC 6750 §2.2 (OpenID Connect Core §5.3.1): ``access_token`` in a form-encoded POST
+    body; with the header too, 400 invalid_request (§2); never in a query string or another
+    kind of body."""
+    token = tokens(h, "carol", ("openid", "profile"))["access_token"]
+    expected = {
+        "sub": user_id(h, "carol"),
+        "preferred_username": "carol",
+        "name": "Carol Q. Public",
+    }
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    r = h.client.post("/oauth/userinfo", content=f"access_token={token}", headers=form)
+    assert r.status_code == 200 and r.json() == expected
+    assert r.headers["cache-control"] == "no-store"
+    r = h.client.post("/oauth/userinfo", data={"access_token": token, "other": "x"})
+    assert r.status_code == 200 and r.json() == expected
+    # both ways, even the same token: refused, and the token not echoed
+    r = h.client.post("/oauth/userinfo", data={"access_token": token}, headers=h.bearer(token))
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    assert 'error="invalid_request"' in r.headers["www-authenticate"] and token not in r.text
+    # a repeated access_token is a malformed request
+    twice = f"access_token={token}&access_token={token}"
+    r = h.client.post("/oauth/userinfo", content=twice, headers=form)
+    assert r.status_code == 400 and r.json()["error"] == "invalid_request"
+    # not from a query string (GET or POST), nor from a JSON or text body: no token at all
+    for r in (
+        h.client.get("/oauth/userinfo", params={"access_token": token}),
+        h.client.post("/oauth/userinfo", params={"access_token": token}),
+        h.client.post("/oauth/userinfo", json={"access_token": token}),
+        h.client.post(
+            "/oauth/userinfo",
+            content=f"access_token={token}",
+            headers={"content-type": "text/plain"},
+        ),
+    ):
+        assert r.status_code == 401 and "error=" not in r.headers["www-authenticate"]
+    # a bad token in the body is an invalid token, as in the header
+    for bad in ("nope", "a b", "gpa_" + "x" * 43):
+        r = h.client.post("/oauth/userinfo", data={"access_token": bad})
+        assert r.status_code == 401 and r.json()["error"] == "invalid_token"
+    # an empty one counts as none: the header decides
+    r = h.client.post("/oauth/userinfo", data={"access_token": ""}, headers=h.bearer(token))
+    assert r.status_code == 200 and r.json() == expected
+
+
+def test_a_dpop_bound_token_in_a_form_body_is_refused(h: Harness) -> None:
+    cid, _ = rp(h, public=True)
+    code = new_code(h, cid, user_id(h, "carol"), scope=("openid",))
+    key = ProofKey()
+    proof = key.proof("POST", "http://testserver/oauth/token", iat=h.svc.clock.now())
+    r = h.client.post("/oauth/token", data=code.form(client_id=cid), headers={"DPoP": proof})
+    token = r.json()["access_token"]
+    proof = key.proof(
+        "POST", "http://testserver/oauth/userinfo", token=token, iat=h.svc.clock.now()
+    )
+    r = h.client.post("/oauth/userinfo", data={"access_token": token}, headers={"DPoP": proof})
+    assert r.status_code == 401  # a bound token goes as Authorization: DPoP only (RFC 9449 §7)
+
+
 def test_a_client_token_with_openid_has_no_user(h: Harness) -> None:
     cid, secret = h.create_client("m2m", grants=["client_credentials"], scopes=["openid"])
     r = h.client.post(

@@ -2,9 +2,12 @@
 real: Redis, ``gatepass serve``, nginx (``auth_request`` to ``/edge/verify``) and the app's API,
 started by the example's own ``stack.py`` on loopback; the media made by ffmpeg (VP9/Opus HLS).
 
-Lifetimes are short so that expiry can be waited for: playback URLs 12 s, access tokens 12 s
-(the API allows no leeway), a refresh grace window of 2 s. Without chromium, nginx, ffmpeg,
-redis-server or npm these tests are skipped, unless CI=true (``.ci/run`` installs them).
+The user signs in on gatepass's hosted login page (``/oauth/authorize``, through nginx on the
+app's origin): the app's page redirects there with PKCE and comes back with a code, which it
+redeems at ``/auth/login``. Lifetimes are short so that expiry can be waited for: playback
+URLs 12 s, access tokens 12 s (the API allows no leeway), a refresh grace window of 2 s.
+Without chromium, nginx, ffmpeg, redis-server or npm these tests are skipped, unless CI=true
+(``.ci/run`` installs them).
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
 from conftest import IN_CI, need_binary
+from gatepass.core.alert_texts import REUSE_SENTENCE
 from servers import wait_until
 
 pytestmark = pytest.mark.slow
@@ -116,17 +120,28 @@ class Tab:
         self.page.goto(self.origin + "/")
         return self
 
-    def sign_in(self, user: str) -> Tab:
-        password = {name: pw for name, pw, _ in vstack.USERS}[user]
+    def sign_in(self, user: str, shots: Path | None = None) -> Tab:
+        """Sign in as a person does: "Sign in", the hosted login page, back to the app."""
         self.open()
         self.page.locator("#signin").wait_for(state="visible", timeout=30_000)
-        self.page.fill("#username", user)
-        self.page.fill("#password", password)
-        with self.page.expect_response(lambda r: r.url.endswith("/auth/login")) as login:
-            self.page.click("#signin-form button[type=submit]")
-        assert login.value.status == 200
+        self.page.click("#signin-button")
+        self.fill_hosted_login(user, shots)
         self.wait_signed_in()
         return self
+
+    def fill_hosted_login(self, user: str, shots: Path | None = None) -> None:
+        """On gatepass's login page (the authorization request's): fill it in and send it; the
+        browser goes back to the app, which redeems the code at /auth/login."""
+        password = {name: pw for name, pw, _ in vstack.USERS}[user]
+        self.page.locator("input[name=password]").wait_for(timeout=30_000)
+        assert urlsplit(self.page.url).path == "/oauth/authorize", self.page.url
+        if shots is not None:
+            self.page.screenshot(path=str(shots / "hosted-login.png"))
+        self.page.fill("input[name=username]", user)
+        self.page.fill("input[name=password]", password)
+        with self.page.expect_response(lambda r: r.url.endswith("/auth/login")) as login:
+            self.page.get_by_role("button", name="Sign in").click()
+        assert login.value.status == 200
 
     def wait_signed_in(self) -> None:
         self.page.locator("#library").wait_for(state="visible", timeout=30_000)
@@ -196,7 +211,7 @@ def token_of(uri: str) -> str:
 # -- the tests --------------------------------------------------------------------------------
 def test_sign_in_and_play_through_the_edge(stack: Any, browser: Any, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 900, "height": 720})
-    tab = Tab(context, stack.origin).sign_in("alice")
+    tab = Tab(context, stack.origin).sign_in("alice", shots)
     tab.page.screenshot(path=str(shots / "signed-in.png"))
     home = next(r for r in tab.responses if r.url == stack.origin + "/")
     csp = home.headers["content-security-policy"]
@@ -232,6 +247,56 @@ def test_sign_in_and_play_through_the_edge(stack: Any, browser: Any, shots: Path
         if '"signed url issued"' in line
     ]
     assert any(r["subject"] == me["sub"] and r["caller"] != me["sub"] for r in records)
+    context.close()
+
+
+def test_sign_in_goes_through_the_hosted_login_page_and_the_code_is_redeemed_once(
+    stack: Any, browser: Any
+) -> None:
+    context = browser.new_context()
+    tab = Tab(context, stack.origin).sign_in("bob")
+    paths = [urlsplit(r.url) for r in tab.requests]
+    # the authorization request: the app's public client, PKCE S256, a state
+    (ask,) = [p for p in paths if p.path == "/oauth/authorize"]
+    query = parse_qs(ask.query)
+    assert query["response_type"] == ["code"] and query["code_challenge_method"] == ["S256"]
+    assert query["redirect_uri"] == [stack.origin + "/"] and len(query["state"][0]) >= 43
+    assert len(query["code_challenge"][0]) == 43 and query["client_id"][0].startswith("gpc_")
+    page = next(r for r in tab.responses if urlsplit(r.url).path == "/oauth/authorize")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    # the password went to gatepass's page only, never to the app or its API
+    for r in tab.requests:
+        if urlsplit(r.url).path != "/oauth/authorize/login":
+            assert "bob-free-user-pass" not in (r.post_data or ""), r.url
+    # back with code, state and iss, which the app took out of the address bar at once
+    (back,) = [p for p in paths if p.path == "/" and "code=" in p.query]
+    answer = parse_qs(back.query)
+    assert answer["state"] == query["state"] and answer["iss"] == [stack.origin]
+    assert tab.page.url == stack.origin + "/"
+    assert "code=" not in tab.js("location.href")
+    (login,) = [r for r in tab.requests if urlsplit(r.url).path == "/auth/login"]
+    sent = json.loads(login.post_data or "{}")
+    assert set(sent) == {"code", "code_verifier", "redirect_uri", "client_id"}
+    assert sent["code"] == answer["code"][0] and sent["client_id"] == query["client_id"][0]
+    assert set(login.response().json()) == {"access_token", "token_type", "expires_in"}
+    claims = jwt_claims(tab.access_token())
+    assert claims["client_id"] == query["client_id"][0] and "videos:read" in claims["scope"]
+    # nothing a script can read holds the verifier, the code or a token any more
+    storage = tab.js(
+        "JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage)])"
+    )
+    assert sent["code_verifier"] not in storage and "gpk_" not in storage and "eyJ" not in storage
+    # the code works once: a second redemption is refused and ends the login it started
+    again = httpx.post(
+        stack.origin + "/auth/login",
+        json=sent,
+        headers={"X-Requested-With": "test", "Origin": stack.origin},
+        timeout=30,
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert wait_until(
+        lambda: api(stack, "GET", "/api/me", tab.access_token()).status_code == 401, timeout=10
+    )
     context.close()
 
 
@@ -411,6 +476,25 @@ def test_theft_of_the_refresh_cookie_ends_the_login_in_both_browsers(
     alice = jwt_claims(victim_access)["sub"]
     events = admin.json()["events"]
     assert any(e["type"] == "refresh_reuse" and e["user_id"] == alice for e in events), events
+
+    # the login came from gatepass's single sign-on session in the victim's browser: that
+    # session has ended too, so "Sign in" there asks for the password again (no silent code)
+    victim.page.click("#signin-button")
+    victim.page.locator("input[name=password]").wait_for(timeout=30_000)
+    assert urlsplit(victim.page.url).path == "/oauth/authorize"
+
+    # alice sees what happened on her account's security activity page (a fresh browser)
+    account_ctx = browser.new_context()
+    account = account_ctx.new_page()
+    account.goto(stack.origin + "/account/activity")
+    account.locator("input[name=password]").wait_for(timeout=30_000)
+    account.fill("input[name=username]", "alice")
+    account.fill("input[name=password]", dict((n, p) for n, p, _ in vstack.USERS)["alice"])
+    account.get_by_role("button", name="Sign in").click()
+    account.wait_for_url(stack.origin + "/account/activity")
+    account.get_by_text(REUSE_SENTENCE).first.wait_for(timeout=30_000)
+    account.screenshot(path=str(shots / "account-activity-after-theft.png"), full_page=True)
+    account_ctx.close()
     victim_ctx.close()
     thief_ctx.close()
 
@@ -425,15 +509,28 @@ def test_sign_out_clears_the_cookie_and_ends_api_and_playback(stack: Any, browse
     with tab.page.expect_response(lambda r: r.url.endswith("/auth/logout")) as out:
         tab.page.click("#signout")
     assert out.value.status == 204
-    tab.page.locator("#notice-reason").wait_for(state="visible")
-    assert tab.page.locator("#notice-reason").inner_text() == "You signed out."
-    assert refresh_cookie(context) is None
-    assert tab.js("document.getElementById('player').getAttribute('src')") is None
     other.page.locator("#notice-reason").wait_for(state="visible")  # told by the first tab
+    assert other.page.locator("#notice-reason").inner_text() == "You signed out in another tab."
+    assert refresh_cookie(context) is None
     assert wait_until(lambda: api(stack, "GET", "/api/me", access).status_code == 401, timeout=10)
     assert api(stack, "POST", "/api/videos/intro/play", access).status_code == 401
+    # then gatepass's own session: RP-initiated logout, which asks the user (the app holds no
+    # ID token to vouch for the request) and comes back to the app with its state
+    tab.page.wait_for_url(re.compile(r"/oauth/logout\?"))
+    logout = parse_qs(urlsplit(tab.page.url).query)
+    assert logout["post_logout_redirect_uri"] == [stack.origin + "/"] and logout["state"]
+    tab.page.get_by_role("button", name="Sign out").click()
+    tab.page.locator("#notice-reason").wait_for(state="visible")
+    assert tab.page.url == stack.origin + "/"
+    assert tab.page.locator("#notice-reason").inner_text() == "You signed out."
+    assert tab.js("document.getElementById('player').getAttribute('src')") is None
+    tab.page.locator("#signin").wait_for(state="visible")
     tab.page.reload()
     tab.page.locator("#signin").wait_for(state="visible")
+    # the single sign-on session has ended: signing in again asks for the password
+    tab.page.click("#signin-button")
+    tab.fill_hosted_login("alice")
+    tab.wait_signed_in()
     context.close()
 
 

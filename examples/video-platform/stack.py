@@ -271,6 +271,7 @@ class Stack:
         )  # fmt: skip
         wait_until(self._alive(gp, http_ok(self.gatepass_url + "/healthz")), "gatepass")
         client = self._provision()
+        web_client = self._register_web_app()
 
         api_port = free_port()
         prefix = self.state / "nginx"
@@ -284,6 +285,7 @@ class Stack:
             "@WEB_ROOT@": str(HERE / "web"),
             "@VENDOR@": str(vendor),
             "@MEDIA_ROOT@": str(self.state / "media"),
+            "@WEB_CLIENT_ID@": web_client,
             # as root, workers would become "nobody", who may not read the state dir
             "@USER@": "user root;" if os.geteuid() == 0 else "",
         }.items():
@@ -356,6 +358,30 @@ class Stack:
             r.raise_for_status()
             body = r.json()
         return {"client_id": body["client_id"], "client_secret": body["client_secret"]}
+
+    def _register_web_app(self) -> str:
+        """The single-page app's own client: public (a page keeps no secret), the code grant
+        with the refresh grant, this origin's page as its redirect URI and post-logout redirect
+        URI, first-party (its users are not asked for consent); returns its id."""
+        import httpx
+
+        page = self.origin + "/"
+        r = httpx.post(
+            self.gatepass_url + "/admin/clients",
+            headers={"Authorization": f"Bearer {self.admin_token()}"},
+            json={
+                "name": "Video platform",
+                "public": True,
+                "first_party": True,
+                "grants": ["authorization_code", "refresh_token"],
+                "scopes": ["profile", "videos:read"],
+                "redirect_uris": [page],
+                "post_logout_redirect_uris": [page],
+            },
+            timeout=30,
+        )
+        r.raise_for_status()
+        return str(r.json()["client_id"])
 
     def stop(self) -> None:
         """Stop each process by its pid, the last started first."""

@@ -1,4 +1,4 @@
-// The single-page app: sign-in, the catalogue, playback, and "you were signed out".
+// The single-page app: sign-in (on gatepass's hosted page), the catalogue, playback, and "you were signed out".
 import * as player from "/player.js";
 import * as session from "/session.js";
 
@@ -75,18 +75,15 @@ async function playVideo(id) {
   player.play(video, playlist, status);
 }
 
-$("signin-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const error = $("signin-error");
-  error.hidden = true;
-  try {
-    await session.login($("username").value, $("password").value);
-    $("password").value = "";
-    await loadLibrary();
-  } catch (e) {
-    error.textContent = e.message;
-    error.hidden = false;
-  }
+function failed(e) {
+  $("signin-error").textContent = e.message;
+  $("signin-error").hidden = false;
+  show("signin");
+}
+
+$("signin-button").addEventListener("click", () => {
+  $("signin-error").hidden = true;
+  session.signIn().catch(failed);
 });
 
 $("signout").addEventListener("click", () => session.logout());
@@ -102,13 +99,19 @@ window.videoApp = Object.freeze({
   hlsErrors: player.errors,
 });
 
-// At page load: a silent refresh through the cookie alone.
+// At page load: back from gatepass (a code to redeem, or the end of a sign-out), or else a
+// silent refresh through the cookie alone.
 (async () => {
   try {
-    if (await session.refresh()) await loadLibrary();
+    const back = await session.handleCallback();
+    if (back === "signed-out") {
+      $("notice-reason").textContent = session.REASONS.self;
+      $("notice").hidden = false;
+      show("signin");
+    } else if (back === "signed-in" || (await session.refresh())) {
+      await loadLibrary();
+    }
   } catch (e) {
-    $("signin-error").textContent = e.message;
-    $("signin-error").hidden = false;
-    show("signin");
+    failed(e);
   }
 })();

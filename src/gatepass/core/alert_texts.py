@@ -119,6 +119,7 @@ def webhook_body(event: dict[str, Any]) -> bytes:
 _ACTIVITY = {
     "refresh_reuse": REUSE_SENTENCE,
     "password_change": "Your password was changed, and your other sessions were signed out.",
+    "logout": "You signed out through an app.",
     "logout_all": "You signed out everywhere.",
     "logout_others": "You signed out of every other session.",
     "forced_logout": "An administrator signed you out everywhere.",

@@ -3,7 +3,8 @@ submit cookie"): an HMAC-SHA256 over the browser's pre-session cookie and the fo
 under a key derived from the master secret, compared in constant time.
 
 A token is good only in the browser that holds the cookie it was made for, and only for the
-form it was made for (``login``, ``consent <sso sid>``, ``logout <sso sid>``).
+form it was made for (``login authorize``, ``login account``, ``consent <sso sid>``,
+``logout <sso sid>``).
 """
 
 from __future__ import annotations

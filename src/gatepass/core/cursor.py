@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 
 MAX_CURSOR = 512  # characters: the longest position (a username of 150 and an id) fits well
 
@@ -34,3 +35,20 @@ def decode(cursor: str, shape: tuple[type, ...]) -> tuple[str | int, ...]:
         if type(item) is not kind or (isinstance(item, str) and not item.isprintable()):
             raise ValueError("bad cursor")
     return tuple(items)
+
+
+def encode_at(moment: float, key: str) -> str:
+    """The cursor of a row ordered by a moment (a float, kept exact) then a unique key."""
+    return encode(repr(float(moment)), key)
+
+
+def decode_at(cursor: str) -> tuple[float, str]:
+    """The (moment, key) position in a cursor of :func:`encode_at`; ``ValueError`` otherwise."""
+    moment, key = decode(cursor, (str, str))
+    try:
+        at = float(str(moment))
+    except ValueError:
+        raise ValueError("bad cursor") from None
+    if not math.isfinite(at):
+        raise ValueError("bad cursor")
+    return at, str(key)

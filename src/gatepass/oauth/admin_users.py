@@ -95,7 +95,9 @@ async def end_sessions(svc: Services, admin: Admin, user_id: str) -> int:
     """End every login of the user at once, with every access token issued to them; how many
     ended."""
     caller = sessions.Caller(admin.ip, admin.user_agent)
-    ended = await sessions.force_logout(svc, user_id, by=admin.user_id, caller=caller)
+    ended = await sessions.force_logout(
+        svc, user_id, by=admin.user_id, by_username=admin.username, caller=caller
+    )
     user = await svc.users.by_id(user_id)
     details = {"sessions": ended}
     await admin_audit.record(svc, admin, admin_audit.SESSIONS_ENDED, user=user, details=details)

@@ -9,9 +9,10 @@ from collections.abc import Iterable
 
 from gatepass.core.access_token import AccessClaims
 from gatepass.errors import NotFound
+from gatepass.oauth import paging
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
-from gatepass.storage.models import Client
+from gatepass.storage.models import Client, Consent
 
 
 async def needed(svc: Services, user_id: str, client: Client, scope: Iterable[str]) -> bool:
@@ -27,19 +28,35 @@ async def allow(svc: Services, user_id: str, client: Client, scope: Iterable[str
     await svc.consents.allow(user_id, client.id, frozenset(scope), svc.clock.now())
 
 
-async def of_caller(svc: Services, claims: AccessClaims) -> list[dict[str, object]]:
-    out: list[dict[str, object]] = []
-    for row in await svc.consents.of_user(claims.sub):
-        client = await svc.clients.get(row.client_id)
-        out.append(
-            {
-                "client_id": row.client_id,
-                "client_name": client.name if client else None,
-                "scope": row.scope,
-                "granted_at": row.granted_at,
-            }
-        )
-    return out
+async def page_of_caller(
+    svc: Services, claims: AccessClaims, *, limit: int, after: str | None
+) -> tuple[list[dict[str, object]], str | None]:
+    """A page of the caller's consents by grant time, and the cursor of the next."""
+    rows = await svc.consents.page_of_user(
+        claims.sub, limit=limit + 1, after=paging.position(after)
+    )
+    page, next_cursor = paging.split(rows, limit, lambda r: (r.granted_at, r.client_id))
+    return [await _view(svc, row) for row in page], next_cursor
+
+
+async def one_of_caller(
+    svc: Services, claims: AccessClaims, client_id: str
+) -> dict[str, object] | None:
+    """The caller's consent to ``client_id`` as listed; None when there is none."""
+    if not client_id or len(client_id) > 64:
+        return None
+    row = await svc.consents.get(claims.sub, client_id)
+    return await _view(svc, row) if row is not None else None
+
+
+async def _view(svc: Services, row: Consent) -> dict[str, object]:
+    client = await svc.clients.get(row.client_id)
+    return {
+        "client_id": row.client_id,
+        "client_name": client.name if client else None,
+        "scope": row.scope,
+        "granted_at": row.granted_at,
+    }
 
 
 async def withdraw(

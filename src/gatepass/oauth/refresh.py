@@ -10,6 +10,7 @@ which case it hit; the reason goes to the log.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from gatepass.core import opaque
 from gatepass.core import refresh as machine
@@ -19,7 +20,7 @@ from gatepass.oauth.id_tokens import OPENID_SCOPE, amr_list, mint
 from gatepass.oauth.issuance import TokenResponse, issue_access_token
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
-from gatepass.storage.models import LoginSession, RefreshToken
+from gatepass.storage.models import Client, LoginSession, RefreshToken
 from gatepass.storage.token_rows import LoginRow, RefreshRow, Rotation, RotationStep
 
 log = logging.getLogger("gatepass.refresh")
@@ -54,6 +55,14 @@ def narrow(requested: frozenset[str] | None, family_scope: str) -> frozenset[str
     return requested
 
 
+async def _end_parent_sso(svc: Services, parent_sid: str | None, *, ip: str | None) -> None:
+    """End the single sign-on session a reused family was started from (the reuse event,
+    already recorded, names it)."""
+    parent = await svc.logins.get(parent_sid) if parent_sid else None
+    if parent is not None and parent.kind == "sso":
+        await end_login(svc, parent, reason="refresh_reuse", ip=ip)
+
+
 async def refresh_grant(
     svc: Services,
     refresh_token: str | None,
@@ -66,16 +75,34 @@ async def refresh_grant(
     audience: str | None = None,
     ttl: int | None = None,
     jkt: str | None = None,
+    cookie_client: Callable[[str], Awaitable[Client | None]] | None = None,
 ) -> TokenResponse:
     """``jkt``: the key of the request's DPoP proof, if any. A login bound to a key (a public
     client's, RFC 9449 §5) is refreshed only with a proof by that key, and the refusal comes
-    before the rotation, so a thief without the key consumes nothing."""
+    before the rotation, so a thief without the key consumes nothing.
+
+    ``cookie_client``: for ``/auth/refresh``, whose cookie names no client: given the login's
+    client id (when it is not ``client_id``), that client if it may refresh there, or None; its
+    token format, audience and lifetime then apply. Only asked for such logins, so a login of
+    ``client_id`` costs no lookup.
+
+    Reuse ends the family and, when the family was started from a single sign-on session (an
+    authorization code), that session too: the thief may hold the browser that has it, and it
+    would otherwise get new codes without a password. Its sibling logins stay."""
     if not refresh_token or not opaque.looks_like(refresh_token, opaque.REFRESH_PREFIX):
         raise InvalidGrant(REFUSED, debug="not a refresh token")
     now = svc.clock.now()
     digest = opaque.digest(refresh_token)
     found = await svc.logins.lookup_with_user(digest)  # one round trip for all three rows
     family_row, token_row, user = found if found is not None else (None, None, None)
+    if (
+        cookie_client is not None
+        and family_row is not None
+        and family_row.client_id != client_id
+        and (own := await cookie_client(family_row.client_id)) is not None
+    ):
+        client_id, token_format = own.id, own.token_format
+        audience, ttl = own.audience, own.access_token_ttl
     first = machine.judge(
         family_state(family_row) if family_row else None,
         _presented(token_row) if token_row else None,
@@ -132,8 +159,13 @@ async def refresh_grant(
                 event="refresh_reuse",
                 ip=ip,
                 user_agent=user_agent,
-                details={"generation": presented.generation, "why": second.reason},
+                details={
+                    "generation": presented.generation,
+                    "why": second.reason,
+                    **({"sso_sid": family_row.parent_sid} if family_row.parent_sid else {}),
+                },
             )
+            await _end_parent_sso(svc, family_row.parent_sid, ip=ip)
             log.warning("refresh token reuse: family revoked", extra={"sid": family.sid})
             raise InvalidGrant(REFUSED, debug=second.reason)
     svc.metrics.refreshes.inc()

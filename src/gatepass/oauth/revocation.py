@@ -30,6 +30,7 @@ async def _record(
     rows: Iterable[LoginSession | LoginRow],
     *,
     user_id: str | None,
+    username: str | None,
     ip: str | None,
     user_agent: str | None,
     details: dict[str, Any] | None,
@@ -43,6 +44,7 @@ async def _record(
         event,
         now=now,
         user_id=user_id,
+        username=username,
         client_id=one.client_id if one else None,
         sid=one.id if one else None,
         ip=ip,
@@ -60,10 +62,12 @@ async def end_login(
     ip: str | None = None,
     user_agent: str | None = None,
     details: dict[str, Any] | None = None,
+    username: str | None = None,
 ) -> bool:
     """Revoke one family (its refresh tokens at once, its access tokens through the denylist).
 
-    Returns True when this call ended it; records ``event`` then.
+    Returns True when this call ended it; records ``event`` then (``username``: the user's,
+    for the event's "to whom" when the caller knows it).
     """
     now = svc.clock.now()
     done = await svc.logins.revoke(row.id, now=now, reason=reason)
@@ -75,6 +79,7 @@ async def end_login(
         event,
         [row],
         user_id=row.user_id,
+        username=username,
         ip=ip,
         user_agent=user_agent,
         details=details,
@@ -93,6 +98,7 @@ async def end_user_logins(
     ip: str | None = None,
     user_agent: str | None = None,
     details: dict[str, Any] | None = None,
+    username: str | None = None,
 ) -> list[LoginSession]:
     """End every login of a user but ``keep``. Without ``keep``, every token of the user issued
     until now is also refused (a ``sub`` not-before entry), whatever login it came from."""
@@ -108,6 +114,7 @@ async def end_user_logins(
         event,
         rows,
         user_id=user_id,
+        username=username,
         ip=ip,
         user_agent=user_agent,
         details={**(details or {}), "sessions": len(rows)},

@@ -146,7 +146,7 @@ async def open_services(
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
         code_rows=code_rows,
-        events=Events(sessions, Outbox(sessions, Routes.from_settings(settings))),
+        events=Events(sessions, Outbox(sessions, Routes.from_settings(settings)), token_rows),
         throttle=SqlThrottle(sessions),
         passwords=Passwords(
             memory_kib=settings.argon2_memory_kib,

@@ -5,7 +5,8 @@ Signing in on the login page starts a new session every time, with a new random 
 ``login_sessions`` row of kind ``sso`` of the built-in client, found by the SHA-256 digest of
 its cookie, so it is listed, and ended, with the user's other logins (``/auth/sessions``,
 logout-all, password change, admin revoke). Ending it through RP-initiated logout also ends
-every login started from it, except those with ``offline_access``.
+every login started from it, except those with ``offline_access``; a new sign-in of the same
+user in the same browser takes those logins over (:func:`replace`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from gatepass.storage.models import LoginSession, User
 COOKIE = "__Host-gp_session"
 AMR_PASSWORD = "pwd"  # RFC 8176
 OFFLINE_ACCESS = "offline_access"
+LOGOUT_EVENT = "logout"  # RP-initiated logout (rp_logout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +78,17 @@ async def touch(svc: Services, session: LoginSession) -> None:
     await svc.sso.touch(session.id, now, svc.settings.sso_idle_ttl)
 
 
-async def end_one(svc: Services, session: LoginSession, *, reason: str) -> bool:
-    """End this session only (a new sign-in in the same browser replaces it)."""
-    return await end_login(svc, session, reason=reason)
+async def replace(svc: Services, previous: LoginSession, new: LoginSession) -> bool:
+    """A new sign-in in the same browser (``prompt=login``, ``max_age``, the sign-in page
+    again) ends the session it replaces, and only that one. When the same user signed in
+    again, the logins started from the old session now hang from the new one (the same browser
+    and person): RP-initiated logout of the new session ends them, as it would have ended them
+    from the old. Another user's stay with the ended session: signing out of one account never
+    ends another's. True when this call ended ``previous``."""
+    ended = await end_login(svc, previous, reason="replaced")
+    if ended and previous.user_id == new.user_id:
+        await svc.sso.adopt(previous.id, new.id)
+    return ended
 
 
 async def end(
@@ -90,10 +100,40 @@ async def end(
 ) -> int:
     """End the session and every login started from it but ``offline_access`` ones (their
     access tokens through the denylist, as every revocation); how many logins ended."""
-    # no security event, as for /auth/logout: signing out is the user's own everyday act
+    # no security event here, as for /auth/logout: signing out on our own pages is the user's
+    # everyday act; an app's request to sign out records one (rp_logout)
     ended = int(await end_login(svc, session, reason=reason, ip=ip))
     for child in await svc.sso.children(session.id):
         if OFFLINE_ACCESS in child.scope.split():
             continue
         ended += int(await end_login(svc, child, reason=reason, ip=ip))
+    return ended
+
+
+async def rp_logout(
+    svc: Services,
+    signed: Signed,
+    *,
+    client_id: str | None,
+    hinted: bool,
+    ip: str | None,
+    user_agent: str | None,
+) -> int:
+    """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): :func:`end`, and a
+    ``logout`` event (an app asked for it, unlike a sign-out on our own pages) naming the app
+    (``client_id``, None when none was named), whether an ID-token hint named this session
+    (``hinted``: no confirmation asked) and how many logins ended."""
+    ended = await end(svc, signed.session, ip=ip)
+    if ended:
+        await svc.events.record(
+            LOGOUT_EVENT,
+            now=svc.clock.now(),
+            user_id=signed.user.id,
+            username=signed.user.username,
+            client_id=client_id,
+            sid=signed.session.id,
+            ip=ip,
+            user_agent=(user_agent or "")[:512] or None,
+            details={"rp_initiated": True, "id_token_hint": hinted, "sessions": ended},
+        )
     return ended

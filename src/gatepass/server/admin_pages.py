@@ -100,23 +100,16 @@ def render(
     )
 
 
-def offset_of(request: Request) -> int:
-    """The position a page of an in-memory list starts at (its cursor), 0 when bad or absent."""
+def position_of(request: Request) -> tuple[float, str] | None:
+    """Where a keyset page starts (its cursor, ``oauth/paging.py``); the first page when the
+    cursor is bad or absent."""
     raw = request.query_params.get("cursor")
     if not raw:
-        return 0
+        return None
     try:
-        (offset,) = cursor.decode(raw, (int,))
+        return cursor.decode_at(raw)
     except ValueError:
-        return 0
-    return max(0, int(offset))
-
-
-def page_of(items: list[Any], request: Request) -> tuple[list[Any], str | None]:
-    """One page of ``items`` and the cursor of the next (None on the last)."""
-    start = offset_of(request)
-    end = start + PAGE_SIZE
-    return items[start:end], cursor.encode(end) if end < len(items) else None
+        return None
 
 
 def utc(seconds: float | None) -> str:

@@ -1,6 +1,7 @@
 """What every signed-in page (the account pages and the admin console) shares: who is looking,
 the way to the sign-in page, CSRF for their forms, the layout, confirmation of destructive
-actions, and pagination links.
+actions (one page, or :class:`ConfirmedActions` for a page's confirm-then-act routes), and
+pagination links.
 
 - The viewer is the single sign-on session of the hosted pages (``oauth/sso.py``): its cookie,
   a live session, a user not disabled. A page without one redirects (303) to
@@ -25,6 +26,7 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from gatepass.core import csrf
 from gatepass.core.access_token import AccessClaims
@@ -34,7 +36,7 @@ from gatepass.oauth.authorization_request import collect
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.services import Services
 from gatepass.server import pages
-from gatepass.server.routing import Endpoint
+from gatepass.server.routing import Endpoint, route
 
 LOGIN_PATH = "/account/login"
 LOGOUT_PATH = "/account/logout"
@@ -242,6 +244,74 @@ def confirm_page(svc: Services, signed: sso.Signed, step: Confirm, *, current: s
         },
         current=current,
     )
+
+
+ActOn = Callable[[Services, Request, sso.Signed, str], Awaitable[Response]]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One destructive action on a subject: the words of its confirmation (``message`` names
+    the subject as ``{name}``), and ``act``, called with the subject's id once confirmed."""
+
+    title: str
+    message: str
+    button: str
+    act: ActOn
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmedActions:
+    """The destructive actions on one kind of subject (a user, a client), each at
+    ``<subject's page>/<action>``: a GET shows the confirmation (:func:`confirm_page`), whose
+    form posts back to the same path with a CSRF token for ``purpose(action, id)``; the POST
+    acts once :func:`posted` has checked it, and only then.
+
+    ``param``: the path parameter holding the subject's id; ``name_of``: the subject's name for
+    the confirmation (a ``NotFound`` when there is none); ``page_of``: the subject's page (the
+    way back, and the base of each action's path)."""
+
+    param: str
+    name_of: Callable[[Services, str], Awaitable[str]]
+    page_of: Callable[[str], str]
+    purpose: Callable[[str, str], str]
+    actions: Mapping[str, Action]
+    current: str = ADMIN_HOME
+
+    def endpoints(self, name: str) -> dict[str, SignedEndpoint]:
+        """The confirmation (GET) and the act (POST) of the action ``name``."""
+        action = self.actions[name]
+
+        async def confirm(svc: Services, request: Request, signed: sso.Signed) -> Response:
+            subject = request.path_params[self.param]
+            named = await self.name_of(svc, subject)
+            step = Confirm(
+                title=action.title,
+                message=action.message.format(name=named),
+                action=f"{self.page_of(subject)}/{name}",
+                purpose=self.purpose(name, subject),
+                button=action.button,
+                back=self.page_of(subject),
+            )
+            return confirm_page(svc, signed, step, current=self.current)
+
+        async def act(svc: Services, request: Request, signed: sso.Signed) -> Response:
+            subject = request.path_params[self.param]
+            await posted(svc, request, signed, self.purpose(name, subject))
+            return await action.act(svc, request, signed, subject)
+
+        confirm.__name__ = f"confirm_{name.replace('-', '_')}"
+        act.__name__ = name.replace("-", "_")
+        return {"GET": confirm, "POST": act}
+
+    def routes(self, page: str, gate: Callable[[SignedEndpoint], Endpoint]) -> list[Route]:
+        """Every action's two routes under ``page`` (the subject's page as a route path, with
+        ``{param}``), each behind ``gate`` (``admin_pages.admin_only``, :func:`signed_in`)."""
+        return [
+            route(f"{page}/{name}", gate(endpoint), [method])
+            for name in self.actions
+            for method, endpoint in self.endpoints(name).items()
+        ]
 
 
 def pager(request: Request, next_cursor: str | None) -> dict[str, str | None]:

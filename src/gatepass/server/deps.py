@@ -34,16 +34,21 @@ async def bearer(
     *,
     roles: tuple[str, ...] = (),
     scopes: tuple[str, ...] = (),
+    authorization: str | None = None,
 ) -> AccessClaims:
     """The caller's verified access-token claims, with every one of ``roles`` and ``scopes``;
     otherwise the SDK's ``VerifierError``, which ``server/errors.py`` answers (RFC 6750, RFC
     9449 §7). A DPoP proof must name the issuer's public URL (RFC 9449 §4.3: ``GATEPASS_ISSUER``
-    + the path), whatever host or proxy the request came through."""
+    + the path), whatever host or proxy the request came through. ``authorization``: the
+    credentials to verify instead of the request's ``Authorization`` header (a token the
+    endpoint took from elsewhere, as ``/oauth/userinfo`` from a form body)."""
     counter = svc.metrics.verifications
     url = request.url
+    if authorization is None:
+        authorization = request.headers.get("authorization")
     try:
         claims = await svc.verifier.averify_request(
-            request.headers.get("authorization"),
+            authorization,
             method=request.method,
             url=lambda: request_url(svc.settings.issuer, url.scheme, url.netloc, url.path),
             proofs=request.headers.getlist("dpop"),

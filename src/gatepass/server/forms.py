@@ -11,14 +11,15 @@ from starlette.requests import Request
 from gatepass.errors import InvalidRequest, UnsupportedMediaType
 
 
-def _media_type(request: Request) -> str:
+def media_type(request: Request) -> str:
+    """The request's ``Content-Type`` without parameters, lowercased."""
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
 async def read_form(request: Request) -> dict[str, str]:
     """``application/x-www-form-urlencoded`` parameters; a repeated parameter is an error and an
     empty one counts as absent (RFC 6749 §3.1)."""
-    if _media_type(request) != "application/x-www-form-urlencoded":
+    if media_type(request) != "application/x-www-form-urlencoded":
         raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
     raw = await request.body()
     try:
@@ -38,7 +39,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 
 async def read_json_object(request: Request) -> dict[str, Any]:
-    if _media_type(request) != "application/json":
+    if media_type(request) != "application/json":
         raise UnsupportedMediaType("The body must be application/json.")
     raw = await request.body()
     try:

@@ -1,7 +1,7 @@
 """The hosted login form's password check and the single sign-on session it starts, shared by
 the authorization flow's login page (``routes/authorize.py``) and the console's sign-in page
 (``routes/console_login.py``): the same throttle, the same words for every refusal, the same
-session cookie."""
+session cookie; each form with its own CSRF purpose."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from gatepass.storage.models import User
 
 MISSING = "Enter your username and password."
 WRONG = "The username or password is not right."
+# the CSRF purposes of the two sign-in forms, whose tokens are bound to the same browser cookie
+# (``pages.Browser``): distinct, so that a token of one form is refused by the other
+AUTHORIZE_PURPOSE = "login authorize"  # the authorization flow's (routes/authorize.py)
+ACCOUNT_PURPOSE = "login account"  # the account pages' and console's (routes/console_login.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,13 +64,14 @@ async def start_session(
     svc: Services, request: Request, user: User, *, client_id: str
 ) -> tuple[sso.Signed, str]:
     """A new SSO session for ``user`` (its ``sign_in`` event names ``client_id``), replacing
-    the one this browser had, never reusing it: the session and its cookie header."""
+    the one this browser had, never reusing it (``sso.replace``: the same user's logins
+    started from the old one move to it): the session and its cookie header."""
     ip, agent = client_ip(request), user_agent(request)
     cookie, row = await sso.sign_in(svc, user, ip=ip, user_agent=agent)
     await record_sign_in(svc, user, client_id=client_id, sid=row.id, ip=ip, user_agent=agent)
     previous = await sso.current(svc, request.cookies.get(sso.COOKIE))
     if previous is not None:
-        await sso.end_one(svc, previous.session, reason="replaced")
+        await sso.replace(svc, previous.session, row)
     return sso.Signed(row, user), session_cookie(cookie)
 
 

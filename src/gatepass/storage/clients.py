@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from gatepass.clock import Clock, SystemClock
 from gatepass.core import opaque
 from gatepass.errors import Conflict
+from gatepass.storage import keyset
 from gatepass.storage.models import Client
 
 CACHE_TTL = 5.0  # seconds a cached client record is trusted (changes made elsewhere)
@@ -166,6 +167,16 @@ class Clients:
         finally:
             self.forget(client_id)  # a request that read it meanwhile must not keep it
         return await self.get(client_id) if result.rowcount else None
+
+    async def page(self, *, limit: int, after: tuple[float, str] | None = None) -> list[Client]:
+        """Up to ``limit`` clients by registration time (then id), from just after ``after``."""
+        at, cid = Client.created_at, Client.id
+        q = select(Client)
+        if (cond := keyset.after(at, cid, after, descending=False)) is not None:
+            q = q.where(cond)
+        q = q.order_by(*keyset.order(at, cid, descending=False)).limit(limit)
+        async with self._s() as s:
+            return list((await s.execute(q)).scalars())
 
     async def list(self) -> list[Client]:
         async with self._s() as s:

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gatepass.storage import keyset
 from gatepass.storage.models import Consent
 
 _ATTEMPTS = 20
@@ -23,6 +24,10 @@ class Consents:
         async with self._s() as s:
             row = await s.get(Consent, (user_id, client_id))
         return frozenset(row.scope.split()) if row is not None else None
+
+    async def get(self, user_id: str, client_id: str) -> Consent | None:
+        async with self._s() as s:
+            return await s.get(Consent, (user_id, client_id))
 
     async def allow(self, user_id: str, client_id: str, scopes: frozenset[str], now: float) -> None:
         """Add ``scopes`` to what the user allowed the client. Optimistic, so that concurrent
@@ -58,8 +63,16 @@ class Consents:
                 pass
         raise RuntimeError("consent could not be stored: too many concurrent changes")
 
-    async def of_user(self, user_id: str) -> list[Consent]:
-        q = select(Consent).where(Consent.user_id == user_id).order_by(Consent.granted_at)
+    async def page_of_user(
+        self, user_id: str, *, limit: int, after: tuple[float, str] | None = None
+    ) -> list[Consent]:
+        """Up to ``limit`` of the user's consents by grant time (then client id), from just
+        after ``after`` (a keyset page)."""
+        at, client = Consent.granted_at, Consent.client_id
+        q = select(Consent).where(Consent.user_id == user_id)
+        if (cond := keyset.after(at, client, after, descending=False)) is not None:
+            q = q.where(cond)
+        q = q.order_by(*keyset.order(at, client, descending=False)).limit(limit)
         async with self._s() as s:
             return list((await s.execute(q)).scalars())
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gatepass.storage import keyset
 from gatepass.storage.models import LoginSession, RefreshToken
 from gatepass.storage.token_rows import RefreshFound, Rotation, RotationStep, TokenRows
 
@@ -162,6 +163,33 @@ class Logins:
             )
         async with self._s() as s:
             return list((await s.execute(q.order_by(LoginSession.created_at))).scalars())
+
+    async def page_of_user(
+        self,
+        user_id: str,
+        *,
+        active_at: float,
+        limit: int,
+        after: tuple[float, str] | None = None,
+        descending: bool = False,
+        leave_out: str | None = None,
+    ) -> list[LoginSession]:
+        """Up to ``limit`` live logins of the user by start (then id), from just after
+        ``after`` (a keyset page), without ``leave_out``."""
+        at, sid = LoginSession.created_at, LoginSession.id
+        q = select(LoginSession).where(
+            LoginSession.user_id == user_id,
+            LoginSession.revoked_at.is_(None),
+            LoginSession.expires_at > active_at,
+            LoginSession.idle_expires_at > active_at,
+        )
+        if (cond := keyset.after(at, sid, after, descending=descending)) is not None:
+            q = q.where(cond)
+        if leave_out is not None:
+            q = q.where(sid != leave_out)
+        q = q.order_by(*keyset.order(at, sid, descending=descending)).limit(limit)
+        async with self._s() as s:
+            return list((await s.execute(q)).scalars())
 
     async def live_counts(self, user_ids: list[str], *, now: float) -> dict[str, int]:
         """How many live logins each of ``user_ids`` has (absent: none), in one query."""

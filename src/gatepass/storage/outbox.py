@@ -13,29 +13,24 @@ the rows are picked ``FOR UPDATE SKIP LOCKED``; on SQLite the statement holds th
 from __future__ import annotations
 
 import asyncio
+import functools
+import json
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Float,
-    Integer,
-    Select,
-    String,
     delete,
     func,
-    insert,
-    literal,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gatepass.core.alert_texts import wants_email
 from gatepass.settings import Settings
-from gatepass.storage.models import AlertOutbox, User
+from gatepass.storage.models import AlertOutbox
 
 EMAIL, WEBHOOK = "email", "webhook"
 # an alert still undelivered this long after its event is given up (``failed``): by the worker
@@ -85,47 +80,87 @@ _COLUMNS = [
 ]
 
 
+@functools.cache
+def _insert_sql(dialect: str, email: bool, webhooks: int) -> str:
+    """The one ``INSERT … SELECT`` of :meth:`Outbox.enqueue`, for ``dialect``'s driver
+    (``?N`` for sqlite3, ``$N`` for asyncpg, with the types PostgreSQL cannot infer across a
+    ``UNION ALL``). Parameters: 1 event id, 2 payload (JSON text), 3 now, then one message id
+    per row, then the webhook URLs, then the user id when there is an email."""
+    pg = dialect == "postgresql"
+
+    def p(n: int, cast: str = "") -> str:
+        return f"${n}{cast}" if pg else f"?{n}"
+
+    def row(mid: int, channel: str, target: str) -> str:
+        return (
+            f"SELECT {p(mid, '::varchar')}, {p(1, '::integer')}, '{channel}', {target}, "
+            f"{p(2, '::json')}, {p(3, '::double precision')}, {p(3, '::double precision')}, "
+            "0, 'pending'"
+        )
+
+    rows = int(email) + webhooks
+    picks = [
+        row(4 + int(email) + i, WEBHOOK, p(4 + rows + i, "::varchar")) for i in range(webhooks)
+    ]
+    if email:
+        user = p(4 + rows + webhooks, "::varchar")
+        picks.insert(
+            0, row(4, EMAIL, "email") + f" FROM users WHERE id = {user} AND email IS NOT NULL"
+        )
+    return f"INSERT INTO alert_outbox ({', '.join(_COLUMNS)})\n" + "\nUNION ALL\n".join(picks)
+
+
 class Outbox:
     def __init__(self, sessions: async_sessionmaker[Any], routes: Routes) -> None:
         self._s = sessions
         self.routes = routes
         self._wake = asyncio.Event()
 
+    def statement(self, event: dict[str, Any], now: float, dialect: str) -> tuple[str, list[Any]]:
+        """The one ``INSERT … SELECT`` that queues every alert of ``event`` (the user's address
+        read inside it), on ``dialect``'s driver, and its parameters; ``("", [])`` for none.
+
+        Prepared once per shape (:func:`_insert_sql`): built with SQLAlchemy's constructs each
+        time (fresh literals, a ``union_all``, the JSON type) and run through a session, it cost
+        four times the statement itself, inside a request that detected a reuse or a lockout
+        (``bench/alerts.py``)."""
+        user_id = event.get("user_id")
+        email = bool(self.routes.email and user_id and wants_email(event["type"], event["details"]))
+        urls = self.routes.webhook_urls
+        if not email and not urls:
+            return "", []
+        ids = ["msg_" + secrets.token_hex(16) for _ in range(int(email) + len(urls))]
+        params = [event["id"], json.dumps(event), now, *ids, *urls, *([user_id] if email else [])]
+        return _insert_sql(dialect, email, len(urls)), params
+
+    def enqueue_sqlite(self, db: sqlite3.Connection, event: dict[str, Any], now: float) -> int:
+        """Add the alerts for ``event`` in the write transaction open on ``db`` (the event's own,
+        ``storage/events.py``, on the event loop); how many."""
+        sql, params = self.statement(event, now, "sqlite")
+        return db.execute(sql, params).rowcount if sql else 0
+
     async def enqueue(self, s: AsyncSession, event: dict[str, Any], now: float) -> int:
         """Add the alerts for ``event`` in the caller's transaction ``s``; how many.
 
-        One ``INSERT … SELECT`` for all of them, the user's address read inside it: each
-        statement is a round trip (through a thread, on SQLite), and this runs inside a request
-        that detected a reuse or a lockout (``bench/alerts.py``)."""
-        picks: list[Select[Any]] = []
-        user_id = event.get("user_id")
-        if self.routes.email and user_id and wants_email(event["type"], event["details"]):
-            picks.append(
-                self._row(event, now, EMAIL, User.email).where(
-                    User.id == user_id, User.email.is_not(None)
-                )
-            )
-        for url in self.routes.webhook_urls:
-            picks.append(self._row(event, now, WEBHOOK, literal(url, String)))
-        if not picks:
+        ``s`` must already have written in its transaction (the event's own row): the rows go
+        in through that same connection, on the driver, and commit or roll back with it."""
+        conn = await s.connection()
+        sql, params = self.statement(event, now, conn.dialect.name)
+        if not sql:
             return 0
-        rows = picks[0] if len(picks) == 1 else union_all(*picks)
-        done = await s.execute(insert(AlertOutbox).from_select(_COLUMNS, rows))
-        return int(done.rowcount)  # type: ignore[attr-defined]
-
-    @staticmethod
-    def _row(event: dict[str, Any], now: float, channel: str, target: Any) -> Select[Any]:
-        return select(
-            literal("msg_" + secrets.token_hex(16), String),
-            literal(event["id"], Integer),
-            literal(channel, String),
-            target,
-            literal(event, JSON),
-            literal(now, Float),
-            literal(now, Float),
-            literal(0, Integer),
-            literal("pending", String),
-        )
+        raw: Any = (await conn.get_raw_connection()).driver_connection
+        if conn.dialect.name == "postgresql":
+            if not raw.is_in_transaction():
+                raise RuntimeError("enqueue outside a transaction")
+            status = await raw.execute(sql, *params)
+            return int(status.rsplit(" ", 1)[1])  # "INSERT 0 <rows>"
+        if not raw.in_transaction:
+            raise RuntimeError("enqueue outside a transaction")
+        cursor = await raw.execute(sql, params)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            await cursor.close()
 
     def wake(self) -> None:
         """Tell this process's worker that rows were just committed."""

@@ -53,3 +53,15 @@ class SsoSessions:
         )
         async with self._s() as s:
             return list((await s.execute(q)).scalars())
+
+    async def adopt(self, old_sid: str, new_sid: str) -> int:
+        """The live logins started from ``old_sid`` now hang from ``new_sid``, in one
+        statement; how many moved."""
+        async with self._s.begin() as s:
+            result = await s.execute(
+                update(LoginSession)
+                .where(LoginSession.parent_sid == old_sid, LoginSession.revoked_at.is_(None))
+                .values(parent_sid=new_sid)
+                .execution_options(synchronize_session=False)
+            )
+        return int(result.rowcount)

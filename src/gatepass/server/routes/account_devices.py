@@ -5,7 +5,8 @@ Ending anything takes two steps: a GET shows what will end, with a form (CSRF to
 session); its POST does it. They call the use-cases of the JSON twins, ``DELETE
 /auth/sessions/{id}``, ``POST /auth/sessions/end-others`` and ``DELETE /auth/consents/{id}``,
 which act on the viewer's own rows only: another user's session id is "not found", exactly as an
-unknown one.
+unknown one. Both lists come a page at a time (``oauth/paging.py``, the pager of the activity
+page); this device's session heads the first page of sessions.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gatepass.errors import NotFound
+from gatepass.errors import GatepassError, NotFound
 from gatepass.oauth import account, consents, sessions, sso
 from gatepass.oauth.first_party import FIRST_PARTY_CLIENT_ID
 from gatepass.oauth.services import Services
@@ -26,6 +27,7 @@ from gatepass.server.routing import route
 from gatepass.server.scope_words import describe
 
 SESSIONS, APPS = "/account/sessions", "/account/apps"
+PAGE = 25  # rows a page of sessions or apps shows
 END_OTHERS = SESSIONS + "/end-others"
 _DONE = {
     "ended": "That session was signed out.",
@@ -55,26 +57,29 @@ def _device(item: dict[str, Any]) -> str:
     return " on ".join(known) if known else "Unknown device"
 
 
-async def _own_sessions(svc: Services, signed: sso.Signed) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = await sessions.sessions_of(svc, console.claims_of(signed))
-    out = []
-    for item in items:
-        out.append(
-            {
-                **item,
-                "app": await _client_name(svc, str(item["client"])),
-                "device": _device(item),
-                "started": console.when(float(item["created"])),
-                "used": console.when(float(item["last_used"])),
-                "end_url": f"{SESSIONS}/{quote(str(item['id']), safe='')}/end",
-            }
-        )
-    out.sort(key=lambda i: (not i["current"], -float(i["last_used"])))
-    return out
+async def _shown(svc: Services, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **item,
+        "app": await _client_name(svc, str(item["client"])),
+        "device": _device(item),
+        "started": console.when(float(item["created"])),
+        "used": console.when(float(item["last_used"])),
+        "end_url": f"{SESSIONS}/{quote(str(item['id']), safe='')}/end",
+    }
 
 
 async def list_sessions(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    rows = await _own_sessions(svc, signed)
+    """This device's session first, then the others, newest first, a page at a time."""
+    claims = console.claims_of(signed)
+    after = request.query_params.get("cursor") or None
+    try:
+        items, next_cursor = await sessions.sessions_page(
+            svc, claims, limit=PAGE, after=after, newest_first=True, current_apart=True
+        )
+    except GatepassError as exc:  # a cursor that is not one
+        return pages.error_page(svc, exc.description, status=400)
+    here = await sessions.own_session(svc, claims, signed.session.id) if after is None else None
+    rows = [await _shown(svc, item) for item in ([here] if here else []) + items]
     return console.page(
         svc,
         signed,
@@ -82,9 +87,10 @@ async def list_sessions(svc: Services, request: Request, signed: sso.Signed) -> 
         {
             "title": "Sessions",
             "sessions": rows,
-            "others": sum(1 for r in rows if not r["current"]),
+            "others": bool(items or next_cursor),
             "end_others": END_OTHERS,
             "notice": _notice(request),
+            "pager": console.pager(request, next_cursor),
         },
         current=SESSIONS,
     )
@@ -102,10 +108,10 @@ async def end_session(svc: Services, request: Request, signed: sso.Signed) -> Re
         if sid == signed.session.id:  # this device: signed out here
             return console.redirect(console.LOGIN_PATH)
         return console.redirect(SESSIONS + "?done=ended")
-    found = [r for r in await _own_sessions(svc, signed) if r["id"] == sid]
-    if not found:
+    found = await sessions.own_session(svc, console.claims_of(signed), sid)
+    if found is None:
         return pages.error_page(svc, _GONE, status=404, title="Session not found")
-    row = found[0]
+    row = await _shown(svc, found)
     step = console.Confirm(
         title="Sign out this session?",
         message=(
@@ -145,7 +151,14 @@ async def end_others(svc: Services, request: Request, signed: sso.Signed) -> Res
 
 
 async def list_apps(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    rows: list[dict[str, Any]] = await consents.of_caller(svc, console.claims_of(signed))
+    after = request.query_params.get("cursor") or None
+    try:
+        listed, next_cursor = await consents.page_of_caller(
+            svc, console.claims_of(signed), limit=PAGE, after=after
+        )
+    except GatepassError as exc:  # a cursor that is not one
+        return pages.error_page(svc, exc.description, status=400)
+    rows: list[dict[str, Any]] = listed
     apps = [
         {
             "name": row["client_name"] or row["client_id"],
@@ -159,7 +172,12 @@ async def list_apps(svc: Services, request: Request, signed: sso.Signed) -> Resp
         svc,
         signed,
         "account_apps.html",
-        {"title": "Connected apps", "apps": apps, "notice": _notice(request)},
+        {
+            "title": "Connected apps",
+            "apps": apps,
+            "notice": _notice(request),
+            "pager": console.pager(request, next_cursor),
+        },
         current=APPS,
     )
 
@@ -177,10 +195,10 @@ async def revoke_app(svc: Services, request: Request, signed: sso.Signed) -> Res
         except NotFound:
             return _no_such_app(svc)
         return console.redirect(APPS + "?done=revoked")
-    found = [r for r in await consents.of_caller(svc, claims) if r["client_id"] == client_id]
-    if not found:
+    found = await consents.one_of_caller(svc, claims, client_id)
+    if found is None:
         return _no_such_app(svc)
-    name = found[0]["client_name"] or client_id
+    name = found["client_name"] or client_id
     step = console.Confirm(
         title="Disconnect this app?",
         message=(

@@ -5,13 +5,15 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gatepass.core.cursor import MAX_CURSOR
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_keys, admin_users
+from gatepass.oauth import admin_keys, admin_users, paging
 from gatepass.oauth.keys import PURPOSE_CHOICES
 from gatepass.oauth.services import Services
 from gatepass.server.deps import admin, admin_action
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.query import QueryParams
 from gatepass.server.routes import clients
 from gatepass.server.routing import route
 
@@ -56,9 +58,21 @@ async def user_sessions(svc: Services, request: Request) -> Response:
     user_id = request.path_params["user_id"]
     if len(user_id) > 64 or await svc.users.by_id(user_id) is None:
         raise NotFound("No such user.")
-    rows = await svc.logins.of_user(user_id, active_at=svc.clock.now())
+    query = QueryParams(request)
+    limit = query.integer("limit", paging.DEFAULT_LIMIT, low=1, high=paging.MAX_LIMIT)
+    rows, next_cursor = paging.split(
+        await svc.logins.page_of_user(
+            user_id,
+            active_at=svc.clock.now(),
+            limit=limit + 1,
+            after=paging.position(query.text("cursor", max_len=MAX_CURSOR)),
+        ),
+        limit,
+        lambda r: (r.created_at, r.id),
+    )
     return JSONResponse(
         {
+            "next": next_cursor,
             "sessions": [
                 {
                     "id": r.id,
@@ -72,7 +86,7 @@ async def user_sessions(svc: Services, request: Request) -> Response:
                     "ip": r.ip,
                 }
                 for r in rows
-            ]
+            ],
         }
     )
 

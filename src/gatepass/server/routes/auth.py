@@ -8,26 +8,34 @@ requests beyond SameSite: an ``Origin`` must be the issuer's own or one of
 ``GATEPASS_ALLOWED_ORIGINS``, and the custom header ``X-Requested-With`` must be present (a
 cross-site form or image cannot send it, and a cross-origin script cannot without a CORS
 preflight that only allowed origins pass).
+
+``POST /auth/login`` takes one of two bodies: a password (``username``, ``password``), or an
+authorization code of a public client (``code``, ``code_verifier``, ``redirect_uri``,
+``client_id``) that the app's page received from the hosted login page; the answer is the same.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gatepass.errors import GatepassError
-from gatepass.oauth import sessions
+from gatepass.core.cursor import MAX_CURSOR
+from gatepass.errors import GatepassError, InvalidRequest
+from gatepass.oauth import paging, sessions
 from gatepass.oauth.issuance import TokenResponse
 from gatepass.oauth.services import Services
 from gatepass.server.deps import bearer, client_ip, user_agent
 from gatepass.server.errors import NO_STORE, render
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.query import QueryParams
 from gatepass.server.refresh_cookie import refresh_cookie
 from gatepass.server.routing import route
 
 CSRF_HEADER = "x-requested-with"
+PASSWORD_FIELDS = ("username", "password")
+CODE_FIELDS = ("code", "code_verifier", "redirect_uri", "client_id")
 
 
 class CrossSiteRequest(GatepassError):
@@ -81,6 +89,15 @@ def _cleared(response: Response, svc: Services) -> Response:
 async def login(svc: Services, request: Request) -> Response:
     guard(request, svc)
     data = await read_json_object(request)
+    with_password = any(name in data for name in PASSWORD_FIELDS)
+    with_code = any(name in data for name in CODE_FIELDS)
+    if with_password == with_code:
+        raise InvalidRequest(
+            "Send either username and password, or code, code_verifier, redirect_uri and client_id."
+        )
+    if with_code:
+        form = {name: text_field(data, name, max_len=2000) or "" for name in CODE_FIELDS}
+        return _tokens(await sessions.code_login(svc, form, _caller(request)), svc)
     username = text_field(data, "username", max_len=150) or ""
     password = text_field(data, "password", max_len=1024) or ""
     scope = text_field(data, "scope", required=False, max_len=2000)
@@ -113,8 +130,14 @@ async def logout_all(svc: Services, request: Request) -> Response:
 
 async def list_sessions(svc: Services, request: Request) -> Response:
     claims = await bearer(svc, request)
-    items: list[Any] = await sessions.sessions_of(svc, claims)
-    return JSONResponse({"sessions": items}, headers=NO_STORE)
+    query = QueryParams(request)
+    items, next_cursor = await sessions.sessions_page(
+        svc,
+        claims,
+        limit=query.integer("limit", paging.DEFAULT_LIMIT, low=1, high=paging.MAX_LIMIT),
+        after=query.text("cursor", max_len=MAX_CURSOR),
+    )
+    return JSONResponse({"sessions": items, "next": next_cursor}, headers=NO_STORE)
 
 
 async def end_session(svc: Services, request: Request) -> Response:

@@ -150,7 +150,7 @@ def _login_page(
             "error_field": "password" if username else "username",
             "action": LOGIN_ACTION,
             "params": req.params,
-            "csrf_token": browser.token("login"),
+            "csrf_token": browser.token(login_form.AUTHORIZE_PURPOSE),
         },
         status=status,
         form_targets=[req.redirect_uri],
@@ -221,7 +221,7 @@ async def login(svc: Services, request: Request) -> Response:
     if isinstance(posted, Response):
         return posted
     browser, fields, req = posted
-    if not browser.check("login", fields.get("csrf_token")):
+    if not browser.check(login_form.AUTHORIZE_PURPOSE, fields.get("csrf_token")):
         return pages.error_page(svc, _EXPIRED, status=403)
     username = fields.get("username", "")
     user = await login_form.check_password(svc, request, username, fields.get("password"))

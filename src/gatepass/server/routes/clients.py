@@ -7,13 +7,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gatepass.core.cursor import MAX_CURSOR
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_clients
+from gatepass.oauth import admin_clients, paging
 from gatepass.oauth.clients import public_view
 from gatepass.oauth.services import Services
 from gatepass.server.deps import admin, admin_action
 from gatepass.server.errors import NO_STORE
 from gatepass.server.forms import read_json_object, text_field
+from gatepass.server.query import QueryParams
 from gatepass.server.routing import route
 
 
@@ -60,7 +62,15 @@ async def add_client(svc: Services, request: Request) -> Response:
 
 async def list_clients(svc: Services, request: Request) -> Response:
     await admin(svc, request)
-    return JSONResponse({"clients": [public_view(c) for c in await svc.clients.list()]})
+    query = QueryParams(request)
+    limit = query.integer("limit", paging.DEFAULT_LIMIT, low=1, high=paging.MAX_LIMIT)
+    after = paging.position(query.text("cursor", max_len=MAX_CURSOR))
+    rows, next_cursor = paging.split(
+        await svc.clients.page(limit=limit + 1, after=after),
+        limit,
+        lambda c: (c.created_at, c.id),
+    )
+    return JSONResponse({"clients": [public_view(c) for c in rows], "next": next_cursor})
 
 
 async def get_client(svc: Services, request: Request) -> Response:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gatepass.errors import InvalidRequest, NotFound
-from gatepass.oauth import admin_clients, sso
+from gatepass.oauth import admin_clients, paging, sso
 from gatepass.oauth.clients import GRANTS, TOKEN_FORMATS
 from gatepass.oauth.services import Services
 from gatepass.server import admin_pages, console
@@ -33,7 +33,13 @@ def _purpose(action: str, client_id: str) -> str:
 
 
 async def list_clients(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    shown, next_cursor = admin_pages.page_of(await svc.clients.list(), request)
+    shown, next_cursor = paging.split(
+        await svc.clients.page(
+            limit=admin_pages.PAGE_SIZE + 1, after=admin_pages.position_of(request)
+        ),
+        admin_pages.PAGE_SIZE,
+        lambda c: (c.created_at, c.id),
+    )
     return render(
         svc,
         request,
@@ -235,49 +241,43 @@ async def edit_client(svc: Services, request: Request, signed: sso.Signed) -> Re
     return console.redirect(_client_path(client.id, "saved"))
 
 
-_CONFIRM = {
-    "rotate-secret": (
-        "Rotate the client secret?",
-        "The current secret of {name} stops working at once. The new one is shown once.",
-        "Rotate the secret",
-    ),
-    "delete": (
-        "Delete this client?",
-        "{name} is deleted: it can no longer get tokens. This cannot be undone.",
-        "Delete the client",
-    ),
-}
-
-
-def _action_of(request: Request) -> str:
-    return request.url.path.rsplit("/", 1)[1]
-
-
-async def confirm(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    action = _action_of(request)
-    client = await _find(svc, request.path_params["client_id"])
-    title, message, button = _CONFIRM[action]
-    step = console.Confirm(
-        title=title,
-        message=message.format(name=client.name),
-        action=f"{_client_path(client.id)}/{action}",
-        purpose=_purpose(action, client.id),
-        button=button,
-        back=_client_path(client.id),
-    )
-    return console.confirm_page(svc, signed, step, current=console.ADMIN_HOME)
-
-
-async def act(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    action, client_id = _action_of(request), request.path_params["client_id"]
-    await console.posted(svc, request, signed, _purpose(action, client_id))
-    who = acting(signed, request)
-    if action == "delete":
-        await admin_clients.delete(svc, who, client_id)
-        return console.redirect(f"{SECTION}?done=deleted")
-    secret = await admin_clients.rotate_secret(svc, who, client_id)
+async def _rotate_secret(
+    svc: Services, request: Request, signed: sso.Signed, client_id: str
+) -> Response:
+    secret = await admin_clients.rotate_secret(svc, acting(signed, request), client_id)
     client = await _find(svc, client_id)
     return _secret_page(svc, request, signed, client, secret, created=False)
+
+
+async def _delete(svc: Services, request: Request, signed: sso.Signed, client_id: str) -> Response:
+    await admin_clients.delete(svc, acting(signed, request), client_id)
+    return console.redirect(f"{SECTION}?done=deleted")
+
+
+async def _client_name(svc: Services, client_id: str) -> str:
+    return (await _find(svc, client_id)).name
+
+
+CONFIRMED = console.ConfirmedActions(
+    param="client_id",
+    name_of=_client_name,
+    page_of=_client_path,
+    purpose=_purpose,
+    actions={
+        "rotate-secret": console.Action(
+            "Rotate the client secret?",
+            "The current secret of {name} stops working at once. The new one is shown once.",
+            "Rotate the secret",
+            _rotate_secret,
+        ),
+        "delete": console.Action(
+            "Delete this client?",
+            "{name} is deleted: it can no longer get tokens. This cannot be undone.",
+            "Delete the client",
+            _delete,
+        ),
+    },
+)
 
 
 ROUTES = [
@@ -286,9 +286,5 @@ ROUTES = [
     route(SECTION + "/new", admin_only(new_client), ["GET"]),
     route(SECTION + "/{client_id}", admin_only(show_client), ["GET"]),
     route(SECTION + "/{client_id}", admin_only(edit_client), ["POST"]),
-    *(
-        route(f"{SECTION}/{{client_id}}/{action}", admin_only(handler), [method])
-        for action in _CONFIRM
-        for handler, method in ((confirm, "GET"), (act, "POST"))
-    ),
+    *CONFIRMED.routes(SECTION + "/{client_id}", admin_only),
 ]

@@ -29,6 +29,7 @@ KNOWN_TYPES = sorted(
 ) + [
     "forced_logout",
     "lockout",
+    "logout",
     "logout_all",
     "logout_others",
     "password_change",

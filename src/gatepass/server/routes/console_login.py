@@ -44,7 +44,7 @@ def _login_page(
             "error_field": "password" if username else "username",
             "action": console.LOGIN_PATH,
             "params": {"next": target},
-            "csrf_token": browser.token("login"),
+            "csrf_token": browser.token(login_form.ACCOUNT_PURPOSE),
         },
         status=status,
     )
@@ -68,7 +68,7 @@ async def login(svc: Services, request: Request) -> Response:
     if repeated:
         return pages.error_page(svc, "The form was sent with a field repeated.")
     target = console.safe_next(fields.get("next"))
-    if not browser.check("login", fields.get("csrf_token")):
+    if not browser.check(login_form.ACCOUNT_PURPOSE, fields.get("csrf_token")):
         return pages.error_page(svc, _EXPIRED, status=403)
     username = fields.get("username", "")
     user = await login_form.check_password(svc, request, username, fields.get("password"))

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from gatepass.core.user_agent import parse as parse_user_agent
 from gatepass.errors import InvalidRequest
-from gatepass.oauth import admin_users, sso
+from gatepass.oauth import admin_users, paging, sso
 from gatepass.oauth.services import Services
 from gatepass.server import admin_pages, console
 from gatepass.server.admin_pages import HOME, acting, admin_only, render, utc, words
@@ -102,8 +102,13 @@ async def _show(
     status: int = 200,
 ) -> Response:
     user = await admin_users.find(svc, request.path_params["user_id"])
-    rows = await svc.logins.of_user(user.id, active_at=svc.clock.now())
-    shown, next_cursor = admin_pages.page_of(rows, request)
+    rows = await svc.logins.page_of_user(
+        user.id,
+        active_at=svc.clock.now(),
+        limit=admin_pages.PAGE_SIZE + 1,
+        after=admin_pages.position_of(request),
+    )
+    shown, next_cursor = paging.split(rows, admin_pages.PAGE_SIZE, lambda r: (r.created_at, r.id))
     sessions = []
     for r in shown:
         agent = parse_user_agent(r.user_agent)
@@ -175,59 +180,57 @@ async def set_password(svc: Services, request: Request, signed: sso.Signed) -> R
     return console.redirect(_user_path(user_id, "password"))
 
 
-# the destructive actions: a GET shows the confirmation, its form's POST acts
-_CONFIRM = {
-    "disable": (
-        "Disable this account?",
-        "{name} will be signed out everywhere at once and cannot sign in until enabled again.",
-        "Disable the account",
-    ),
-    "force-password-reset": (
-        "Force a password reset?",
-        "Every session of {name} ends at once, and their password stops working until you "
-        "set a new one.",
-        "Force the reset",
-    ),
-    "end-sessions": (
-        "End every session?",
-        "Every session of {name}, in every app and browser, ends at once, with its tokens.",
-        "End every session",
-    ),
-}
+async def _disable(svc: Services, request: Request, signed: sso.Signed, user_id: str) -> Response:
+    await admin_users.update(svc, acting(signed, request), user_id, disabled=True)
+    return console.redirect(_user_path(user_id, "disabled"))
 
 
-def _action_of(request: Request) -> str:
-    """The destructive action a route stands for: the last segment of its path."""
-    return request.url.path.rsplit("/", 1)[1]
+async def _force_reset(
+    svc: Services, request: Request, signed: sso.Signed, user_id: str
+) -> Response:
+    await admin_users.force_password_reset(svc, acting(signed, request), user_id)
+    return console.redirect(_user_path(user_id, "reset"))
 
 
-async def confirm(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    action = _action_of(request)
-    user = await admin_users.find(svc, request.path_params["user_id"])
-    title, message, button = _CONFIRM[action]
-    step = console.Confirm(
-        title=title,
-        message=message.format(name=user.username),
-        action=f"{_user_path(user.id)}/{action}",
-        purpose=_purpose(action, user.id),
-        button=button,
-        back=_user_path(user.id),
-    )
-    return console.confirm_page(svc, signed, step, current=console.ADMIN_HOME)
-
-
-async def act(svc: Services, request: Request, signed: sso.Signed) -> Response:
-    action, user_id = _action_of(request), request.path_params["user_id"]
-    await console.posted(svc, request, signed, _purpose(action, user_id))
-    who = acting(signed, request)
-    if action == "disable":
-        await admin_users.update(svc, who, user_id, disabled=True)
-        return console.redirect(_user_path(user_id, "disabled"))
-    if action == "force-password-reset":
-        await admin_users.force_password_reset(svc, who, user_id)
-        return console.redirect(_user_path(user_id, "reset"))
-    await admin_users.end_sessions(svc, who, user_id)
+async def _end_sessions(
+    svc: Services, request: Request, signed: sso.Signed, user_id: str
+) -> Response:
+    await admin_users.end_sessions(svc, acting(signed, request), user_id)
     return console.redirect(_user_path(user_id, "ended"))
+
+
+async def _username(svc: Services, user_id: str) -> str:
+    return (await admin_users.find(svc, user_id)).username
+
+
+# the destructive actions: a GET shows the confirmation, its form's POST acts
+CONFIRMED = console.ConfirmedActions(
+    param="user_id",
+    name_of=_username,
+    page_of=_user_path,
+    purpose=_purpose,
+    actions={
+        "disable": console.Action(
+            "Disable this account?",
+            "{name} will be signed out everywhere at once and cannot sign in until enabled again.",
+            "Disable the account",
+            _disable,
+        ),
+        "force-password-reset": console.Action(
+            "Force a password reset?",
+            "Every session of {name} ends at once, and their password stops working until you "
+            "set a new one.",
+            "Force the reset",
+            _force_reset,
+        ),
+        "end-sessions": console.Action(
+            "End every session?",
+            "Every session of {name}, in every app and browser, ends at once, with its tokens.",
+            "End every session",
+            _end_sessions,
+        ),
+    },
+)
 
 
 ROUTES = [
@@ -237,9 +240,5 @@ ROUTES = [
     route(SECTION + "/{user_id}/roles", admin_only(set_roles), ["POST"]),
     route(SECTION + "/{user_id}/enable", admin_only(enable), ["POST"]),
     route(SECTION + "/{user_id}/password", admin_only(set_password), ["POST"]),
-    *(
-        route(f"{SECTION}/{{user_id}}/{action}", admin_only(handler), [method])
-        for action in _CONFIRM
-        for handler, method in ((confirm, "GET"), (act, "POST"))
-    ),
+    *CONFIRMED.routes(SECTION + "/{user_id}", admin_only),
 ]

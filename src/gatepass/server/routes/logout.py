@@ -5,7 +5,8 @@ With an ``id_token_hint`` that the ID-token key ring vouches for (``oauth/id_tok
 that names this browser's session, the session ends at once. Otherwise the user is asked (a
 form with a CSRF token, posted to ``/oauth/logout/confirm``): a link alone must not sign anyone
 out. ``post_logout_redirect_uri`` must be registered for the client named by ``client_id`` or
-by the hint's audience; if not, the browser gets an error page and no redirect.
+by the hint's audience; if not, the browser gets an error page and no redirect. Either way the
+session's end is a ``logout`` event (``sso.rp_logout``) naming the app.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gatepass.oauth import redirect_uris, sso
 from gatepass.oauth.authorization_request import collect, with_query
 from gatepass.oauth.services import Services
 from gatepass.server import login_form, pages
-from gatepass.server.deps import client_ip
+from gatepass.server.deps import client_ip, user_agent
 from gatepass.server.routing import route
 from gatepass.storage.models import Client
 
@@ -125,7 +126,7 @@ async def logout(svc: Services, request: Request) -> Response:
     if signed is None:
         return _done(svc, uri, state)
     if claims is not None and await _names_session(svc, claims, signed):
-        await sso.end(svc, signed.session, ip=client_ip(request))
+        await _end(svc, request, signed, client, hinted=True)
         return _done(svc, uri, state)
     browser = pages.Browser(svc, request)
     params = {"client_id": client.id if client else None, "post_logout_redirect_uri": uri}
@@ -165,8 +166,21 @@ async def confirm(svc: Services, request: Request) -> Response:
         return pages.error_page(
             svc, "This page has expired or was opened in another browser.", status=403
         )
-    await sso.end(svc, signed.session, ip=client_ip(request))
+    await _end(svc, request, signed, client, hinted=False)
     return _done(svc, uri, state)
+
+
+async def _end(
+    svc: Services, request: Request, signed: sso.Signed, client: Client | None, *, hinted: bool
+) -> None:
+    await sso.rp_logout(
+        svc,
+        signed,
+        client_id=client.id if client is not None else None,
+        hinted=hinted,
+        ip=client_ip(request),
+        user_agent=user_agent(request),
+    )
 
 
 ROUTES = [

@@ -136,6 +136,8 @@ class SqliteTokenRows:
 
     async def write(self, step: Callable[[sqlite3.Connection], T]) -> T:
         """``step`` in one write transaction: committed if it returns, rolled back if it raises.
+        Other hot writes share it too: the code flow's (``storage/code_rows/sqlite.py``), the
+        security events' (``storage/events.py``).
 
         No ``await`` between BEGIN and COMMIT: nothing else on this loop runs in between."""
         db = self._db
