@@ -9,7 +9,10 @@ Kinds: ``cc_jwt`` and ``cc_opaque`` (POST /oauth/token, client_credentials, HTTP
 ``introspect`` (POST /oauth/introspect of one live opaque token), ``refresh`` (POST /oauth/token,
 refresh_token: each answer's refresh token is the next request's), ``edge`` (GET /edge/verify
 of a valid signed URL: the nginx ``auth_request`` target) and ``profile`` (GET /api/profile with
-a JWT access token: a bearer-protected endpoint). The figure is the CPU a
+a JWT access token: a bearer-protected endpoint), and ``code_flow``: the silent
+re-authorization of ``authorize.py``, one flow = GET /oauth/authorize with a live session cookie
+(302 with a code) + POST /oauth/token exchanging the code with its PKCE verifier (opaque access
+token, RS256 ID token), with the CPU of each request apart. The figure is the CPU a
 request costs gatepass itself: where its time goes, not what a server does under load
 (``oauth_vs_oidc.py`` measures that, against oidc-provider). It leaves out what one request at a
 time cannot show: inserts that arrive together share a commit (``storage/coalesce.py``).
@@ -34,7 +37,7 @@ from gatepass.oauth.token_endpoint import token as token_endpoint
 from gatepass.server.app import create_app
 from gatepass.settings import load_settings
 
-KINDS = ("cc_jwt", "cc_opaque", "introspect", "refresh", "edge", "profile")
+KINDS = ("cc_jwt", "cc_opaque", "introspect", "refresh", "edge", "profile", "code_flow")
 FORM = b"application/x-www-form-urlencoded"
 
 
@@ -58,6 +61,8 @@ async def lifespan(app: Any) -> tuple[asyncio.Queue[dict[str, str]], asyncio.Tas
 async def run(kind: str, n: int, profile: bool) -> tuple[float, float]:
     """(wall, CPU) µs per request: on a loaded machine, the CPU time of this process is the
     steadier figure (other processes' time is not in it), though still inflated."""
+    if kind == "code_flow":
+        return await code_flow(n, profile)
     data = Path(tempfile.mkdtemp(prefix="gp-bench-inprocess-"))
     settings = load_settings(
         data_dir=data,
@@ -167,6 +172,129 @@ async def run(kind: str, n: int, profile: bool) -> tuple[float, float]:
     await inbox.put({"type": "lifespan.shutdown"})
     await life
     return elapsed / n * 1e6, cpu / n * 1e6
+
+
+async def code_flow(n: int, profile: bool) -> tuple[float, float]:
+    """(wall, CPU) µs per flow: authorize + code exchange; each request's CPU printed apart."""
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from gatepass.oauth import sso
+    from gatepass.oauth.authorization_code import s256
+    from gatepass.oauth.clients import create_client
+
+    data = Path(tempfile.mkdtemp(prefix="gp-bench-inprocess-"))
+    settings = load_settings(
+        data_dir=data,
+        issuer="http://bench",
+        secret_key="b" * 40,
+        database_url=os.environ.get("GATEPASS_DATABASE_URL") or None,
+    )
+    app = create_app(settings)
+    inbox, life = await lifespan(app)
+    svc = app.state.services
+    redirect = "http://127.0.0.1:9/cb"
+    client, secret = await create_client(
+        svc,
+        "bench",
+        grants=["authorization_code"],
+        token_format="opaque",
+        redirects=[redirect],
+        first_party=True,
+    )
+    user = await svc.users.create("bench", "x", [], 0)
+    cookie, _ = await sso.sign_in(svc, user, ip=None, user_agent=None)
+    auth = b"Basic " + base64.b64encode(f"{client.id}:{secret}".encode())
+    verifier = "v" * 64
+    query = urlencode(
+        {
+            "response_type": "code",
+            "client_id": client.id,
+            "redirect_uri": redirect,
+            "scope": "openid",
+            "state": "s" * 22,
+            "nonce": "n" * 22,
+            "code_challenge": s256(verifier),
+            "code_challenge_method": "S256",
+        }
+    ).encode()
+    base: dict[str, Any] = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "scheme": "http",
+        "root_path": "",
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    authorize = {
+        **base,
+        "method": "GET",
+        "path": "/oauth/authorize",
+        "raw_path": b"/oauth/authorize",
+        "query_string": query,
+        "headers": [(b"host", b"bench"), (b"cookie", f"{sso.COOKIE}={cookie}".encode())],
+    }
+    exchange = {
+        **base,
+        "method": "POST",
+        "path": "/oauth/token",
+        "raw_path": b"/oauth/token",
+        "query_string": b"",
+        "headers": [(b"host", b"bench"), (b"authorization", auth), (b"content-type", FORM)],
+    }
+    state: dict[str, Any] = {"body": b"", "status": 0, "location": b""}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": state["body"], "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            state["status"] = message["status"]
+            state["location"] = dict(message["headers"]).get(b"location", b"")
+
+    cpu = {"authorize": 0.0, "token": 0.0}
+
+    async def flows(count: int) -> None:
+        for _ in range(count):
+            c0 = time.process_time()
+            await app({**authorize, "state": {}}, receive, send)
+            c1 = time.process_time()
+            code = parse_qs(urlsplit(state["location"].decode()).query).get("code")
+            if state["status"] != 302 or code is None:
+                raise SystemExit(f"authorize: answered {state['status']} {state['location']!r}")
+            form = {
+                "grant_type": "authorization_code",
+                "code": code[0],
+                "redirect_uri": redirect,
+                "code_verifier": verifier,
+            }
+            state["body"] = urlencode(form).encode()
+            c2 = time.process_time()
+            await app({**exchange, "state": {}}, receive, send)
+            cpu["authorize"] += c1 - c0
+            cpu["token"] += time.process_time() - c2
+            if state["status"] != 200:
+                raise SystemExit(f"token: answered {state['status']}")
+
+    await flows(200)  # warm-up
+    cpu.update(authorize=0.0, token=0.0)
+    profiler = cProfile.Profile() if profile else None
+    started, spent = time.perf_counter(), time.process_time()
+    if profiler:
+        profiler.enable()
+    await flows(n)
+    if profiler:
+        profiler.disable()
+    elapsed, spent = time.perf_counter() - started, time.process_time() - spent
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    print(
+        f"code_flow: authorize {cpu['authorize'] / n * 1e6:.0f} us CPU, "
+        f"code exchange {cpu['token'] / n * 1e6:.0f} us CPU"
+    )
+    await inbox.put({"type": "lifespan.shutdown"})
+    await life
+    return elapsed / n * 1e6, spent / n * 1e6
 
 
 def main() -> None:

@@ -345,3 +345,54 @@ def test_an_in_memory_sqlite_database_is_refused(make_settings) -> None:
     for url in ("sqlite:///:memory:", "sqlite://"):
         with pytest.raises(ConfigError, match="GATEPASS_DATABASE_URL"):
             make_settings(database_url=url)
+
+
+def test_postgresql_a_statement_is_one_round_trip(make_settings, pg_url) -> None:
+    """A connection going back to the pool is not reset (asyncpg's reset query would be a second
+    round trip for every statement): the statements leave no session state behind."""
+    from gatepass.storage.token_rows.postgresql import PostgresTokenRows
+
+    async def body(svc: Services) -> None:
+        rows = await PostgresTokenRows.open(pg_url, max_size=1)
+        seen: list[str] = []
+        try:
+            async with rows.pool.acquire() as connection:  # the pool's only connection
+                connection.add_query_logger(lambda record: seen.append(record.query))
+            assert await rows.opaque("a" * 64) is None
+            assert await rows.refresh("b" * 64) is None
+            assert await rows.pool.fetchval("SHOW enable_seqscan") == "off"
+        finally:
+            await rows.close()
+        assert len(seen) == 3, seen  # the two lookups and the SHOW: nothing else
+        assert "opaque_tokens" in seen[0] and "refresh_tokens" in seen[1]
+
+    run(make_settings, pg_url, body)
+
+
+def test_sqlite_opening_waits_out_a_lock_held_at_that_moment(make_settings) -> None:
+    """Another process holds the database for a moment (its own start, as ``serve --workers 2``
+    starts two at once): opening the connection waits for it, as SQLAlchemy's do, instead of
+    failing with "database is locked"; then a locked database is backed off from as before."""
+    from gatepass.storage.token_rows.sqlite import SqliteTokenRows
+
+    settings = make_settings()
+
+    async def migrate() -> None:
+        await (await open_services(settings)).close()
+
+    asyncio.run(migrate())
+    holder = sqlite3.connect(settings.sqlite_path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("COMMIT")  # the exclusive lock stays until the connection closes
+    threading.Timer(0.3, holder.close).start()
+
+    async def open_rows() -> None:
+        rows = SqliteTokenRows(settings.sqlite_path)
+        try:
+            await rows.add_opaque(opaque_row("f" * 64))
+            assert await rows.opaque("f" * 64) is not None
+        finally:
+            await rows.close()
+
+    asyncio.run(open_rows())

@@ -9,7 +9,9 @@ challenge, nonce and scope.
 PKCE verifier in constant time, RFC 7636 §4.6), a login started (a new refresh-token family,
 with the SSO session as its parent), and an ID token when the scope has ``openid`` (OpenID
 Connect Core §3.1.3.3). Every refusal of a code is ``invalid_grant`` with one description; the
-reason goes to the log.
+reason goes to the log. Two statements carry it (``storage/code_rows/``): one read of the code
+with its user and SSO session, and one transaction that consumes the code, starts the login
+and names it in the code.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from gatepass.errors import InvalidGrant, InvalidRequest
 from gatepass.oauth import scopes
 from gatepass.oauth.dpop import refreshes_bound
 from gatepass.oauth.id_tokens import OPENID_SCOPE, amr_list, mint
-from gatepass.oauth.issuance import TokenResponse, start_login
+from gatepass.oauth.issuance import TokenResponse, login_tokens, plan_login
 from gatepass.oauth.revocation import end_login
 from gatepass.oauth.services import Services
-from gatepass.storage.models import AuthorizationCode, Client, LoginSession
+from gatepass.storage.code_rows import CodeRow, Redeemed, Redemption
+from gatepass.storage.models import Client, LoginSession
 
 log = logging.getLogger("gatepass.authorization_code")
 
@@ -61,7 +64,7 @@ async def issue_code(
     code = opaque.new_token(opaque.AUTHORIZATION_CODE_PREFIX)
     now = svc.clock.now()
     await svc.codes.add(
-        AuthorizationCode(
+        CodeRow(
             digest=opaque.digest(code),
             client_id=client_id,
             user_id=sso.user_id,
@@ -74,8 +77,6 @@ async def issue_code(
             amr=sso.amr or "pwd",
             created_at=now,
             expires_at=now + svc.settings.authorization_code_ttl,
-            used_at=None,
-            login_sid=None,
         )
     )
     return code
@@ -95,7 +96,8 @@ async def code_grant(
 
     Everything the code is bound to is checked before it is consumed, so a request that fails
     a check (another client, another redirect URI, a wrong verifier) leaves it to its owner;
-    then one conditional update consumes it. A code presented after it was used is a replay:
+    then one transaction consumes it, if its SSO session is still live, and starts the login,
+    whose id it writes into the code. A code presented after it was used is a replay:
     ``invalid_grant``, and the login its first use started is revoked with its access tokens.
     ``allowed``: the scopes ``client`` may hold now (a code never gives more)."""
     verifier = form.get("code_verifier") or ""
@@ -108,9 +110,10 @@ async def code_grant(
     if not opaque.looks_like(code, opaque.AUTHORIZATION_CODE_PREFIX):
         raise InvalidGrant(REFUSED, debug="not an authorization code")
     digest = opaque.digest(code)
-    row = await svc.codes.get(digest)
-    if row is None:
+    found = await svc.codes.lookup(digest)
+    if found is None:
         raise InvalidGrant(REFUSED, debug="unknown code")
+    row, user = found.code, found.user
     now = svc.clock.now()
     if row.used_at is not None:
         await _replayed(svc, row, ip=ip, user_agent=user_agent)
@@ -122,32 +125,21 @@ async def code_grant(
         raise InvalidGrant(REFUSED, debug="redirect_uri differs from the authorization request")
     if not hmac.compare_digest(s256(verifier).encode(), row.code_challenge.encode()):
         raise InvalidGrant(REFUSED, debug="PKCE verifier does not match the challenge")
-    user = await svc.users.by_id(row.user_id)
     if user is None or user.disabled:
         raise InvalidGrant(REFUSED, debug="user gone or disabled")
-    sso = await svc.logins.get(row.sso_sid)
-    if sso is None or sso.revoked_at is not None or sso.expires_at <= now:
+    if not found.sso_live(now):
         # signed out (or ended by an admin) since: a login started now would outlive the logout
         raise InvalidGrant(REFUSED, debug="the single sign-on session has ended")
-    if not await svc.codes.redeem(digest, now=now):
-        reread = await svc.codes.get(digest)
-        if reread is not None and reread.used_at is not None:  # another request won the race
-            await _replayed(svc, reread, ip=ip, user_agent=user_agent)
-        raise InvalidGrant(REFUSED, debug="code expired or gone during the redemption")
 
     granted = scopes.for_subject(frozenset(row.scope.split()) & allowed, user.roles)
-    response = await start_login(
+    login, refresh = plan_login(
         svc,
         user_id=user.id,
-        roles=user.roles,
         client_id=client.id,
         scope=granted,
         ip=ip,
         user_agent=user_agent,
-        audience=client.audience,
         ttl=client.access_token_ttl,
-        token_format=client.token_format,
-        username=user.username,
         jkt=jkt,
         bind_refresh=refreshes_bound(client),
         with_refresh="refresh_token" in client.grants,
@@ -155,12 +147,26 @@ async def code_grant(
         auth_time=row.auth_time,
         amr=row.amr,
     )
-    if not await svc.codes.attach_login(digest, response.sid or ""):
-        # a replay came between the redemption and now, and found no login to revoke
-        login = await svc.logins.get(response.sid or "")
-        if login is not None:
-            await end_login(svc, login, reason="code_replay")
-        raise InvalidGrant(REFUSED, debug="code replayed during its redemption")
+    redeemed = await svc.codes.redeem_starting(Redemption(digest, row.sso_sid, now, login))
+    if redeemed is Redeemed.SSO_ENDED:
+        raise InvalidGrant(REFUSED, debug="the single sign-on session ended during the redemption")
+    if redeemed is not Redeemed.REDEEMED:
+        reread = await svc.codes.lookup(digest)
+        if reread is not None and reread.code.used_at is not None:  # another request won
+            await _replayed(svc, reread.code, ip=ip, user_agent=user_agent)
+        raise InvalidGrant(REFUSED, debug="code expired or gone during the redemption")
+    response = await login_tokens(
+        svc,
+        login,
+        refresh,
+        scope=granted,
+        roles=user.roles,
+        audience=client.audience,
+        ttl=client.access_token_ttl,
+        token_format=client.token_format,
+        username=user.username,
+        jkt=jkt,
+    )
     if OPENID_SCOPE not in granted:
         return response
     id_token = mint(
@@ -176,7 +182,7 @@ async def code_grant(
 
 
 async def _replayed(
-    svc: Services, row: AuthorizationCode, *, ip: str | None, user_agent: str | None
+    svc: Services, row: CodeRow, *, ip: str | None, user_agent: str | None
 ) -> NoReturn:
     """A used code presented again: revoke the login its first use started (or leave the mark
     that makes that use revoke it), record the event, refuse."""

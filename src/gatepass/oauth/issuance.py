@@ -86,6 +86,76 @@ async def issue_access_token(
     return svc.keys.ring.sign(claims, ACCESS_TOKEN_TYP), ttl
 
 
+def plan_login(
+    svc: Services,
+    *,
+    user_id: str,
+    client_id: str,
+    scope: frozenset[str],
+    ip: str | None,
+    user_agent: str | None,
+    ttl: int | None = None,
+    jkt: str | None = None,
+    bind_refresh: bool = False,
+    with_refresh: bool = True,
+    parent_sid: str | None = None,
+    auth_time: float | None = None,
+    amr: str | None = None,
+) -> tuple[NewLogin, str | None]:
+    """A new login, not yet stored: its row and its first refresh token (None without
+    ``with_refresh``). See :func:`start_login` for the parameters."""
+    refresh = opaque.new_token(opaque.REFRESH_PREFIX) if with_refresh else None
+    settings = svc.settings
+    access_ttl = min(ttl or settings.access_token_ttl, settings.access_token_ttl)
+    login = NewLogin(
+        sid="gps" + secrets.token_urlsafe(16),
+        user_id=user_id,
+        client_id=client_id,
+        scope=" ".join(sorted(scope)),
+        refresh_digest=opaque.digest(refresh) if refresh else None,
+        now=svc.clock.now(),
+        absolute_ttl=settings.refresh_token_ttl if refresh else access_ttl,
+        idle_ttl=settings.refresh_idle_ttl if refresh else access_ttl,
+        user_agent=user_agent,
+        ip=ip,
+        jkt=jkt if bind_refresh else None,
+        parent_sid=parent_sid,
+        auth_time=auth_time,
+        amr=amr,
+    )
+    return login, refresh
+
+
+async def login_tokens(
+    svc: Services,
+    login: NewLogin,
+    refresh: str | None,
+    *,
+    scope: frozenset[str],
+    roles: Iterable[str],
+    audience: str | None = None,
+    ttl: int | None = None,
+    token_format: str = "jwt",
+    username: str | None = None,
+    jkt: str | None = None,
+) -> TokenResponse:
+    """The answer for a login just stored: its refresh token and a new access token."""
+    token, expires_in = await issue_access_token(
+        svc,
+        token_format=token_format,
+        username=username,
+        subject=login.user_id,
+        client_id=login.client_id,
+        scope=scope,
+        roles=roles,
+        sid=login.sid,
+        audience=audience,
+        ttl=ttl,
+        jkt=jkt,
+    )
+    return TokenResponse(token, expires_in, login.scope, refresh, login.sid, jkt)
+
+
 async def start_login(
     svc: Services,
     *,
@@ -111,41 +181,33 @@ async def start_login(
     RFC 9449 §5) the login's refresh tokens are bound to it too. Without ``with_refresh`` the
     login has no refresh token and lasts as long as its access token (it still has a ``sid``,
     so it can be revoked). ``parent_sid``, ``auth_time``, ``amr``: a login started from an
-    authorization code (``oauth/authorization_code.py``)."""
-    sid = "gps" + secrets.token_urlsafe(16)
-    refresh = opaque.new_token(opaque.REFRESH_PREFIX) if with_refresh else None
-    scope_str = " ".join(sorted(scope))
-    settings = svc.settings
-    access_ttl = min(ttl or settings.access_token_ttl, settings.access_token_ttl)
-    await svc.logins.start(
-        NewLogin(
-            sid=sid,
-            user_id=user_id,
-            client_id=client_id,
-            scope=scope_str,
-            refresh_digest=opaque.digest(refresh) if refresh else None,
-            now=svc.clock.now(),
-            absolute_ttl=settings.refresh_token_ttl if refresh else access_ttl,
-            idle_ttl=settings.refresh_idle_ttl if refresh else access_ttl,
-            user_agent=user_agent,
-            ip=ip,
-            jkt=jkt if bind_refresh else None,
-            parent_sid=parent_sid,
-            auth_time=auth_time,
-            amr=amr,
-        )
-    )
-    token, expires_in = await issue_access_token(
+    authorization code (``oauth/authorization_code.py``, which stores the login itself, in the
+    transaction that consumes the code)."""
+    login, refresh = plan_login(
         svc,
-        token_format=token_format,
-        username=username,
-        subject=user_id,
+        user_id=user_id,
         client_id=client_id,
         scope=scope,
-        roles=roles,
-        sid=sid,
-        audience=audience,
+        ip=ip,
+        user_agent=user_agent,
         ttl=ttl,
         jkt=jkt,
+        bind_refresh=bind_refresh,
+        with_refresh=with_refresh,
+        parent_sid=parent_sid,
+        auth_time=auth_time,
+        amr=amr,
     )
-    return TokenResponse(token, expires_in, scope_str, refresh, sid, jkt)
+    await svc.logins.start(login)
+    return await login_tokens(
+        svc,
+        login,
+        refresh,
+        scope=scope,
+        roles=roles,
+        audience=audience,
+        ttl=ttl,
+        token_format=token_format,
+        username=username,
+        jkt=jkt,
+    )

@@ -23,6 +23,7 @@ from gatepass.sdk.verifier import Verifier
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.clients import Clients
+from gatepass.storage.code_rows import CodeRows
 from gatepass.storage.codes import Codes
 from gatepass.storage.consents import Consents
 from gatepass.storage.denylist import SqlDenylist
@@ -54,6 +55,7 @@ class Services:
     consents: Consents  # what users allowed clients (oauth/consents.py)
     opaque_tokens: OpaqueTokens
     token_rows: TokenRows  # the hot statements' own connections (storage/token_rows/)
+    code_rows: CodeRows  # the code flow's statements, on those connections (storage/code_rows/)
     events: Events  # and, through events.outbox, their alerts
     throttle: SqlThrottle
     passwords: Passwords
@@ -71,6 +73,7 @@ class Services:
         self.denylist.close()
         if isinstance(self.dpop.replay, RedisReplayCache):
             await self.dpop.replay.aclose()
+        await self.code_rows.close()
         await self.token_rows.close()
         await self.engine.dispose()
 
@@ -128,6 +131,7 @@ async def open_services(
         dpop=dpop(None),
     )
     keys.attach(verifier)
+    code_rows = db.code_rows_on(token_rows)
     return Services(
         settings=settings,
         clock=clock,
@@ -136,11 +140,12 @@ async def open_services(
         users=Users(sessions),
         clients=Clients(sessions, clock=clock),
         logins=Logins(sessions, token_rows),
-        codes=Codes(sessions),
-        sso=SsoSessions(sessions),
+        codes=Codes(sessions, code_rows),
+        sso=SsoSessions(sessions, code_rows),
         consents=Consents(sessions),
         opaque_tokens=OpaqueTokens(sessions, token_rows),
         token_rows=token_rows,
+        code_rows=code_rows,
         events=Events(sessions, Outbox(sessions, Routes.from_settings(settings)), token_rows),
         throttle=SqlThrottle(sessions),
         passwords=Passwords(

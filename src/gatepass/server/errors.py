@@ -97,14 +97,19 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return database_unavailable(exc)
 
 
+def log_unexpected(exc: BaseException, what: str = "unhandled error") -> None:
+    """An unexpected exception, with its traceback, to the log only."""
+    if isinstance(exc, asyncpg.PostgresError):
+        # its message and detail can quote a row's values (a digest): the state code only
+        log.error("%s: database error %s (SQLSTATE %s)", what, type(exc).__name__, exc.sqlstate)
+    else:
+        log.error(what, exc_info=exc)
+
+
 async def unexpected(_: Request, exc: Exception) -> JSONResponse:
     """The handler of last resort (Starlette's ``ServerErrorMiddleware`` calls it): a generic 500
     ``server_error``; the exception and its traceback go only to the log."""
-    if isinstance(exc, asyncpg.PostgresError):
-        # its message and detail can quote a row's values (a digest): the state code only
-        log.error("database error %s (SQLSTATE %s)", type(exc).__name__, exc.sqlstate)
-    else:
-        log.error("unhandled error", exc_info=exc)
+    log_unexpected(exc)
     return error_json(500, "server_error", "The server could not complete the request.")
 
 

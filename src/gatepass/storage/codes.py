@@ -2,12 +2,15 @@
 
 Issued by ``/oauth/authorize`` (``oauth/authorization_code.issue_code``); redeemed once by the
 token endpoint with one conditional ``UPDATE ... WHERE used_at IS NULL AND expires_at > now``:
-of any number of concurrent redemptions, exactly one sees a row updated.
+of any number of concurrent redemptions, exactly one sees a row updated. The token endpoint's
+statements (storing, reading, and the redemption that starts the login and writes its id into
+``login_sid`` in the same transaction) run on the driver directly (``storage/code_rows/``).
 
 ``login_sid`` links a redeemed code to the login its redemption started, so that a replay can
-revoke it (§4.1.2, RFC 9700 §4.5). A replay may land between the redemption and the moment
-``login_sid`` is written; it then writes :data:`REPLAYED` there first, and the redemption, whose
-own conditional write of ``login_sid`` then finds the column taken, revokes its login itself.
+revoke it (§4.1.2, RFC 9700 §4.5). A redemption by :meth:`Codes.redeem` writes it afterwards
+(:meth:`Codes.attach_login`; an earlier version redeemed every code so): a replay may land in
+between; it then writes :data:`REPLAYED` there first, and the redemption, whose own conditional
+write of ``login_sid`` then finds the column taken, revokes its login itself.
 """
 
 from __future__ import annotations
@@ -17,22 +20,27 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gatepass.storage.code_rows import CodeFound, CodeRow, CodeRows, Redeemed, Redemption
 from gatepass.storage.models import AuthorizationCode
 
 REPLAYED = "!replayed"  # never a login id (those start with "gps")
 
 
 class Codes:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], rows: CodeRows) -> None:
         self._s = sessions
+        self._rows = rows  # the code flow's statements (storage/code_rows/)
 
-    async def add(self, row: AuthorizationCode) -> None:
-        async with self._s.begin() as s:
-            s.add(row)
+    async def add(self, row: CodeRow) -> None:
+        await self._rows.add_code(row)
 
-    async def get(self, digest: str) -> AuthorizationCode | None:
-        async with self._s() as s:
-            return await s.get(AuthorizationCode, digest)
+    async def lookup(self, digest: str) -> CodeFound | None:
+        """The code, its user and its SSO session's deadlines, in one statement."""
+        return await self._rows.code(digest)
+
+    async def redeem_starting(self, step: Redemption) -> Redeemed:
+        """Consume the code and start its login, atomically; the code names the login."""
+        return await self._rows.redeem(step)
 
     async def redeem(self, digest: str, *, now: float) -> bool:
         """Consume the code: True for the one call that did, False for every other (used

@@ -18,6 +18,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from gatepass.settings import Settings
+from gatepass.storage.code_rows import CodeRows
+from gatepass.storage.code_rows.postgresql import PostgresCodeRows
+from gatepass.storage.code_rows.sqlite import SqliteCodeRows
 from gatepass.storage.token_rows import TokenRows
 from gatepass.storage.token_rows.postgresql import PostgresTokenRows
 from gatepass.storage.token_rows.sqlite import SQLITE_PRAGMAS, SqliteTokenRows
@@ -104,6 +107,15 @@ async def open_token_rows(settings: Settings) -> TokenRows:
         return SqliteTokenRows(settings.sqlite_path)
     url = make_url(settings.async_database_url).set(drivername="postgresql")
     return await PostgresTokenRows.open(url.render_as_string(hide_password=False))
+
+
+def code_rows_on(token_rows: TokenRows) -> CodeRows:
+    """The code flow's statements (``storage/code_rows/``), on the token rows' connections."""
+    if isinstance(token_rows, SqliteTokenRows):
+        return SqliteCodeRows(token_rows)
+    if isinstance(token_rows, PostgresTokenRows):
+        return PostgresCodeRows(token_rows.pool)
+    raise TypeError(f"no code rows for {type(token_rows).__name__}")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

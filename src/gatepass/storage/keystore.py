@@ -33,11 +33,20 @@ class KeyStore:
         self._master = master
         self.purpose = purpose
         self._mine = select(SigningKeyRow).where(SigningKeyRow.purpose == purpose)
+        # private keys already unsealed and parsed, by (kid, sealed bytes): the server reloads
+        # its rings every few seconds (GATEPASS_KEY_REFRESH_INTERVAL), and parsing an RSA
+        # private key again each time cost more CPU than the requests of a quiet second
+        self._parsed: dict[tuple[str, bytes], Any] = {}
 
     async def load(self) -> KeyRing:
         async with self._s() as s:
             rows = (await s.execute(self._mine)).scalars().all()
-        return KeyRing(tuple(self._from_row(r) for r in rows if r.state != "retired"))
+        live = [r for r in rows if r.state != "retired"]
+        keys = tuple(self._from_row(r) for r in live)
+        self._parsed = {
+            (r.kid, r.sealed_private): k.private for r, k in zip(live, keys, strict=True)
+        }
+        return KeyRing(keys)
 
     async def ensure(self, alg: str, *, now: float, retire_after: float) -> KeyRing:
         """Make sure a key of ``alg`` signs (first start, or the algorithm was changed)."""
@@ -75,7 +84,9 @@ class KeyStore:
             return list((await s.execute(q)).scalars())
 
     def _from_row(self, row: SigningKeyRow) -> SigningKey:
-        private = corekeys.load_private(unseal(self._master, row.kid, row.sealed_private))
+        private = self._parsed.get((row.kid, row.sealed_private))
+        if private is None:
+            private = corekeys.load_private(unseal(self._master, row.kid, row.sealed_private))
         return SigningKey(
             kid=row.kid,
             alg=row.alg,

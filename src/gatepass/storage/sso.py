@@ -1,5 +1,6 @@
 """Single sign-on sessions of the hosted login pages: ``login_sessions`` rows of kind ``sso``,
-found by the digest of their cookie (never the cookie itself)."""
+found by the digest of their cookie (never the cookie itself), on the driver directly
+(``storage/code_rows/``: every ``/oauth/authorize`` of a signed-in user looks one up)."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from gatepass.storage.code_rows import CodeRows
 from gatepass.storage.models import LoginSession, User
 
 KIND = "sso"
 
 
 class SsoSessions:
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], rows: CodeRows) -> None:
         self._s = sessions
+        self._rows = rows
 
     async def start(self, row: LoginSession) -> LoginSession:
         async with self._s.begin() as s:
@@ -24,22 +27,8 @@ class SsoSessions:
 
     async def by_cookie(self, digest: str, now: float) -> tuple[LoginSession, User] | None:
         """The live session with this cookie digest and its user: not revoked, not expired (nor
-        idle too long), its user not disabled."""
-        q = (
-            select(LoginSession, User)
-            .join(User, User.id == LoginSession.user_id)
-            .where(
-                LoginSession.cookie_digest == digest,
-                LoginSession.kind == KIND,
-                LoginSession.revoked_at.is_(None),
-                LoginSession.expires_at > now,
-                LoginSession.idle_expires_at > now,
-                User.disabled.is_(False),
-            )
-        )
-        async with self._s() as s:
-            found = (await s.execute(q)).first()
-        return (found[0], found[1]) if found is not None else None
+        idle too long), its user not disabled. Model instances, attached to no ORM session."""
+        return await self._rows.sso(digest, now)
 
     async def touch(self, sid: str, now: float, idle_ttl: int) -> None:
         """Used now: the idle deadline moves (never past the absolute one), in one statement."""

@@ -22,6 +22,7 @@ from gatepass.oauth.authorization_code import issue_code
 from gatepass.oauth.authorization_request import AuthorizationRequest, PageError, RedirectError
 from gatepass.oauth.services import Services
 from gatepass.server import login_form, pages
+from gatepass.server.errors import log_unexpected
 from gatepass.server.routing import route
 from gatepass.server.scope_words import describe
 from gatepass.storage.db import UNAVAILABLE
@@ -73,8 +74,8 @@ async def _answer(
     except UNAVAILABLE:
         log.warning("database unavailable during an authorization request")
         failed = req.fail("temporarily_unavailable", "Try again in a moment.")
-    except Exception:  # noqa: BLE001 - the client hears of it at its redirect URI
-        log.error("authorization request failed", exc_info=True)
+    except Exception as exc:  # noqa: BLE001 - the client hears of it at its redirect URI
+        log_unexpected(exc, "authorization request failed")
         failed = req.fail("server_error", "The server could not complete the request.")
     return _redirect(failed.location(svc.settings.issuer))
 

@@ -92,15 +92,15 @@ class SqliteTokenRows:
         await self._add_opaque(opaque_values(row))
 
     async def _insert_opaque(self, rows: list[list[Any]]) -> list[None]:
-        await self._write(lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, rows))
+        await self.write(lambda db: db.executemany(_SQLITE_INSERT_OPAQUE, rows))
         return [None] * len(rows)
 
     async def opaque(self, digest: str) -> OpaqueRow | None:
-        found = await self._read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
+        found = await self.read(lambda db: db.execute(_SQLITE_OPAQUE, (digest,)).fetchone())
         return opaque_row(found) if found is not None else None
 
     async def refresh(self, digest: str) -> RefreshFound | None:
-        found = await self._read(lambda db: db.execute(_SQLITE_REFRESH, (digest,)).fetchone())
+        found = await self.read(lambda db: db.execute(_SQLITE_REFRESH, (digest,)).fetchone())
         return refresh_found(found) if found is not None else None
 
     async def rotate(self, step: RotationStep) -> Rotation:
@@ -119,7 +119,7 @@ class SqliteTokenRows:
             )
             return Rotation.ROTATED
 
-        return await self._write(run)
+        return await self.write(run)
 
     async def close(self) -> None:
         await self._add_opaque.drain()
@@ -128,17 +128,16 @@ class SqliteTokenRows:
         await asyncio.to_thread(self._checkpointer.join)
         self._db.close()
 
-    async def write(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        """``step`` in one write transaction on this connection, on the event loop (:meth:`_write`):
-        for another hot write than the four (``storage/events.py``)."""
-        return await self._write(step)
-
-    async def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """``query`` on this connection (the code flow's statements share it too,
+        ``storage/code_rows/sqlite.py``)."""
         # a read in WAL mode takes no lock a writer holds; busy only in rare moments (recovery)
         return await _when_free(functools.partial(query, self._db))
 
-    async def _write(self, step: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, step: Callable[[sqlite3.Connection], T]) -> T:
         """``step`` in one write transaction: committed if it returns, rolled back if it raises.
+        Other hot writes share it too: the code flow's (``storage/code_rows/sqlite.py``), the
+        security events' (``storage/events.py``).
 
         No ``await`` between BEGIN and COMMIT: nothing else on this loop runs in between."""
         db = self._db
@@ -158,7 +157,7 @@ class SqliteTokenRows:
 
         A PASSIVE checkpoint never finishes while writers keep appending, and the WAL only
         starts over after one that did; a RESTART holds off writers while it runs (the loop
-        meets a busy database and backs off without blocking, ``_write``). So: PASSIVE for the
+        meets a busy database and backs off without blocking, ``write``). So: PASSIVE for the
         bulk, then RESTART for the few frames written meanwhile."""
         db = _connect(self._path, timeout=CHECKPOINT_LOCK_WAIT)
         try:
@@ -178,9 +177,13 @@ SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL", "PRAGM
 
 
 def _connect(path: str, *, timeout: float = 0) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+    """A connection whose statements wait ``timeout`` seconds for a lock. Its pragmas wait up to
+    ``BUSY_TIMEOUT`` (at start-up, off the request path): another process may hold the database
+    for a moment then (``serve --workers 2`` starts two at once), as SQLAlchemy's do."""
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
     for pragma in SQLITE_PRAGMAS:
         db.execute(pragma)
+    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
 
 
