@@ -191,7 +191,8 @@ def run_one(case: str, count: int, calls: int) -> None:
 def instructions(count: int) -> None:
     """Instructions per request, counted by callgrind (robust to a loaded machine): each case
     runs in its own process with the same setup, less a process that sets up and calls nothing."""
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    # the same hash seed in every process, and no bytecode written by the first for the others
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
 
     def collected(case: str, calls: int) -> int:
         run = subprocess.run(
