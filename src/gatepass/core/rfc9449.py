@@ -112,6 +112,7 @@ def request_url(base: str, path: str) -> str:
 
 # a path that urlsplit keeps as it is: no query, no fragment, none of the characters it deletes
 _PLAIN_PATH = re.compile(r"/[^?#\t\r\n]*")
+_MAX_CACHED_BASE = 300  # scheme, a 253-character host name, a port and a short prefix
 
 
 def join_url(base: str, path: str) -> str:
@@ -122,8 +123,8 @@ def join_url(base: str, path: str) -> str:
     by ``path`` (the netloc ends at a ``/`` at the latest; urlsplit only edits the start of the
     text and those three characters), so its normalization is that of ``base + "/"`` without
     the last ``/``, then ``path``. Any other input, or a base that does not normalize, takes the
-    whole way."""
-    if _PLAIN_PATH.fullmatch(path) is not None:
+    whole way, and so does a base longer than a host name can be (the cache holds short keys)."""
+    if len(base) <= _MAX_CACHED_BASE and _PLAIN_PATH.fullmatch(path) is not None:
         try:
             return _normalized_base(base) + path
         except ProofError:
