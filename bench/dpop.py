@@ -5,6 +5,7 @@ checks, next to the raw signature check, ES256, µs per request.
     .venv/bin/pip install -e '.[bench]'
     .venv/bin/python bench/dpop.py            # ~1 min on 2 cores
     .venv/bin/python bench/dpop.py --quick
+    .venv/bin/python bench/dpop.py --instructions 2000   # callgrind: instructions per request
 
 Cases (each call judges one request; every proof is new, with its own jti):
 
@@ -30,7 +31,10 @@ import argparse
 import gc
 import hashlib
 import json
+import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -120,17 +124,13 @@ class PyJwtDpop:
         return claims
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args()
-    rounds, n = (5, 400) if args.quick else (15, 1000)
-
+def build_cases(count: int) -> dict[str, Callable[[int], None]]:
+    """The five cases, each taking the index of its proof (``count`` proofs, signed here)."""
     signing = k.SigningKey.new("ES256", state="active", now=time.time())
     client = ProofKey("ES256")
     bound, unbound = token(signing, client.jkt), token(signing, None)
-    print(f"signing {rounds * n} proofs…", file=sys.stderr)
-    proofs = [client.proof("GET", URL, token=bound) for _ in range(rounds * n)]
+    print(f"signing {count} proofs…", file=sys.stderr)
+    proofs = [client.proof("GET", URL, token=bound) for _ in range(count)]
 
     verifier = Verifier(
         issuer=ISSUER,
@@ -153,6 +153,8 @@ def main() -> None:
 
     bearer_header, dpop_header = f"Bearer {unbound}", f"DPoP {bound}"
 
+    # "".join(header) builds a new string each call, as a request's header is: its hash is
+    # not cached from the last call
     def case_raw(i: int) -> None:
         proof_key.verify(*split[i])
 
@@ -168,13 +170,77 @@ def main() -> None:
     def case_pyjwt_dpop(i: int) -> None:
         peer.dpop(bound, proofs[i], "GET", URL)
 
-    cases: dict[str, Callable[[int], None]] = {
+    return {
         "raw-sig": case_raw,
         "gp-bearer": case_gp_bearer,
         "gp-dpop": case_gp_dpop,
         "pyjwt-bearer": case_pyjwt_bearer,
         "pyjwt-dpop": case_pyjwt_dpop,
     }
+
+
+def run_one(case: str, count: int, calls: int) -> None:
+    """Sign ``count`` proofs, then make ``calls`` calls of one case (for ``--instructions``)."""
+    fn = build_cases(count).get(case)
+    gc.disable()  # as in the timed rounds; a collection would count for whichever case it fell in
+    for i in range(calls):
+        if fn is not None:
+            fn(i)
+
+
+def instructions(count: int) -> None:
+    """Instructions per request, counted by callgrind (robust to a loaded machine): each case
+    runs in its own process with the same setup, less a process that sets up and calls nothing."""
+    # the same hash seed in every process, and no bytecode written by the first for the others
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+
+    def collected(case: str, calls: int) -> int:
+        run = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--callgrind-out-file=/dev/null",
+                sys.executable,
+                __file__,
+                "--run-one",
+                case,
+                str(count),
+                str(calls),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return int(re.findall(r"Collected : (\d+)", run.stderr)[-1])
+
+    base = collected("none", 0)
+    per = {}
+    for case in ("raw-sig", "gp-bearer", "gp-dpop"):
+        per[case] = (collected(case, count) - base) / count
+        print(f"{case:14} {per[case]:12,.0f} instructions per request")
+    ours = per["gp-dpop"] - per["gp-bearer"] - per["raw-sig"]
+    print(f"\nDPoP over Bearer, beyond the proof's signature: {ours:,.0f} instructions")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument(
+        "--instructions", type=int, metavar="N", help="count instructions (callgrind), N calls"
+    )
+    ap.add_argument(
+        "--run-one", nargs=3, metavar=("CASE", "COUNT", "CALLS"), help=argparse.SUPPRESS
+    )
+    args = ap.parse_args()
+    if args.run_one:
+        run_one(args.run_one[0], int(args.run_one[1]), int(args.run_one[2]))
+        return
+    if args.instructions:
+        instructions(args.instructions)
+        return
+    rounds, n = (5, 400) if args.quick else (15, 1000)
+    cases = build_cases(rounds * n)
     times: dict[str, list[float]] = {name: [] for name in cases}
     for r in range(rounds):
         for name, fn in cases.items():

@@ -115,6 +115,37 @@ def test_verifier_refuses_a_proof_by_another_key(signing, key: ProofKey) -> None
         verify(verifier(signing), token, [ProofKey().proof("GET", URL, token=token)])
 
 
+@pytest.mark.parametrize("cache_size", [4096, 0])
+def test_a_cached_ath_belongs_to_its_own_token_only(
+    signing, key: ProofKey, cache_size: int
+) -> None:
+    """The token cache keeps a bound token's ath (RFC 9449 §4.2) with its claims: a proof made
+    for one token never passes with another token of the same key, before or after either is
+    cached, sync or async."""
+    v = Verifier(
+        issuer=ISSUER,
+        audience="api",
+        keys={signing.kid: signing.verification_key()},
+        cache_size=cache_size,
+    )
+    a, b = make_token(signing, key.jkt), make_token(signing, key.jkt)
+    assert a != b
+    for _ in range(2):  # the second time, with a cache, both tokens are answered from it
+        verify(v, a, [key.proof("GET", URL, token=a)])
+        verify(v, b, [key.proof("GET", URL, token=b)])
+        with pytest.raises(InvalidDpopProof, match="ath does not match"):
+            verify(v, b, [key.proof("GET", URL, token=a)])
+        with pytest.raises(InvalidDpopProof, match="ath does not match"):
+            asyncio.run(
+                v.averify_request(
+                    f"DPoP {a}", method="GET", url=URL, proofs=[key.proof("GET", URL, token=b)]
+                )
+            )
+        with pytest.raises(InvalidDpopProof, match="no ath"):
+            verify(v, a, [key.proof("GET", URL)])
+    assert len(v._cache) == (2 if cache_size else 0)
+
+
 def test_a_cnf_the_sdk_cannot_check_is_never_an_unbound_token(signing) -> None:
     claims = build_claims(
         issuer=ISSUER,

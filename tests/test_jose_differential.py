@@ -603,3 +603,34 @@ def test_mutations_of_a_valid_token(alg: str, data: st.DataObject) -> None:
         assert theirs and not ours and "=" in token, (token, ours, theirs)
     if ours:  # no other string than the genuine token verifies: no malleability
         assert token == good
+
+
+JSON_PIECES = [
+    "{", "}", "[", "]", ",", ":", " ", "\n", '"a"', '"\\u00e9"', '"\\ud800"', "\u00e9", "1", "-0",
+    "1e400", "NaN", "true", "null", '"', "\\", "\x00", "{}", '{"a":1}', "\ufeff", "\x80",
+]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    text=st.lists(st.sampled_from(JSON_PIECES), max_size=10).map("".join),
+    encoding=st.sampled_from(["utf-8", "utf-16-le", "latin-1"]),
+)
+def test_json_object_reads_what_json_loads_reads(text: str, encoding: str) -> None:
+    """``jose.json_object`` (a header or payload segment, decoded) gives json.loads's object,
+    and refuses what json.loads refuses or reads as something other than an object."""
+    try:
+        data = ("{" + text).encode(encoding, "surrogatepass")
+    except UnicodeEncodeError:
+        return
+    try:
+        expected = json.loads(data)
+    except (ValueError, RecursionError):
+        expected = None
+    try:
+        got = jose.json_object(data, "x")
+    except jose.MalformedToken:
+        got = None
+    if type(expected) is not dict:
+        expected = None
+    assert repr(got) == repr(expected)  # repr: NaN is not equal to itself

@@ -6,6 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from dpop_keys import ProofKey, hs256, unsigned
 from gatepass.core import rfc9449
@@ -193,3 +195,63 @@ def test_binding_refuses_a_cnf_without_a_usable_jkt() -> None:
 def test_request_url_joins_the_public_base_and_path() -> None:
     assert rfc9449.request_url("https://API.example/base/", "/x") == "https://api.example/base/x"
     assert rfc9449.request_url("http://h:8080", "/p") == "http://h:8080/p"
+
+
+def _whole_way(base: str, path: str) -> str | None:
+    """The request URL as it was computed before the normalized base was cached."""
+    try:
+        return rfc9449.normalize_htu(base + path)
+    except ProofError:
+        return None
+
+
+def _joined(base: str, path: str) -> str | None:
+    try:
+        return rfc9449.join_url(base, path)
+    except ProofError:
+        return None
+
+
+URL_PARTS = [
+    "https://", "http://", "HTTPS://", "ftp://", "https:", "https:/", "https:///", "/", "//",
+    "api.example", "API.Example", ":443", ":80", ":8080", ":0", ":99999", ":x", "[::1]", "[::1",
+    "user@", "u:p@", "@", "evil.example", "?", "#", "?q=1", "#f", "\t", "\n", "\r", " ", "\x00",
+    "%2f", "%3f", "..", ".", "base", "v1", "things", "\u2100", "\uff0f", "é", "\\", ";", "*",
+]  # fmt: skip
+
+url_texts = st.lists(st.sampled_from(URL_PARTS), max_size=6).map("".join)
+bases = st.builds(
+    str.__add__,
+    st.sampled_from(["https://api.example", "http://API.example:8080", "https://[::1]", ""]),
+    url_texts,
+)  # mostly a usable base, then anything
+paths = st.one_of(url_texts, url_texts.map("/".__add__))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(base=bases, path=paths)
+@example(base="https://api.example", path="/things")
+@example(base="https://api.example", path="/x\ty")
+@example(base="https://" + "a" * 400 + ".example", path="/x")  # too long for the cache
+@example(base="https://api.example", path="/x\ny\r")
+@example(base="https://API.example:443/v1", path="/things\t?x")
+@example(base="https:/", path="/evil.example/x")
+@example(base="https://api.example", path="//evil.example/x")
+@example(base="https://api.example", path="@evil.example/x")
+@example(base="https://", path="/evil.example/x")
+@example(base=" https://api.example", path="/x")
+@example(base="https://api.example/v1?", path="/x")
+@example(base="https://[::1]:8080", path="/x")
+@example(base="https://api.example\u2100", path="/x")
+def test_join_url_is_normalize_htu_of_the_whole_url(base: str, path: str) -> None:
+    """``join_url`` caches the normalized base: the answer is always that of the whole URL,
+    and the same on the second call (from the cache) as on the first."""
+    expected = _whole_way(base, path)
+    assert _joined(base, path) == expected
+    assert _joined(base, path) == expected
+    if path.startswith("/"):  # request_url's own contract: base without trailing "/", then path
+        want = _whole_way(base.rstrip("/"), path)
+        try:
+            assert rfc9449.request_url(base, path) == want
+        except ProofError:
+            assert want is None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import binascii
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
@@ -164,19 +164,28 @@ def verification_key_from_jwk(jwk: Mapping[str, Any], alg: str | None = None) ->
     return VerificationKey(kid=kid, alg=alg, key=key)
 
 
-_json_decode = json.JSONDecoder().decode  # what json.loads(str) uses without arguments
+_json_decoder = json.JSONDecoder()  # what json.loads(str) uses without arguments
+_json_decode = _json_decoder.decode
+# what decode runs from the first non-blank character (not in typeshed's JSONDecoder)
+_json_scan: Callable[[str, int], tuple[Any, int]] = _json_decoder.scan_once  # type: ignore[attr-defined]
 
 
 def json_object(data: bytes, what: str) -> dict[str, Any]:
     """``json.loads(data)``, which must give an object. A text that starts ``{`` followed by a
     non-NUL byte is one that ``json.loads`` reads as UTF-8 (``json.detect_encoding``), so it is
-    decoded here the way ``json.loads`` would, and handed to the decoder without the detour."""
+    decoded here the way ``json.loads`` would, and handed to the decoder without the detour.
+    The decoder starts at its first non-blank character, here the ``{`` at 0, and accepts what
+    it read if only blanks follow: an object that ends the text is taken without those steps."""
     try:
         if data[:1] == b"{" and data[1:2] != b"\x00":
-            value = _json_decode(data.decode("utf-8", "surrogatepass"))
+            text = data.decode("utf-8", "surrogatepass")
+            value, end = _json_scan(text, 0)
+            if end != len(text):  # something after the object: the decoder judges it
+                value = _json_decode(text)
         else:
             value = json.loads(data)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
+    except (ValueError, UnicodeDecodeError, RecursionError, StopIteration):
+        # RecursionError: deep nesting; StopIteration: the scanner found no value somewhere
         raise MalformedToken(f"{what} is not JSON") from None
     if type(value) is not dict:
         raise MalformedToken(f"{what} is not an object")

@@ -14,9 +14,11 @@ same header, cost one signature check and the claim checks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
+import re
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -105,7 +107,34 @@ def normalize_htu(url: str) -> str:
 def request_url(base: str, path: str) -> str:
     """The URL a request was sent to, as a proof's ``htu`` names it: ``base`` (the public
     ``scheme://host[:port][/prefix]`` this service is reached at, e.g. the issuer) + ``path``."""
-    return normalize_htu(base.rstrip("/") + (path if path.startswith("/") else "/" + path))
+    return join_url(base.rstrip("/"), path if path.startswith("/") else "/" + path)
+
+
+# a path that urlsplit keeps as it is: no query, no fragment, none of the characters it deletes
+_PLAIN_PATH = re.compile(r"/[^?#\t\r\n]*")
+_MAX_CACHED_BASE = 300  # scheme, a 253-character host name, a port and a short prefix
+
+
+def join_url(base: str, path: str) -> str:
+    """``normalize_htu(base + path)``, with ``base`` normalized once (bounded cache).
+
+    For a ``path`` that starts with ``/`` and has no ``?``, ``#``, tab or line break, ``base +
+    path`` splits into the scheme and netloc of ``base + "/"`` and the path of ``base`` followed
+    by ``path`` (the netloc ends at a ``/`` at the latest; urlsplit only edits the start of the
+    text and those three characters), so its normalization is that of ``base + "/"`` without
+    the last ``/``, then ``path``. Any other input, or a base that does not normalize, takes the
+    whole way, and so does a base longer than a host name can be (the cache holds short keys)."""
+    if len(base) <= _MAX_CACHED_BASE and _PLAIN_PATH.fullmatch(path) is not None:
+        try:
+            return _normalized_base(base) + path
+        except ProofError:
+            pass
+    return normalize_htu(base + path)
+
+
+@functools.lru_cache(maxsize=256)
+def _normalized_base(base: str) -> str:
+    return normalize_htu(base + "/")[:-1]
 
 
 class ProofChecker:
@@ -144,14 +173,19 @@ class ProofChecker:
         access_token: str | None = None,
         jkt: str | None = None,
         nonce: Nonces | None = None,
+        ath: str | None = None,
     ) -> Proof:
         """Every check of §4.3 but the replay of ``jti``. ``url``: the request's URL from
         :func:`request_url`; ``access_token``: the token sent with the proof (then ``ath`` is
         required, §7); ``jkt``: the thumbprint that token is bound to; ``nonce``: require a
-        nonce of this server's (§8)."""
+        nonce of this server's (§8). ``ath``: ``access_token_hash(access_token)``, when the
+        caller keeps it with the token (the SDK's token cache); it stands for ``access_token``."""
         if type(proof) is not str or not proof or len(proof) > MAX_PROOF_BYTES:
             raise ProofError("the DPoP proof is missing or too large")
-        if not proof.isascii() or proof.encode().translate(None, _B64URL) != b"..":
+        if not proof.isascii():
+            raise ProofError("the DPoP proof is not a JWT")
+        raw = proof.encode()
+        if raw.translate(None, _B64URL) != b"..":
             raise ProofError("the DPoP proof is not a JWT")
         h64, p64, s64 = proof.split(".")
         if not h64 or not p64:  # an empty signature is judged with its header (alg none)
@@ -160,7 +194,7 @@ class ProofChecker:
             cached = self._headers.get(h64)
             key, thumb = self._header(h64) if cached is None else cached
             signature = jose.b64url_decode(s64)
-            if not key.verify(proof[: len(h64) + 1 + len(p64)].encode(), signature):
+            if not key.verify(raw[: len(h64) + 1 + len(p64)], signature):
                 raise ProofError("the DPoP proof's signature does not verify with its jwk")
             claims = jose.json_object(jose.b64url_decode(p64), "DPoP proof payload")
         except jose.JoseError:
@@ -169,7 +203,9 @@ class ProofChecker:
             if len(self._headers) >= _MAX_CACHED_HEADERS:
                 del self._headers[next(iter(self._headers))]
             self._headers[h64] = (key, thumb)
-        return self._claims(claims, thumb, method, url, now, access_token, jkt, nonce)
+        if ath is None and access_token is not None:
+            ath = access_token_hash(access_token)
+        return self._claims(claims, thumb, method, url, now, ath, jkt, nonce)
 
     def _header(self, h64: str) -> tuple[jose.VerificationKey, str]:
         header = jose.json_object(jose.b64url_decode(h64), "DPoP proof header")
@@ -200,7 +236,7 @@ class ProofChecker:
         method: str,
         url: str,
         now: float,
-        access_token: str | None,
+        expected_ath: str | None,
         jkt: str | None,
         nonce: Nonces | None,
     ) -> Proof:
@@ -222,11 +258,11 @@ class ProofChecker:
             raise ProofError("the DPoP proof is issued in the future")
         if iat < now - self.max_age - self.leeway:
             raise ProofError("the DPoP proof is too old")
-        if access_token is not None:
+        if expected_ath is not None:
             ath = claims.get("ath")
             if type(ath) is not str:
                 raise ProofError("the DPoP proof has no ath for the access token")
-            if not hmac.compare_digest(ath.encode(), access_token_hash(access_token).encode()):
+            if not hmac.compare_digest(ath.encode(), expected_ath.encode()):
                 raise ProofError("the DPoP proof's ath does not match the access token")
         if jkt is not None and not hmac.compare_digest(thumb, jkt):
             raise ProofError("the DPoP proof's key is not the key the token is bound to")

@@ -160,9 +160,11 @@ class Dpop:
         url: str,
         access_token: str | None = None,
         jkt: str | None = None,
+        ath: str | None = None,
     ) -> Proof:
         """The request's one proof, checked (not yet for replay). ``proofs``: every ``DPoP``
-        header field value of the request (§4.3: exactly one)."""
+        header field value of the request (§4.3: exactly one); ``ath``: the access token's
+        hash, when the caller keeps it with the token (else computed from ``access_token``)."""
         if not proofs:
             raise InvalidDpopProof("a DPoP proof is required")
         if len(proofs) != 1:
@@ -177,6 +179,7 @@ class Dpop:
                 access_token=access_token,
                 jkt=jkt,
                 nonce=self.nonces,
+                ath=ath,
             )
         except rfc9449.NonceRequired as exc:
             if self.nonces is None:  # pragma: no cover - only raised when nonces are set
@@ -185,16 +188,38 @@ class Dpop:
         except rfc9449.ProofError as exc:
             raise InvalidDpopProof(str(exc)) from None
 
-    def check(self, proofs: Sequence[str], **request: Any) -> Proof:
+    def check(
+        self,
+        proofs: Sequence[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        jkt: str | None = None,
+        ath: str | None = None,
+    ) -> Proof:
         """:meth:`proof`, then the replay check (blocking, for Flask and other sync code)."""
-        proof = self.proof(proofs, **request)
+        proof = self.proof(
+            proofs, method=method, url=url, access_token=access_token, jkt=jkt, ath=ath
+        )
         if not self.replay.first_use(proof.replay_key, self.checker.replay_ttl):
             raise InvalidDpopProof("the DPoP proof was already used")
         return proof
 
-    async def acheck(self, proofs: Sequence[str], **request: Any) -> Proof:
+    async def acheck(
+        self,
+        proofs: Sequence[str],
+        *,
+        method: str,
+        url: str,
+        access_token: str | None = None,
+        jkt: str | None = None,
+        ath: str | None = None,
+    ) -> Proof:
         """:meth:`proof`, then the replay check without blocking the event loop."""
-        proof = self.proof(proofs, **request)
+        proof = self.proof(
+            proofs, method=method, url=url, access_token=access_token, jkt=jkt, ath=ath
+        )
         if not await self.replay.afirst_use(proof.replay_key, self.checker.replay_ttl):
             raise InvalidDpopProof("the DPoP proof was already used")
         return proof

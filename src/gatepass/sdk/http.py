@@ -47,7 +47,7 @@ def request_url(public_url: str | None, scheme: str, netloc: str, path: str) -> 
     try:
         if public_url is not None:
             return rfc9449.request_url(public_url, path)
-        return rfc9449.normalize_htu(f"{scheme}://{netloc}{path}")
+        return rfc9449.join_url(f"{scheme}://{netloc}", path)
     except rfc9449.ProofError:
         raise errors.InvalidDpopProof("the request URL cannot be checked") from None
 

@@ -1,5 +1,6 @@
 """The access-token Verifier: signature with the key's own algorithm, typ, iss, aud, exp, nbf,
-iat (with leeway), then the denylist; repeated tokens are answered from a bounded cache.
+iat (with leeway), then the denylist; repeated tokens are answered from a bounded cache, which
+also keeps a DPoP-bound token's ``ath`` (RFC 9449 §4.2, the SHA-256 of that exact token string).
 
 :meth:`Verifier.verify_request` (and ``averify_request``) judge a whole request: a ``Bearer``
 token, or a ``DPoP`` token with its proof (RFC 9449 §7.1: signature, ``htm``, ``htu``, ``iat``,
@@ -28,6 +29,7 @@ from gatepass.core.access_token import AccessClaims
 from gatepass.core.denylist import MAX_LEEWAY
 from gatepass.core.jose import VerificationKey
 from gatepass.core.opaque import OPAQUE_ACCESS_PREFIX
+from gatepass.core.rfc9449 import access_token_hash
 from gatepass.sdk import errors
 from gatepass.sdk.dpop import Dpop
 from gatepass.sdk.http import OpaqueResolver, credentials
@@ -41,6 +43,8 @@ from gatepass.sdk.jwks import (
 )
 
 log = logging.getLogger("gatepass.sdk.verifier")
+
+_Verified = tuple[AccessClaims, str | None]  # claims, and ath if the token is DPoP-bound
 
 MIN_REFRESH = 1.0  # a key set is refreshed at most this often, whatever its max-age
 RETRY_AFTER = 10.0  # after a failed refresh, the keys in hand are kept and the fetch retried
@@ -100,7 +104,8 @@ class Verifier:
         self._jwks = jwks
         self._keys: dict[str, VerificationKey] = dict(keys or {})
         self._keyset = jose.KeySet(self._keys)
-        self._cache: dict[str, AccessClaims] = {}  # oldest first
+        # token -> its claims and, for a DPoP-bound token, its ath; oldest first
+        self._cache: dict[str, _Verified] = {}
         self._cache_size = cache_size
         self._clock = clock
         self.dpop = dpop if dpop is not None else Dpop(clock=clock)
@@ -129,7 +134,7 @@ class Verifier:
         """Replace the key set (after a rotation); cached answers are dropped.
 
         The key set is replaced before the cache: a verification running meanwhile that read
-        the old cache puts its answer in that one, which is dropped with it (see :meth:`_verify`).
+        the old cache puts its answer in that one, which is dropped with it (see :meth:`_verified`).
         """
         self._keys = dict(keys)
         self._keyset = jose.KeySet(self._keys)
@@ -161,23 +166,29 @@ class Verifier:
 
         The token alone: a DPoP-bound token (``claims.jkt`` set) is only good with its proof,
         which :meth:`verify_request` checks. Services judge requests with that (or an adapter)."""
+        return self._verified_or_refetch(token)[0]
+
+    async def averify(self, token: str) -> AccessClaims:
+        """As :meth:`verify`, but a JWKS refetch does not block the event loop."""
+        return (await self._averified_or_refetch(token))[0]
+
+    def _verified_or_refetch(self, token: str) -> _Verified:
         try:
-            return self._verify(token)
+            return self._verified(token)
         except errors.UnknownKeyError:
             if self._jwks is None or not self._jwks.due():
                 raise
             self._install(self._jwks.fetch())
-            return self._verify(token)
+            return self._verified(token)
 
-    async def averify(self, token: str) -> AccessClaims:
-        """As :meth:`verify`, but a JWKS refetch does not block the event loop."""
+    async def _averified_or_refetch(self, token: str) -> _Verified:
         try:
-            return self._verify(token)
+            return self._verified(token)
         except errors.UnknownKeyError:
             if self._jwks is None or not self._jwks.due():
                 raise
             self._install(await self._jwks.afetch())
-            return self._verify(token)
+            return self._verified(token)
 
     def verify_request(
         self,
@@ -192,10 +203,17 @@ class Verifier:
         Blocking (JWKS refetch, replay cache): for sync code such as Flask."""
         scheme, token = credentials(authorization)
         try:
-            claims = self.verify(token)
-            request = _proof_request(scheme, token, claims, method, url)
-            if request is not None:
-                self.dpop.check(proofs, **request)
+            claims, ath = self._verified_or_refetch(token)
+            jkt = _bound_key(scheme, claims)
+            if jkt is not None:
+                self.dpop.check(
+                    proofs,
+                    method=method,
+                    url=url if isinstance(url, str) else url(),
+                    access_token=token,
+                    jkt=jkt,
+                    ath=ath,
+                )
         except errors.InvalidTokenError as exc:
             raise _challenged(exc, scheme) from None
         return claims
@@ -213,13 +231,21 @@ class Verifier:
         resolve an opaque (``gpa_…``) token (introspection, or the server's own lookup)."""
         scheme, token = credentials(authorization)
         try:
+            ath: str | None = None
             if opaque is not None and token.startswith(OPAQUE_ACCESS_PREFIX):
                 claims = await opaque(token)
             else:
-                claims = await self.averify(token)
-            request = _proof_request(scheme, token, claims, method, url)
-            if request is not None:
-                await self.dpop.acheck(proofs, **request)
+                claims, ath = await self._averified_or_refetch(token)
+            jkt = _bound_key(scheme, claims)
+            if jkt is not None:
+                await self.dpop.acheck(
+                    proofs,
+                    method=method,
+                    url=url if isinstance(url, str) else url(),
+                    access_token=token,
+                    jkt=jkt,
+                    ath=ath,
+                )
         except errors.InvalidTokenError as exc:
             raise _challenged(exc, scheme) from None
         return claims
@@ -242,13 +268,16 @@ class Verifier:
         except (jose.JoseError, at.ClaimError) as exc:
             raise _JOSE_TO_SDK.get(type(exc), errors.InvalidTokenError)(str(exc)) from None
 
-    def _verify(self, token: str) -> AccessClaims:
+    def _verified(self, token: str) -> _Verified:
+        """``token``'s claims and, if it is DPoP-bound, its ``ath``: from the cache, where an
+        entry is only ever found under the exact token string it was computed from."""
         now = self._clock()
         if now >= self._refresh_at:
             self._refresh_in_background()
         cache = self._cache  # read once, before the key set: see set_keys
-        claims = cache.get(token)
-        if claims is not None:
+        verified = cache.get(token)
+        if verified is not None:
+            claims = verified[0]
             if now >= claims.exp + self.leeway:
                 cache.pop(token, None)
                 raise errors.ExpiredToken("token expired")
@@ -265,39 +294,33 @@ class Verifier:
                 )
             except (jose.JoseError, at.ClaimError) as exc:
                 raise _JOSE_TO_SDK.get(type(exc), errors.InvalidTokenError)(str(exc)) from None
+            verified = (claims, access_token_hash(token) if claims.jkt is not None else None)
             if self._cache_size > 0:
                 if len(cache) >= self._cache_size:
                     _evict(cache)
-                cache[token] = claims
+                cache[token] = verified
         if self.denylist is not None:
             self.denylist.check(claims)
-        return claims
+        return verified
 
 
-def _evict(cache: dict[str, AccessClaims]) -> None:
+def _evict(cache: dict[str, _Verified]) -> None:
     """Drop the oldest eighth of the cache. Finding a dict's oldest key means scanning past the
     slots that earlier deletions left empty, so it is done once per many insertions."""
     for token in list(islice(cache, max(1, len(cache) // 8))):
         cache.pop(token, None)
 
 
-def _proof_request(
-    scheme: str, token: str, claims: AccessClaims, method: str, url: str | Callable[[], str]
-) -> dict[str, Any] | None:
-    """What the DPoP proof must match (RFC 9449 §7.1), or None for a bearer request; a bound
-    token as Bearer, or an unbound one as DPoP, is refused here."""
+def _bound_key(scheme: str, claims: AccessClaims) -> str | None:
+    """The key thumbprint the request's DPoP proof must match (RFC 9449 §7.1), or None for a
+    bearer request; a bound token as Bearer, or an unbound one as DPoP, is refused here."""
     if scheme != "dpop":
         if claims.jkt is not None:  # RFC 9449 §7.2: never as a bearer token
             raise errors.DpopBoundAsBearer("a DPoP-bound token was sent as a bearer token")
         return None
     if claims.jkt is None:
         raise errors.NotDpopBound("the access token is not DPoP-bound")
-    return {
-        "method": method,
-        "url": url if isinstance(url, str) else url(),
-        "access_token": token,
-        "jkt": claims.jkt,
-    }
+    return claims.jkt
 
 
 def _challenged(exc: errors.InvalidTokenError, scheme: str) -> errors.InvalidTokenError:
