@@ -255,3 +255,40 @@ def test_join_url_is_normalize_htu_of_the_whole_url(base: str, path: str) -> Non
             assert rfc9449.request_url(base, path) == want
         except ProofError:
             assert want is None
+
+
+def test_threads_sharing_a_checker_evict_its_header_cache_safely(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A WSGI server's threads share the SDK's checker: with more distinct headers than the
+    cache holds, evictions race; every proof must still check, and the cache stay bounded."""
+    import sys
+    import threading
+
+    monkeypatch.setattr(rfc9449, "_MAX_CACHED_HEADERS", 3)
+    url = "https://api.example/r"
+    proofs = [k.proof("GET", url) for k in (ProofKey() for _ in range(24))]  # 24 headers
+    checker = ProofChecker()
+    failures: list[BaseException] = []
+
+    def run(offset: int) -> None:
+        try:
+            for round_ in range(40):
+                for i in range(len(proofs)):
+                    proof = proofs[(i + offset + round_) % len(proofs)]
+                    assert checker.check(proof, method="GET", url=url, now=time.time()).jkt
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+        threads = [threading.Thread(target=run, args=(n * 5,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert failures == []
+    assert len(checker._headers) <= 3  # noqa: SLF001

@@ -20,6 +20,7 @@ import hmac
 import math
 import re
 import struct
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -141,7 +142,7 @@ class ProofChecker:
     """Checks DPoP proofs (§4.3); ``algorithms`` is the allow-list, ``max_age`` how old a proof
     may be, ``leeway`` the clock skew allowed both ways."""
 
-    __slots__ = ("algorithms", "max_age", "leeway", "_headers")
+    __slots__ = ("algorithms", "max_age", "leeway", "_headers", "_evicting")
 
     def __init__(
         self,
@@ -157,6 +158,9 @@ class ProofChecker:
         self.max_age = max_age
         self.leeway = leeway
         self._headers: dict[str, tuple[jose.VerificationKey, str]] = {}
+        # the SDK's checker is shared by a WSGI server's threads: two evicting at once would
+        # both take the same oldest header (KeyError) or see the dict change mid-iteration
+        self._evicting = threading.Lock()
 
     @property
     def replay_ttl(self) -> int:
@@ -200,9 +204,10 @@ class ProofChecker:
         except jose.JoseError:
             raise ProofError("the DPoP proof is not a JWT") from None
         if cached is None:
-            if len(self._headers) >= _MAX_CACHED_HEADERS:
-                del self._headers[next(iter(self._headers))]
-            self._headers[h64] = (key, thumb)
+            with self._evicting:  # only a header seen for the first time comes here
+                if len(self._headers) >= _MAX_CACHED_HEADERS:
+                    del self._headers[next(iter(self._headers))]
+                self._headers[h64] = (key, thumb)
         if ath is None and access_token is not None:
             ath = access_token_hash(access_token)
         return self._claims(claims, thumb, method, url, now, ath, jkt, nonce)
