@@ -143,7 +143,7 @@ def test_end_others_keeps_only_this_login(gp: Harness) -> None:
     assert _refresh(gp, mine["refresh_token"]).status_code == 200
     assert _refresh(gp, alice["refresh_token"]).status_code == 200  # nobody else's
     (event,) = gp.run(gp.svc.events.newest, limit=5, type_="logout_others")
-    assert event.details["sessions"] == 2
+    assert event.details["sessions"] == 2 and event.username == "bob"
     assert gp.client.post("/auth/sessions/end-others").status_code == 401
 
 

@@ -75,6 +75,7 @@ def test_older_generation_within_grace_is_reuse_and_revokes_the_family(h: Harnes
     assert event.sid == claims(login["access_token"])["sid"]
     assert event.user_id == claims(login["access_token"])["sub"]
     assert event.client_id == "gatepass" and event.ip and event.user_agent
+    assert event.username == "bob"  # the console's "To whom" shows a name, not an id
 
 
 def test_replay_after_grace_is_reuse(h: Harness) -> None:

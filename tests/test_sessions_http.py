@@ -135,6 +135,7 @@ def test_logout_all_ends_every_login_but_not_the_next_one(gp: Harness) -> None:
     assert profile(gp, fresh.json()["access_token"]) == 200
     events = gp.run(gp.svc.events.page, type_="logout_all")
     assert len(events) == 1 and events[0].details["sessions"] == 3
+    assert events[0].username == "bob"  # the console's "To whom" shows a name
 
 
 def test_sessions_list_and_end_one(gp: Harness) -> None:
@@ -185,7 +186,7 @@ def test_password_change_ends_other_logins_and_keeps_this_one(gp: Harness) -> No
     assert gp.login("bob").status_code == 400
     assert gp.login("bob", "a brand new passphrase").status_code == 200
     (event,) = gp.run(gp.svc.events.page, type_="password_change")
-    assert event.details["sessions"] == 2
+    assert event.details["sessions"] == 2 and event.username == "bob"
 
 
 def _cookie_header(r: Any, name: str) -> list[str]:

@@ -90,6 +90,7 @@ async def end_other_sessions(
     """End every login of the user but the caller's own (the token's ``sid``)."""
     if claims.sid is None:
         raise InvalidRequest("This access token belongs to no login.")
+    user = await svc.users.by_id(claims.sub)  # the event names the account, as others do
     rows = await end_user_logins(
         svc,
         claims.sub,
@@ -98,6 +99,7 @@ async def end_other_sessions(
         event="logout_others",
         ip=ip,
         user_agent=user_agent,
+        username=user.username if user else None,
     )
     return len(rows)
 

@@ -159,6 +159,7 @@ async def refresh_grant(
                 event="refresh_reuse",
                 ip=ip,
                 user_agent=user_agent,
+                username=user.username,
                 details={
                     "generation": presented.generation,
                     "why": second.reason,

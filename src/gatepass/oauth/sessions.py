@@ -132,6 +132,7 @@ async def logout(svc: Services, token: str | None, caller: Caller) -> bool:
 
 
 async def logout_all(svc: Services, claims: AccessClaims, caller: Caller) -> int:
+    user = await svc.users.by_id(claims.sub)  # the event names the account, as others do
     rows = await end_user_logins(
         svc,
         claims.sub,
@@ -139,6 +140,7 @@ async def logout_all(svc: Services, claims: AccessClaims, caller: Caller) -> int
         event="logout_all",
         ip=caller.ip,
         user_agent=caller.user_agent,
+        username=user.username if user else None,
     )
     return len(rows)
 
@@ -268,5 +270,6 @@ async def change_password(
         event="password_change",
         ip=caller.ip,
         user_agent=caller.user_agent,
+        username=user.username,
     )
     return len(rows)
