@@ -76,6 +76,7 @@ TITLES = {
 }
 OIDC_PORT, GP_PORT = 3000, 8210
 OIDC_SECRET = ("bench", "bench-secret-0123456789")
+TRACE = ""  # --trace DIR
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -313,6 +314,8 @@ def gatepass_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     )
     if database_url:
         env["GATEPASS_DATABASE_URL"] = database_url
+    if TRACE:  # --trace: loop lag, GC pauses, periodic work (bench/tail_trace.py)
+        env["GATEPASS_TAIL_TRACE"] = TRACE
     return env
 
 
@@ -571,6 +574,12 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--lru", type=int, default=4_000_000, help="oidc-provider BENCH_LRU_SIZE")
     ap.add_argument("--out", type=Path, default=None, help="JSON lines (default in $WORK)")
+    ap.add_argument(
+        "--trace",
+        action="store_true",
+        help="gatepass records its loop lag, GC pauses and periodic work (GATEPASS_TAIL_TRACE) "
+        "into the run's directory; summarise with bench/tail_trace.py DIR",
+    )
     args = ap.parse_args()
     if args.command == "seed":
         for t in asyncio.run(seed(args.n, args.client_id, args.user_id)):
@@ -590,6 +599,9 @@ def main() -> None:
     args.logs = WORK / f"oauth_vs_oidc-{stamp}"
     args.logs.mkdir(parents=True, exist_ok=True)
     args.out = args.out or args.logs / "results.jsonl"
+    if args.trace:
+        global TRACE
+        TRACE = str(args.logs)
     # other sessions may share the machine: wait less for quiet, retry a disturbed run once
     os.environ.setdefault("BENCH_QUIET_WAIT", "45")
     os.environ.setdefault("BENCH_RETRIES", "1")

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
+from gatepass import tailtrace
 from gatepass.clock import Clock
 from gatepass.oauth import opaque_access
 from gatepass.oauth.services import Services, open_services
@@ -103,7 +104,8 @@ def create_app(
         refresher = asyncio.create_task(_refresh_keys(svc))
         upkeep = asyncio.create_task(maintain(svc))
         try:
-            yield
+            async with tailtrace.running():  # only with GATEPASS_TAIL_TRACE (bench)
+                yield
         finally:
             refresher.cancel()
             upkeep.cancel()
@@ -117,6 +119,7 @@ def create_app(
     # answers anything unexpected (errors.unexpected); inside it, its ExceptionMiddleware turns
     # every other exception into an answer (errors.HANDLERS), then the router.
     middleware = [
+        *([Middleware(tailtrace.RequestTimes)] if tailtrace.DIR else []),
         Middleware(EdgeVerify, verifier=edge),  # GET /edge/verify answered here, nothing else
         Middleware(Cors, origins=settings.allowed_origins),  # /auth/, OAuth, /.well-known/ only
         Middleware(RejectNul, pages=frozenset({"/oauth/authorize", "/oauth/logout"})),
@@ -137,12 +140,14 @@ async def _refresh_keys(svc: Services) -> None:
     while True:
         await asyncio.sleep(svc.settings.key_refresh_interval)
         try:
-            await svc.keys.reload()
-            await svc.id_keys.reload()
+            with tailtrace.span("keys.reload"):
+                await svc.keys.reload()
+                await svc.id_keys.reload()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have
             log.warning("could not reload signing keys", exc_info=True)
         try:
-            await svc.url_keys.reload()
+            with tailtrace.span("url_keys.reload"):
+                await svc.url_keys.reload()
         except Exception:  # noqa: BLE001 - keep serving with the keys we have
             log.warning("could not reload URL-signing keys", exc_info=True)
 

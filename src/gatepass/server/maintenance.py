@@ -9,6 +9,7 @@ import asyncio
 import logging
 import time
 
+from gatepass import tailtrace
 from gatepass.alerts.worker import deliver_alerts
 from gatepass.oauth.services import Services
 from gatepass.storage.purge import purge
@@ -30,17 +31,19 @@ async def _upkeep(svc: Services) -> None:
     while True:
         await asyncio.sleep(POLL_INTERVAL)
         try:
-            await svc.denylist.poll()
+            with tailtrace.span("denylist.poll"):
+                await svc.denylist.poll()
         except Exception:  # noqa: BLE001 - keep serving; the next round tries again
             log.warning("could not read the denylist", exc_info=True)
         if time.monotonic() >= next_purge:
             next_purge = time.monotonic() + PURGE_INTERVAL
             try:
-                done = await purge(
-                    svc.sessions,
-                    svc.clock.now(),
-                    event_retention=svc.settings.event_retention_days * 86400.0,
-                )
+                with tailtrace.span("purge"):
+                    done = await purge(
+                        svc.sessions,
+                        svc.clock.now(),
+                        event_retention=svc.settings.event_retention_days * 86400.0,
+                    )
                 svc.denylist.local.purge(svc.clock.now())
                 if done.total:
                     log.info("purged expired rows", extra={"purged": done.counts})

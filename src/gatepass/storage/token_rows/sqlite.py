@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gatepass import tailtrace
 from gatepass.storage.coalesce import Coalesce
 from gatepass.storage.token_rows import (
     SELECT_REFRESH,
@@ -164,7 +165,8 @@ class SqliteTokenRows:
             while not self._closed.is_set():
                 self._dirty.wait()
                 self._dirty.clear()
-                with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
+                with tailtrace.span("checkpoint"), contextlib.suppress(sqlite3.Error):
+                    # busy now: the next round catches up
                     db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the bulk, writers go on
                     db.execute("PRAGMA wal_checkpoint(RESTART)")  # the rest, writers wait
                 self._closed.wait(CHECKPOINT_INTERVAL)
