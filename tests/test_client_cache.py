@@ -192,3 +192,63 @@ def test_a_read_in_flight_does_not_recache_a_rotated_secret(make_settings, datab
         assert not here._reading and not here._generation  # nothing kept once reads are done
 
     run(make_settings, database_url, body)
+
+
+class _CountingReads(Clients):
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.reads = 0
+
+    async def get(self, client_id: str) -> Client | None:
+        self.reads += 1
+        return await super().get(client_id)
+
+
+def test_requests_that_miss_together_share_one_read(make_settings, database_url) -> None:
+    async def body(svc: Services, _: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        here = _CountingReads(svc.sessions, clock=clock)
+        cid, secret = await _confidential(elsewhere)
+        found = await asyncio.gather(*(here.cached(cid) for _ in range(20)))
+        assert all(c is not None and c.id == cid for c in found)
+        assert here.reads == 1  # not one per request: a stampede on every expiry
+        clock.advance(CACHE_TTL)  # expired: again one read for all of them
+        assert all(await asyncio.gather(*(_authenticates(here, cid, secret) for _ in range(20))))
+        assert here.reads == 2
+
+    run(make_settings, database_url, body)
+
+
+def test_a_record_near_its_ttl_is_read_again_in_the_background(make_settings, database_url) -> None:
+    async def body(svc: Services, _: Clients, elsewhere: Clients, clock: FrozenClock) -> None:
+        here = _CountingReads(svc.sessions, clock=clock)
+        cid, old = await _confidential(elsewhere)
+        assert await _authenticates(here, cid, old)
+        new = await elsewhere.rotate_secret(cid)
+        assert new is not None
+        clock.advance(CACHE_TTL * clients_module.REFRESH_AHEAD)
+        assert await _authenticates(here, cid, old)  # answered from the cache, within the TTL
+        while cid in here._inflight:  # the background read
+            await asyncio.sleep(0.01)
+        assert here.reads == 2
+        assert not await _authenticates(here, cid, old)  # the record read in the background
+        assert await _authenticates(here, cid, new)
+        assert here.reads == 2
+
+    run(make_settings, database_url, body)
+
+
+def test_a_cancelled_request_does_not_cancel_the_shared_read(make_settings, database_url) -> None:
+    async def body(svc: Services, _: Clients, __: Clients, clock: FrozenClock) -> None:
+        here = _ReadsInFlight(svc.sessions, clock=clock)
+        cid, secret = await _confidential(here)
+        first = asyncio.create_task(here.cached(cid))
+        await here.read.wait()
+        second = asyncio.create_task(here.cached(cid))
+        await asyncio.sleep(0)
+        first.cancel()  # its client went away
+        here.release.set()
+        found = await second
+        assert found is not None and found.id == cid
+        assert first.cancelled()
+
+    run(make_settings, database_url, body)

@@ -12,6 +12,7 @@ it was before the change committed) is answered but never cached.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,7 @@ from gatepass.storage.models import Client
 
 CACHE_TTL = 5.0  # seconds a cached client record is trusted (changes made elsewhere)
 CACHE_SIZE = 1024  # at most this many clients cached; the oldest entry goes first
+REFRESH_AHEAD = 0.8  # of CACHE_TTL: a record this old is read again in the background
 
 
 class Clients:
@@ -46,6 +48,7 @@ class Clients:
         # the id may be in flight (see _reading)
         self._generation: dict[str, int] = {}
         self._reading: dict[str, int] = {}  # id -> reads in flight
+        self._inflight: dict[str, asyncio.Task[Client | None]] = {}  # id -> the read to share
 
     async def create(
         self,
@@ -96,12 +99,35 @@ class Clients:
     async def cached(self, client_id: str) -> Client | None:
         """The client, from a record at most ``CACHE_TTL`` seconds old (for authentication).
 
-        Unknown ids are never cached, so a client created elsewhere works at once.
+        Unknown ids are never cached, so a client created elsewhere works at once. One read per
+        id at a time: requests that miss together share it, and a record past ``REFRESH_AHEAD``
+        of its life is read again in the background while requests go on with it (without this,
+        every request in flight missed at once when an entry expired, each read queued for the
+        pool, and client_credentials had a 0.3-2 s stall every ``CACHE_TTL``: bench/README.md,
+        "Tail latency").
         """
         now = self._clock.now()
         hit = self._cache.get(client_id)
         if hit is not None and 0 <= now - hit[0] < self._ttl:
+            if now - hit[0] >= self._ttl * REFRESH_AHEAD and client_id not in self._inflight:
+                self._read(client_id).add_done_callback(_consume)  # failure: the next one tries
             return hit[1]
+        read = self._inflight.get(client_id) or self._read(client_id)
+        return await asyncio.shield(read)  # a cancelled request does not cancel the shared read
+
+    def _read(self, client_id: str) -> asyncio.Task[Client | None]:
+        task = asyncio.get_running_loop().create_task(self._fetch(client_id))
+        self._inflight[client_id] = task
+
+        def done(t: asyncio.Task[Client | None]) -> None:
+            if self._inflight.get(client_id) is t:
+                del self._inflight[client_id]
+
+        task.add_done_callback(done)
+        return task
+
+    async def _fetch(self, client_id: str) -> Client | None:
+        now = self._clock.now()
         generation = self._generation.get(client_id, 0)
         self._reading[client_id] = self._reading.get(client_id, 0) + 1
         try:
@@ -110,7 +136,7 @@ class Clients:
         finally:
             self._done_reading(client_id)
         if stale:
-            return client  # invalidated while we read: answer this request, cache nothing
+            return client  # invalidated while we read: answer its requests, cache nothing
         self._cache.pop(client_id, None)
         if client is not None:
             if len(self._cache) >= CACHE_SIZE:
@@ -126,8 +152,10 @@ class Clients:
             self._generation.pop(client_id, None)
 
     def forget(self, client_id: str) -> None:
-        """Drop the cached record, and refuse to cache any read of it already in flight."""
+        """Drop the cached record, and refuse to cache any read of it already in flight (nor
+        let a later request share that read)."""
         self._cache.pop(client_id, None)
+        self._inflight.pop(client_id, None)
         if client_id in self._reading:
             self._generation[client_id] = self._generation.get(client_id, 0) + 1
 
@@ -181,3 +209,10 @@ class Clients:
     async def list(self) -> list[Client]:
         async with self._s() as s:
             return list((await s.execute(select(Client).order_by(Client.created_at))).scalars())
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    """A background refresh that failed (database down): the entry expires as it would have,
+    and the request that then misses reads again and meets the error itself."""
+    if not task.cancelled():
+        task.exception()
