@@ -18,6 +18,10 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
+# uvloop, accepting connections in batches instead of one per turn of the loop (server/accept.py)
+LOOP = "gatepass.server.accept:new_event_loop"
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
@@ -36,6 +40,7 @@ def serve(settings: Settings) -> int:
             access_log=settings.access_log,
             log_config=None,
             server_header=False,
+            loop=LOOP,
             **_proxy_options(settings),
         )
     else:
@@ -57,6 +62,7 @@ def serve(settings: Settings) -> int:
             access_log=settings.access_log,
             log_config=None,
             server_header=False,
+            loop=LOOP,
             **_proxy_options(settings),
         )
     return 0
