@@ -74,7 +74,8 @@ TITLES = {
     "introspect": "introspection of an opaque AT",
     "refresh": "refresh rotation (+ JWT ES256 AT)",
 }
-OIDC_PORT, GP_PORT = 3000, 8210
+OIDC_PORT = 3000
+GP_PORT = int(os.environ.get("GP_PORT", "8210"))  # another port when another run uses 8210
 OIDC_SECRET = ("bench", "bench-secret-0123456789")
 TRACE = ""  # --trace DIR
 

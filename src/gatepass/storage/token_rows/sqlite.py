@@ -60,6 +60,7 @@ BUSY_WAIT_MAX = 0.01  # longest back-off between retries
 BUSY_TIMEOUT = 30.0  # then the lock error goes up, as SQLAlchemy's busy timeout would
 CHECKPOINT_INTERVAL = 0.25  # seconds between WAL checkpoints (in a thread) after writes
 WAL_SIZE_LIMIT = 64 << 20  # bytes the WAL file is cut back to when it starts over
+RESTART_WAL_BYTES = 32 << 20  # a WAL this large is made to start over (writers wait meanwhile)
 CHECKPOINT_LOCK_WAIT = 1.0  # how long a checkpoint waits for the write lock, then skips a round
 
 
@@ -159,16 +160,22 @@ class SqliteTokenRows:
         A PASSIVE checkpoint never finishes while writers keep appending, and the WAL only
         starts over after one that did; a RESTART holds off writers while it runs (the loop
         meets a busy database and backs off without blocking, ``write``). So: PASSIVE for the
-        bulk, then RESTART for the few frames written meanwhile."""
+        bulk, every round; RESTART for the few frames written meanwhile, once the WAL has grown
+        past ``RESTART_WAL_BYTES``. A RESTART every round (4 a second) held off every write
+        then in flight, and their back-offs made up most of the refresh grant's p99
+        (bench/README.md, "Tail latency")."""
         db = _connect(self._path, timeout=CHECKPOINT_LOCK_WAIT)
+        restart_frames = RESTART_WAL_BYTES // db.execute("PRAGMA page_size").fetchone()[0]
         try:
             while not self._closed.is_set():
                 self._dirty.wait()
                 self._dirty.clear()
-                with tailtrace.span("checkpoint"), contextlib.suppress(sqlite3.Error):
-                    # busy now: the next round catches up
-                    db.execute("PRAGMA wal_checkpoint(PASSIVE)")  # the bulk, writers go on
-                    db.execute("PRAGMA wal_checkpoint(RESTART)")  # the rest, writers wait
+                with contextlib.suppress(sqlite3.Error):  # busy now: the next round catches up
+                    with tailtrace.span("checkpoint.passive"):  # the bulk, writers go on
+                        _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    if frames >= restart_frames:
+                        with tailtrace.span("checkpoint.restart"):  # the rest, writers wait
+                            db.execute("PRAGMA wal_checkpoint(RESTART)")
                 self._closed.wait(CHECKPOINT_INTERVAL)
         finally:
             db.close()
@@ -197,6 +204,11 @@ async def _when_free(attempt: Callable[[], T]) -> T:
     except sqlite3.OperationalError as exc:
         if not _busy(exc):
             raise
+    with tailtrace.span("sqlite.busy_wait"):  # only while tracing: how long a writer backed off
+        return await _back_off(attempt)
+
+
+async def _back_off(attempt: Callable[[], T]) -> T:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + BUSY_TIMEOUT
     wait = BUSY_WAIT_FIRST
