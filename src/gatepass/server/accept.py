@@ -20,6 +20,7 @@ Everything else (TLS, Unix sockets, ``reuse_port``) goes to uvloop's own ``creat
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import logging
 import socket
@@ -73,23 +74,35 @@ def _loop_class() -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def _listen(host: str | None, port: int, backlog: int) -> list[socket.socket]:
-    """Listening sockets for every address of ``host``, as asyncio's ``create_server`` makes."""
+    """Listening sockets for every address of ``host``, as asyncio's ``create_server`` makes
+    them (an address family the machine lacks is skipped, as there)."""
     infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     socks: list[socket.socket] = []
     try:
         for family, kind, proto, _, addr in dict.fromkeys(infos):
-            s = socket.socket(family, kind, proto)
+            try:
+                s = socket.socket(family, kind, proto)
+            except OSError:  # no such family here (IPv6 turned off)
+                continue
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind(addr)
+            except OSError as exc:
+                s.close()
+                if exc.errno == errno.EADDRNOTAVAIL:  # the family is not enabled
+                    continue
+                raise
             socks.append(s)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind(addr)
             s.listen(backlog)
             s.setblocking(False)
     except BaseException:
         for s in socks:
             s.close()
         raise
+    if not socks:
+        raise OSError(errno.EADDRNOTAVAIL, f"no address to listen on for {host!r}")
     return socks
 
 
