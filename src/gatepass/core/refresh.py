@@ -129,6 +129,14 @@ def next_idle_deadline(family: Family, now: float, idle_ttl: int) -> float:
     return min(family.expires_at, now + idle_ttl)
 
 
+def moves_login(family: Family, idle_deadline: float, step: float) -> bool:
+    """Whether a rotation to ``idle_deadline`` rewrites the login's row (see ``idle_step``), by
+    the row as read before the rotation. The rotation's statement checks it again on the row it
+    locks (another rotation may have moved it meanwhile; nothing moves it back), so a False here
+    only spares the statement a step that would change nothing."""
+    return family.idle_expires_at < idle_deadline - step
+
+
 def idle_step(idle_ttl: int) -> float:
     """How far the idle deadline must move before a rotation rewrites the login's row: 1% of
     the idle lifetime, at most a minute. A busy login is then not rewritten on every refresh (on

@@ -148,7 +148,7 @@ class UserRow:
 class RotationStep:
     """One rotation: consume ``parent_digest`` (of ``generation``) and write its child; move the
     login's idle deadline (and ``last_used_at``) only if that moves it by more than
-    ``idle_step`` seconds (``core.refresh.idle_step``)."""
+    ``idle_step`` seconds (``core.refresh.idle_step``), checked on the locked row."""
 
     sid: str
     parent_digest: str
@@ -157,6 +157,9 @@ class RotationStep:
     now: float
     idle_deadline: float
     idle_step: float = 0.0
+    # False: the login's row, as read before, is already within ``idle_step`` of the deadline
+    # (``core.refresh.moves_login``): the statement that would move it is left out
+    move_login: bool = True
 
 
 # plain rows, not model instances: building three instrumented instances per refresh cost more
