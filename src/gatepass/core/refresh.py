@@ -140,6 +140,6 @@ def moves_login(family: Family, idle_deadline: float, step: float) -> bool:
 def idle_step(idle_ttl: int) -> float:
     """How far the idle deadline must move before a rotation rewrites the login's row: 1% of
     the idle lifetime, at most a minute. A busy login is then not rewritten on every refresh (on
-    PostgreSQL each rewrite adds entries to all five of the table's indexes); it can idle out
+    PostgreSQL each rewrite adds entries to all seven of the table's indexes); it can idle out
     up to this much early, never late."""
     return min(60.0, idle_ttl / 100)

@@ -15,8 +15,10 @@ Here they run:
   backs off with ``asyncio.sleep`` and tries again, so the loop never blocks on a lock. The
   loop never fsyncs either: this connection does not checkpoint; a thread checkpoints the WAL a
   few times a second instead.
-* on PostgreSQL (``token_rows/postgresql.py``), on an asyncpg pool of its own, one round trip
-  each; rotation is a single statement.
+* on PostgreSQL (``token_rows/postgresql.py``), on asyncpg connections of their own
+  (``storage/pg_pool.py``), one round trip each; rotation is a single statement, which leaves
+  the login's row out when the row read before shows its idle deadline needs no move
+  (``RotationStep.move_login``).
 
 Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement
 (``storage/coalesce.py``); nothing is answered before its commit. On SQLite, security events

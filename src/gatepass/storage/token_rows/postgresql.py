@@ -1,5 +1,5 @@
-"""The hot statements on PostgreSQL (``storage/token_rows``): an asyncpg pool of its own, one
-round trip each; rotation is a single statement."""
+"""The hot statements on PostgreSQL (``storage/token_rows``): asyncpg connections of their own
+(``storage/pg_pool.py``), one round trip each; rotation is a single statement."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ _PG_ROTATE_KEEP = _PG_LIVE + _PG_CHILD
 
 
 class PostgresTokenRows:
-    """The four statements on an asyncpg pool: one round trip each, and one for all the opaque
-    tokens stored or read at the same moment (``Coalesce``: the database's own CPU, on the same
-    cores as the server, is what limits it)."""
+    """The four statements on a pool of asyncpg connections: one round trip each, and one for
+    all the opaque tokens stored or read at the same moment (``Coalesce``: the database's own
+    CPU, on the same cores as the server, is what limits it)."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
