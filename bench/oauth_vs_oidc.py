@@ -74,8 +74,8 @@ TITLES = {
     "introspect": "introspection of an opaque AT",
     "refresh": "refresh rotation (+ JWT ES256 AT)",
 }
-OIDC_PORT = 3000
-GP_PORT = int(os.environ.get("GP_PORT", "8210"))  # another port when another run uses 8210
+# other sessions on the machine may run this bench at the same time: BENCH_GP_PORT moves gatepass
+OIDC_PORT, GP_PORT = 3000, int(os.environ.get("BENCH_GP_PORT", "8210"))
 OIDC_SECRET = ("bench", "bench-secret-0123456789")
 TRACE = ""  # --trace DIR
 

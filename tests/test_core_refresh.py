@@ -10,6 +10,7 @@ from gatepass.core.refresh import (
     child_token,
     judge,
     judge_used,
+    moves_login,
     next_idle_deadline,
 )
 
@@ -58,3 +59,10 @@ def test_grace_only_for_the_immediate_predecessor() -> None:
 def test_idle_deadline_never_passes_the_absolute_one() -> None:
     assert next_idle_deadline(FAM, NOW, 30) == NOW + 30
     assert next_idle_deadline(FAM, NOW, 1000) == NOW + 100
+
+
+def test_the_login_row_moves_only_by_more_than_the_step() -> None:
+    # FAM's idle deadline is NOW + 50
+    assert not moves_login(FAM, NOW + 50, 60.0)  # no move
+    assert not moves_login(FAM, NOW + 110, 60.0)  # by exactly the step: kept
+    assert moves_login(FAM, NOW + 110.5, 60.0)

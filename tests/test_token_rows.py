@@ -220,6 +220,25 @@ def test_a_small_move_of_the_idle_deadline_leaves_the_login_row_alone(
     run(make_settings, database_url, body)
 
 
+def test_a_rotation_told_the_login_stays_leaves_its_row_alone(make_settings, database_url):
+    """``move_login=False`` (the row as read was already within the step): the child is written,
+    the login's row is not, whatever the deadline."""
+
+    async def body(svc: Services) -> None:
+        await start_login(svc, "sid1", "p" * 64)  # idle deadline 600
+        got = await svc.token_rows.rotate(
+            RotationStep("sid1", "p" * 64, "q" * 64, 0, 400.0, 900.0, 60.0, move_login=False)
+        )
+        assert got is Rotation.ROTATED
+        async with svc.sessions() as s:
+            login = await s.get(LoginSession, "sid1")
+            child = await s.get(RefreshToken, "q" * 64)
+        assert login is not None and (login.last_used_at, login.idle_expires_at) == (100.0, 600.0)
+        assert child is not None and child.generation == 1 and child.expires_at == 900.0
+
+    run(make_settings, database_url, body)
+
+
 def test_rotation_across_processes_has_one_winner(make_settings, database_url, tmp_path):
     """Two processes (separate connections and pools) rotate the same parents at once."""
     settings = make_settings(database_url=database_url)
@@ -396,3 +415,67 @@ def test_sqlite_opening_waits_out_a_lock_held_at_that_moment(make_settings) -> N
             await rows.close()
 
     asyncio.run(open_rows())
+
+
+def test_postgresql_pool_serves_more_callers_than_connections(pg_url) -> None:
+    """``storage/pg_pool.py``: 40 statements at once on 3 connections all get their answer, and
+    no more than 3 connections are ever open."""
+    from gatepass.storage.pg_pool import PgPool
+
+    async def main() -> None:
+        pool = PgPool(pg_url, max_size=3)
+        try:
+            got = await asyncio.gather(*(pool.fetchval("SELECT $1::int", i) for i in range(40)))
+            assert got == list(range(40))
+            opened = await pool.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name = ''"
+            )
+            assert 1 <= opened <= 3
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_postgresql_pool_closes_a_connection_whose_statement_was_cut_short(pg_url) -> None:
+    """A cancelled statement's connection may be mid-protocol: it is closed, never handed to the
+    next caller; a statement the server refused leaves its connection in use."""
+    import asyncpg
+
+    from gatepass.storage.pg_pool import PgPool
+
+    async def main() -> None:
+        pool = PgPool(pg_url, max_size=1)
+        try:
+            first = await pool.fetchval("SELECT pg_backend_pid()")
+            with pytest.raises(asyncpg.PostgresError):
+                await pool.execute("SELECT 1/0")
+            assert await pool.fetchval("SELECT pg_backend_pid()") == first  # still that one
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(pool.execute("SELECT pg_sleep(5)"), 0.2)
+            assert await pool.fetchval("SELECT pg_backend_pid()") != first  # a new one
+        finally:
+            await pool.close()
+
+    asyncio.run(main())
+
+
+def test_postgresql_pool_waiter_cancelled_passes_its_connection_on(pg_url) -> None:
+    """A caller cancelled while it waits for a connection does not take one with it."""
+    from gatepass.storage.pg_pool import PgPool
+
+    async def main() -> None:
+        pool = PgPool(pg_url, max_size=1)
+        try:
+            busy = asyncio.ensure_future(pool.execute("SELECT pg_sleep(0.2)"))
+            await asyncio.sleep(0.05)
+            waiting = asyncio.ensure_future(pool.fetchval("SELECT 1"))
+            await asyncio.sleep(0.01)
+            waiting.cancel()
+            await busy
+            assert await asyncio.wait_for(pool.fetchval("SELECT 2"), 2) == 2
+        finally:
+            await pool.close()
+
+    asyncio.run(main())

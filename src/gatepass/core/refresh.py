@@ -129,9 +129,17 @@ def next_idle_deadline(family: Family, now: float, idle_ttl: int) -> float:
     return min(family.expires_at, now + idle_ttl)
 
 
+def moves_login(family: Family, idle_deadline: float, step: float) -> bool:
+    """Whether a rotation to ``idle_deadline`` rewrites the login's row (see ``idle_step``), by
+    the row as read before the rotation. The rotation's statement checks it again on the row it
+    locks (another rotation may have moved it meanwhile; nothing moves it back), so a False here
+    only spares the statement a step that would change nothing."""
+    return family.idle_expires_at < idle_deadline - step
+
+
 def idle_step(idle_ttl: int) -> float:
     """How far the idle deadline must move before a rotation rewrites the login's row: 1% of
     the idle lifetime, at most a minute. A busy login is then not rewritten on every refresh (on
-    PostgreSQL each rewrite adds entries to all five of the table's indexes); it can idle out
+    PostgreSQL each rewrite adds entries to all seven of the table's indexes); it can idle out
     up to this much early, never late."""
     return min(60.0, idle_ttl / 100)

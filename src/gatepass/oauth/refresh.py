@@ -123,6 +123,8 @@ async def refresh_grant(
 
     verdict = first.verdict
     if verdict is machine.Verdict.ROTATE:
+        idle_deadline = machine.next_idle_deadline(family, now, svc.settings.refresh_idle_ttl)
+        idle_step = machine.idle_step(svc.settings.refresh_idle_ttl)
         outcome = await svc.logins.rotate(
             RotationStep(
                 sid=family.sid,
@@ -130,10 +132,9 @@ async def refresh_grant(
                 child_digest=child_digest,
                 generation=presented.generation,
                 now=now,
-                idle_deadline=machine.next_idle_deadline(
-                    family, now, svc.settings.refresh_idle_ttl
-                ),
-                idle_step=machine.idle_step(svc.settings.refresh_idle_ttl),
+                idle_deadline=idle_deadline,
+                idle_step=idle_step,
+                move_login=machine.moves_login(family, idle_deadline, idle_step),
             )
         )
         if outcome is Rotation.DEAD:

@@ -6,7 +6,8 @@ SSO session by its cookie, storing the code; then reading the code, the user and
 apart, redeeming the code, starting the login and writing its id into the code (each its own
 commit). Through async sessions those cost more CPU than everything else in the flow
 (``storage/token_rows/`` says why). Here the flow runs four statements on the token rows'
-connections (one ``sqlite3`` connection on the event loop, or the asyncpg pool):
+connections (one ``sqlite3`` connection on the event loop, or the asyncpg connections of
+``storage/pg_pool.py``):
 
 * the SSO session and its user, by the cookie's digest (authorize);
 * storing the code (authorize; codes stored at the same moment share one statement, as opaque

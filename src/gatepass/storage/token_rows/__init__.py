@@ -15,8 +15,10 @@ Here they run:
   backs off with ``asyncio.sleep`` and tries again, so the loop never blocks on a lock. The
   loop never fsyncs either: this connection does not checkpoint; a thread checkpoints the WAL a
   few times a second instead.
-* on PostgreSQL (``token_rows/postgresql.py``), on an asyncpg pool of its own, one round trip
-  each; rotation is a single statement.
+* on PostgreSQL (``token_rows/postgresql.py``), on asyncpg connections of their own
+  (``storage/pg_pool.py``), one round trip each; rotation is a single statement, which leaves
+  the login's row out when the row read before shows its idle deadline needs no move
+  (``RotationStep.move_login``).
 
 Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement
 (``storage/coalesce.py``); nothing is answered before its commit. On SQLite, security events
@@ -148,7 +150,7 @@ class UserRow:
 class RotationStep:
     """One rotation: consume ``parent_digest`` (of ``generation``) and write its child; move the
     login's idle deadline (and ``last_used_at``) only if that moves it by more than
-    ``idle_step`` seconds (``core.refresh.idle_step``)."""
+    ``idle_step`` seconds (``core.refresh.idle_step``), checked on the locked row."""
 
     sid: str
     parent_digest: str
@@ -157,6 +159,9 @@ class RotationStep:
     now: float
     idle_deadline: float
     idle_step: float = 0.0
+    # False: the login's row, as read before, is already within ``idle_step`` of the deadline
+    # (``core.refresh.moves_login``): the statement that would move it is left out
+    move_login: bool = True
 
 
 # plain rows, not model instances: building three instrumented instances per refresh cost more

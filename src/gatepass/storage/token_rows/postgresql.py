@@ -1,5 +1,5 @@
-"""The hot statements on PostgreSQL (``storage/token_rows``): an asyncpg pool of its own, one
-round trip each; rotation is a single statement."""
+"""The hot statements on PostgreSQL (``storage/token_rows``): asyncpg connections of their own
+(``storage/pg_pool.py``), one round trip each; rotation is a single statement."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from gatepass.storage.coalesce import Coalesce
+from gatepass.storage.pg_pool import PgPool
 from gatepass.storage.token_rows import (
     SELECT_REFRESH,
     OpaqueRow,
@@ -35,7 +36,7 @@ FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
 _PG_REFRESH = SELECT_REFRESH.format(p="$1")  # one by one: cheaper than ANY for a 3-way join
 # $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline, $7 idle step
-_PG_ROTATE = """
+_PG_LIVE = """
 WITH live AS (
     SELECT id FROM login_sessions
     WHERE id = $1 AND revoked_at IS NULL AND expires_at > $5 AND idle_expires_at > $5
@@ -44,10 +45,12 @@ WITH live AS (
     UPDATE refresh_tokens SET used_at = $5
     WHERE digest = $2 AND used_at IS NULL AND sid IN (SELECT id FROM live)
     RETURNING sid
-), moved AS (
+),"""
+_PG_MOVE = """ moved AS (
     UPDATE login_sessions SET last_used_at = $5, idle_expires_at = $6
     WHERE id IN (SELECT sid FROM consumed) AND idle_expires_at < $6::float8 - $7::float8
-), child AS (
+),"""
+_PG_CHILD = """ child AS (
     INSERT INTO refresh_tokens (digest, sid, generation, parent_digest, issued_at, used_at,
                                 expires_at)
     SELECT $3, sid, $4, $2, $5, NULL, $6 FROM consumed
@@ -55,12 +58,17 @@ WITH live AS (
 )
 SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM child)
 """
+_PG_ROTATE = _PG_LIVE + _PG_MOVE + _PG_CHILD
+# the same without the login's row (RotationStep.move_login False, most rotations): an UPDATE
+# of login_sessions in the statement, even one that changes no row, costs its executor start
+# (opening the table's seven indexes, a hash aggregate, an index scan)
+_PG_ROTATE_KEEP = _PG_LIVE + _PG_CHILD
 
 
 class PostgresTokenRows:
-    """The four statements on an asyncpg pool: one round trip each, and one for all the opaque
-    tokens stored or read at the same moment (``Coalesce``: the database's own CPU, on the same
-    cores as the server, is what limits it)."""
+    """The four statements on a pool of asyncpg connections: one round trip each, and one for
+    all the opaque tokens stored or read at the same moment (``Coalesce``: the database's own
+    CPU, on the same cores as the server, is what limits it)."""
 
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -71,22 +79,13 @@ class PostgresTokenRows:
 
     @classmethod
     async def open(cls, dsn: str, *, max_size: int = 10) -> PostgresTokenRows:
-        # Connections open on first use (min_size 0), so an idle instance holds none. Every
+        # Connections open on first use, so an idle instance holds none (``storage/pg_pool.py``:
+        # no reset query when a connection goes back, a fifth of the server's CPU in a profile of
+        # the code flow, and 80 us less client CPU per statement than asyncpg's pool). Every
         # statement here finds its rows by key; enable_seqscan=off keeps a plan that PostgreSQL
         # cached while a table was tiny (a sequential scan was cheapest then) from scanning it
         # once it has grown: measured 500 us of server CPU per refresh lookup, against 70.
-        # reset: by default a connection going back to the pool runs asyncpg's reset query
-        # (advisory unlock, CLOSE ALL, UNLISTEN, RESET ALL), a second round trip for every
-        # statement here, about a fifth of the server's CPU in a profile of the code flow. These
-        # statements change no session state (no SET, LISTEN, cursor, advisory lock, or explicit
-        # transaction: asyncpg still rolls back one left open), so there is nothing to reset.
-        pool = await asyncpg.create_pool(
-            dsn,
-            min_size=0,
-            max_size=max_size,
-            server_settings={"enable_seqscan": "off"},
-            reset=_nothing_to_reset,
-        )
+        pool = PgPool(dsn, max_size=max_size, server_settings={"enable_seqscan": "off"})
         return cls(pool)
 
     @property
@@ -117,15 +116,17 @@ class PostgresTokenRows:
         return [found.get(d) for d in digests]
 
     async def rotate(self, step: RotationStep) -> Rotation:
+        query, last = _PG_ROTATE_KEEP, [step.idle_deadline]
+        if step.move_login:
+            query, last = _PG_ROTATE, [step.idle_deadline, step.idle_step]
         live, written = await self._pool.fetchrow(
-            _PG_ROTATE,
+            query,
             step.sid,
             step.parent_digest,
             step.child_digest,
             step.generation + 1,
             step.now,
-            step.idle_deadline,
-            step.idle_step,
+            *last,
         )
         if not live:
             return Rotation.DEAD
@@ -135,7 +136,3 @@ class PostgresTokenRows:
         for batches in (self._add_opaque, self._opaque):
             await batches.drain()
         await self._pool.close()
-
-
-async def _nothing_to_reset(_connection: Any) -> None:
-    """The pool's ``reset`` (see :meth:`PostgresTokenRows.open`)."""

@@ -114,7 +114,8 @@ class SqliteTokenRows:
             consumed = db.execute(_SQLITE_CONSUME, (now, step.parent_digest, sid))
             if consumed.rowcount != 1:
                 return Rotation.LOST
-            db.execute(_SQLITE_MOVE_LOGIN, (now, idle, sid, idle - step.idle_step))
+            if step.move_login:
+                db.execute(_SQLITE_MOVE_LOGIN, (now, idle, sid, idle - step.idle_step))
             db.execute(
                 _SQLITE_INSERT_REFRESH,
                 (step.child_digest, sid, step.generation + 1, step.parent_digest, now, idle),
