@@ -12,7 +12,10 @@ of nginx itself (``docs/http-stack.md``): nginx asks it once per media request.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatepass.clock import Clock
@@ -56,14 +59,38 @@ async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
 
 
 class EdgeVerify:
-    """Pure ASGI middleware: ``/edge/verify`` answered here; everything else passed on."""
+    """Pure ASGI middleware: ``/edge/verify`` answered here; everything else passed on.
 
-    def __init__(self, app: ASGIApp, verifier: SignedUrlVerifier) -> None:
+    It is the outermost layer, before ``ServerErrorMiddleware``, so an edge request costs no
+    more than this class and the check; ``unexpected`` (``errors.unexpected``) answers an
+    unexpected error in it as that layer would: a 500, the error logged, then raised on to the
+    server."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: SignedUrlVerifier,
+        unexpected: Callable[[Request, Exception], Awaitable[Response]],
+    ) -> None:
         self.app = app
         self.verifier = verifier
+        self.unexpected = unexpected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH:
-            await answer(self.verifier, scope, send)
+            started = False
+
+            async def tracking_send(message: Message) -> None:
+                nonlocal started
+                started = True
+                await send(message)
+
+            try:
+                await answer(self.verifier, scope, tracking_send)
+            except Exception as exc:
+                if not started:
+                    response = await self.unexpected(Request(scope), exc)
+                    await response(scope, receive, send)
+                raise
             return
         await self.app(scope, receive, send)
