@@ -197,10 +197,10 @@ def test_an_unexpected_exception_in_edge_verify_is_the_same_generic_500(
     """``EdgeVerify`` runs before ``ServerErrorMiddleware`` and answers as it would."""
     from gatepass.server import edge
 
-    async def broken(*_: Any, **__: Any) -> Any:
+    def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("internal detail 9c1e")
 
-    monkeypatch.setattr(edge, "answer", broken)
+    monkeypatch.setattr(edge, "allowed", broken)
     scope = {**_scope("/edge/verify", {}), "method": "GET"}
     with caplog.at_level("ERROR", logger="gatepass.server"):
         answer = site.h.run(_asgi, site.h.client.app, scope, [b""])

@@ -41,8 +41,8 @@ def edge_verifier(settings: Settings, clock: Clock | None = None) -> SignedUrlVe
     )
 
 
-async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
-    """204 or 403 for one ``/edge/verify`` request; a repeated header is refused."""
+def allowed(verifier: SignedUrlVerifier, scope: Scope) -> bool:
+    """204 (True) or 403 (False) for one ``/edge/verify`` request; a repeated header is refused."""
     uri: str | None = None
     ip: str | None = None
     repeated = False
@@ -53,9 +53,7 @@ async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
         elif name == b"x-real-ip":
             repeated = repeated or ip is not None
             ip = value.decode("latin-1")
-    ok = not repeated and verifier.check(uri, ip)
-    await send(_ALLOW if ok else _DENY)
-    await send(_EMPTY)
+    return not repeated and verifier.check(uri, ip)
 
 
 class EdgeVerify:
@@ -78,19 +76,13 @@ class EdgeVerify:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH:
-            started = False
-
-            async def tracking_send(message: Message) -> None:
-                nonlocal started
-                started = True
-                await send(message)
-
             try:
-                await answer(self.verifier, scope, tracking_send)
-            except Exception as exc:
-                if not started:
-                    response = await self.unexpected(Request(scope), exc)
-                    await response(scope, receive, send)
+                ok = allowed(self.verifier, scope)
+            except Exception as exc:  # nothing sent yet: the generic 500, then up to the server
+                response = await self.unexpected(Request(scope), exc)
+                await response(scope, receive, send)
                 raise
+            await send(_ALLOW if ok else _DENY)
+            await send(_EMPTY)
             return
         await self.app(scope, receive, send)
