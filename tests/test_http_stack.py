@@ -191,6 +191,33 @@ def test_an_unexpected_exception_is_a_generic_500(
     ]
 
 
+def test_an_unexpected_exception_in_edge_verify_is_the_same_generic_500(
+    site: Site, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``EdgeVerify`` runs before ``ServerErrorMiddleware`` and answers as it would."""
+    from gatepass.server import edge
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("internal detail 9c1e")
+
+    monkeypatch.setattr(edge, "allowed", broken)
+    scope = {**_scope("/edge/verify", {}), "method": "GET"}
+    with caplog.at_level("ERROR", logger="gatepass.server"):
+        answer = site.h.run(_asgi, site.h.client.app, scope, [b""])
+    assert isinstance(answer.raised, RuntimeError)  # re-raised for the server to log
+    assert answer.status == 500
+    assert answer.body == (
+        b'{"error":"server_error","error_description":"The server could not complete the request."}'
+    )
+    assert [k for k, _ in answer.headers] == [
+        b"cache-control",
+        b"pragma",
+        b"content-length",
+        b"content-type",
+    ]
+    assert "unhandled error" in caplog.text and "internal detail 9c1e" in caplog.text
+
+
 def test_metrics_label_oauth_requests_by_route_and_count_token_errors(site: Site) -> None:
     # one token request in the fixture, two here; one introspection; one refused revocation
     site.post("/oauth/token", data={"grant_type": "client_credentials"}, headers=site.auth)

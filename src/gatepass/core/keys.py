@@ -8,6 +8,7 @@ pure plan over the current keys; storage applies it in one transaction.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -122,8 +123,7 @@ class KeyRing:
 
     def sign(self, claims: dict[str, Any], typ: str) -> str:
         key = self.active()
-        header = {"alg": key.alg, "typ": typ, "kid": key.kid}
-        return sign_compact(key, header, claims)
+        return _sign(key, _protected(key.alg, typ, key.kid), claims)
 
 
 def _b64(data: bytes) -> bytes:
@@ -134,18 +134,33 @@ def _json(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False).encode()
 
 
+@functools.lru_cache(maxsize=64)  # a few keys x two token types
+def _protected(alg: str, typ: str, kid: str) -> bytes:
+    """The encoded protected header ``KeyRing.sign`` puts on every token: the same bytes for
+    every token one key signs, so made once, not on each request."""
+    return _b64(_json({"alg": alg, "typ": typ, "kid": kid}))
+
+
 def sign_compact(key: SigningKey, header: dict[str, Any], claims: dict[str, Any]) -> str:
     """A JWS compact serialization (RFC 7515 §7.1) of ``claims``, signed by ``key`` with its own
     algorithm (RFC 7518 §3.2-3.4, RFC 8037 §3.1), straight through ``cryptography``: the same
     output joserfc makes, without its per-call overhead on the token endpoint's hot path."""
     if header.get("alg") != key.alg:
         raise ValueError("the header's alg is not the key's")
+    return _sign(key, _b64(_json(header)), claims)
+
+
+_ES256 = ec.ECDSA(hashes.SHA256())
+
+
+def _sign(key: SigningKey, protected: bytes, claims: dict[str, Any]) -> str:
+    """``sign_compact`` with the protected header already encoded (for ``key.alg``)."""
     if key.private is None:
         raise ValueError("key has no private part loaded")
-    signing_input = _b64(_json(header)) + b"." + _b64(_json(claims))
+    signing_input = protected + b"." + _b64(_json(claims))
     raw = key.private.private_key
     if key.alg == "ES256":
-        r, s = decode_dss_signature(raw.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        r, s = decode_dss_signature(raw.sign(signing_input, _ES256))
         signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")  # RFC 7518 §3.4
     elif key.alg == "EdDSA":
         signature = raw.sign(signing_input)

@@ -10,6 +10,7 @@ from gatepass.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
+from gatepass.metrics import labelled
 from gatepass.oauth import client_auth, scopes
 from gatepass.oauth.authorization_code import code_grant
 from gatepass.oauth.dpop import DpopRequest, refreshes_bound, token_binding
@@ -67,7 +68,7 @@ async def token(
     client = await client_auth.authenticate(svc.clients, presented)
     if grant_type == "client_credentials":
         response = await client_credentials(svc, client, presented, form.get("scope"), dpop)
-        svc.metrics.tokens_issued.labels(grant_type).inc()
+        labelled(svc.metrics.tokens_issued, grant_type).inc()
         return response
     if grant_type == "authorization_code" and client is None:
         raise InvalidRequest("The authorization_code grant requires client_id (RFC 6749 §4.1.3).")
@@ -87,7 +88,7 @@ async def token(
             user_agent=user_agent,
             jkt=jkt,
         )
-        svc.metrics.tokens_issued.labels(grant_type).inc()
+        labelled(svc.metrics.tokens_issued, grant_type).inc()
         return response
     if grant_type == "refresh_token":
         response = await refresh_grant(
@@ -102,7 +103,7 @@ async def token(
             ttl=client.access_token_ttl if client else None,
             jkt=jkt,
         )
-        svc.metrics.tokens_issued.labels(grant_type).inc()
+        labelled(svc.metrics.tokens_issued, grant_type).inc()
         return response
     requested = scopes.parse(form.get("scope"))
     granted = scopes.grant(requested, allowed_scopes(svc, client))
@@ -132,7 +133,7 @@ async def token(
         ip=ip,
         user_agent=user_agent,
     )
-    svc.metrics.tokens_issued.labels(grant_type).inc()
+    labelled(svc.metrics.tokens_issued, grant_type).inc()
     return response
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from gatepass.core.access_token import AccessClaims
+from gatepass.metrics import labelled
 from gatepass.oauth import scopes
 from gatepass.oauth.admin_audit import Admin, admin_of
 from gatepass.oauth.services import Services
 from gatepass.sdk.errors import VerifierError
 from gatepass.sdk.http import error_response, request_url
 from gatepass.sdk.verifier import require
-from gatepass.server.middleware import labelled
 
 
 def client_ip(request: Request) -> str | None:

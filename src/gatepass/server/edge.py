@@ -12,7 +12,10 @@ of nginx itself (``docs/http-stack.md``): nginx asks it once per media request.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatepass.clock import Clock
@@ -38,8 +41,8 @@ def edge_verifier(settings: Settings, clock: Clock | None = None) -> SignedUrlVe
     )
 
 
-async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
-    """204 or 403 for one ``/edge/verify`` request; a repeated header is refused."""
+def allowed(verifier: SignedUrlVerifier, scope: Scope) -> bool:
+    """204 (True) or 403 (False) for one ``/edge/verify`` request; a repeated header is refused."""
     uri: str | None = None
     ip: str | None = None
     repeated = False
@@ -50,20 +53,36 @@ async def answer(verifier: SignedUrlVerifier, scope: Scope, send: Send) -> None:
         elif name == b"x-real-ip":
             repeated = repeated or ip is not None
             ip = value.decode("latin-1")
-    ok = not repeated and verifier.check(uri, ip)
-    await send(_ALLOW if ok else _DENY)
-    await send(_EMPTY)
+    return not repeated and verifier.check(uri, ip)
 
 
 class EdgeVerify:
-    """Pure ASGI middleware: ``/edge/verify`` answered here; everything else passed on."""
+    """Pure ASGI middleware: ``/edge/verify`` answered here; everything else passed on.
 
-    def __init__(self, app: ASGIApp, verifier: SignedUrlVerifier) -> None:
+    It is the outermost layer, before ``ServerErrorMiddleware``, so an edge request costs no
+    more than this class and the check; ``unexpected`` (``errors.unexpected``) answers an
+    unexpected error in it as that layer would: a 500, the error logged, then raised on to the
+    server."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: SignedUrlVerifier,
+        unexpected: Callable[[Request, Exception], Awaitable[Response]],
+    ) -> None:
         self.app = app
         self.verifier = verifier
+        self.unexpected = unexpected
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH:
-            await answer(self.verifier, scope, send)
+            try:
+                ok = allowed(self.verifier, scope)
+            except Exception as exc:  # nothing sent yet: the generic 500, then up to the server
+                response = await self.unexpected(Request(scope), exc)
+                await response(scope, receive, send)
+                raise
+            await send(_ALLOW if ok else _DENY)
+            await send(_EMPTY)
             return
         await self.app(scope, receive, send)

@@ -9,13 +9,16 @@ password or a hash. ``HANDLERS`` is what the app registers (``server/app.py``).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import asyncpg
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gatepass.errors import GatepassError
 from gatepass.sdk.errors import VerifierError
@@ -36,6 +39,27 @@ _STATUS_ERRORS = {
     503: "temporarily_unavailable",
 }
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_NO_STORE_RAW = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in NO_STORE.items()]
+_JSON_TYPE = (b"content-type", b"application/json")
+_dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+
+
+class NoStoreJSON(Response):
+    """``JSONResponse(content, status_code, headers=NO_STORE)``, byte for byte (body, and headers
+    in the same order), built without Starlette's per-response header parsing: the answer of
+    every OAuth request (``routes/oauth.py``)."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: Any, status_code: int = 200) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body = _dumps(content).encode("utf-8")
+        self.raw_headers = [
+            *_NO_STORE_RAW,
+            (b"content-length", str(len(body)).encode("latin-1")),
+            _JSON_TYPE,
+        ]
 
 
 def error_json(
@@ -120,3 +144,49 @@ HANDLERS: dict[Any, Any] = {
     **{unavailable: _database_unavailable for unavailable in UNAVAILABLE},
     Exception: unexpected,  # Starlette's ServerErrorMiddleware, outside every middleware
 }
+
+
+class Answers:
+    """The innermost layer (in place of Starlette's ``ExceptionMiddleware``): an exception from
+    the router or an endpoint answered by its handler in ``handlers`` (looked up along the
+    exception's class hierarchy, as Starlette does); one with no handler goes up to
+    ``ServerErrorMiddleware``. The same answers as Starlette's, for less work on every request:
+    no ``Request`` and no wrapped app built before it is known that an exception needs one
+    (``docs/http-stack.md``). Other scope types (lifespan) go through Starlette's own."""
+
+    def __init__(self, app: ASGIApp, handlers: dict[Any, Any]) -> None:
+        self.app = app
+        self.handlers = dict(handlers)
+        self.other = ExceptionMiddleware(app, handlers=self.handlers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.other(scope, receive, send)
+            return
+        started = False
+
+        async def sender(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sender)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            if started:
+                raise RuntimeError("Caught handled exception, but response already started.") from (
+                    exc
+                )
+            response = await handler(Request(scope, receive, send), exc)
+            await response(scope, receive, sender)
+            exc.__traceback__ = None  # a reused exception instance must not keep every traceback
+
+    def _handler(self, exc: Exception) -> Any:
+        for cls in type(exc).__mro__:
+            if cls in self.handlers:
+                return self.handlers[cls]
+        return None

@@ -4,7 +4,6 @@ headers. Cheap on the hot path."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
@@ -12,6 +11,8 @@ from typing import Any
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gatepass.metrics import labelled
 
 log = logging.getLogger("gatepass.server")
 
@@ -215,10 +216,3 @@ class RequestMetrics:
                 labelled(services.metrics.request_latency, label).observe(
                     time.perf_counter() - start
                 )
-
-
-@functools.lru_cache(maxsize=256)  # route templates are few: the label set is bounded
-def labelled(metric: Any, value: str) -> Any:
-    """``metric.labels(value)``, remembered: prometheus_client rebuilds the label tuple and takes
-    a lock on every ``labels()`` call, a few µs on each request."""
-    return metric.labels(value)

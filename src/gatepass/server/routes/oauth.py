@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from gatepass.errors import GatepassError, InvalidClient, InvalidRequest
+from gatepass.metrics import labelled
 from gatepass.oauth import client_auth, rfc7009, rfc7662, token_endpoint
 from gatepass.oauth.dpop import DpopRequest
 from gatepass.oauth.services import Services
 from gatepass.server.deps import client_ip, user_agent
-from gatepass.server.errors import NO_STORE
+from gatepass.server.errors import NO_STORE, NoStoreJSON
 from gatepass.server.forms import read_form
 from gatepass.server.routing import route
 
@@ -18,20 +19,22 @@ from gatepass.server.routing import route
 async def token(svc: Services, request: Request) -> Response:
     try:
         form = await read_form(request)
+        proofs = request.headers.getlist("dpop")
         result = await token_endpoint.token(
             svc,
             form,
             authorization=request.headers.get("authorization"),
             ip=client_ip(request),
             user_agent=user_agent(request),
-            dpop=DpopRequest.of(
-                request.headers.getlist("dpop"), "POST", svc.settings.issuer, request.url.path
-            ),
+            # the request's URL only when there is a proof to check it against
+            dpop=DpopRequest.of(proofs, "POST", svc.settings.issuer, request.url.path)
+            if proofs
+            else None,
         )
     except GatepassError as exc:
-        svc.metrics.token_errors.labels(exc.error).inc()
+        labelled(svc.metrics.token_errors, exc.error).inc()
         raise
-    return JSONResponse(result.body(), headers=NO_STORE)
+    return NoStoreJSON(result.body())
 
 
 async def introspect(svc: Services, request: Request) -> Response:
@@ -42,7 +45,7 @@ async def introspect(svc: Services, request: Request) -> Response:
     if token is None:
         raise InvalidRequest("token is required.")
     answer = await rfc7662.introspect(svc, client, token, form.get("token_type_hint"))
-    return JSONResponse(answer, headers=NO_STORE)
+    return NoStoreJSON(answer)
 
 
 async def revoke(svc: Services, request: Request) -> Response:

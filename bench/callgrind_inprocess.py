@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Instructions per request of the ASGI app (no HTTP, no uvicorn), counted by callgrind: a
+figure other load on the machine cannot move, for old/new comparisons of the app's own work.
+
+    valgrind --tool=callgrind --toggle-collect=functools_reduce \\
+        --callgrind-out-file=/tmp/cg.out .venv/bin/python bench/callgrind_inprocess.py cc_jwt 200
+    grep -m1 '^summary:\\|^totals:' /tmp/cg.out      # Ir of the 200 measured requests
+
+    PYTHONPATH=<other tree>/src valgrind ...          # the same for another tree
+
+Kinds: ``cc_jwt``, ``introspect`` (an opaque token), ``edge`` (GET /edge/verify of a valid
+signed URL); SQLite in a temporary directory. After a warm-up, each measured request is driven
+to completion without the event loop (it must not suspend: the client record is cached and the
+cache kept for the run), inside one ``functools.reduce`` call, so ``--toggle-collect`` counts
+those requests and nothing else. The app's periodic tasks (key refresh, upkeep) are not started:
+their cost grows with the wall time, which valgrind stretches ~50x.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import gc
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import gatepass.server.app as app_module
+from gatepass.oauth.signed_urls import sign_url
+from gatepass.oauth.token_endpoint import token as token_endpoint
+from gatepass.settings import load_settings
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from inprocess import lifespan  # noqa: E402
+
+FORM = b"application/x-www-form-urlencoded"
+
+
+async def _idle(_: Any) -> None:
+    await asyncio.Event().wait()
+
+
+async def main(kind: str, n: int) -> None:
+    app_module.maintain = _idle  # type: ignore[assignment]
+    app_module._refresh_keys = _idle  # type: ignore[assignment]  # noqa: SLF001
+    data = Path(tempfile.mkdtemp(prefix="gp-callgrind-"))
+    settings = load_settings(data_dir=data, issuer="http://bench", secret_key="b" * 40)
+    app = app_module.create_app(settings)
+    inbox, life = await lifespan(app)
+    svc = app.state.services
+    client, secret = await svc.clients.create(
+        "bench",
+        grants=["client_credentials"],
+        scopes=["read"],
+        public=False,
+        token_format="opaque" if kind == "introspect" else "jwt",
+        now=time.time(),
+    )
+    auth = b"Basic " + base64.b64encode(f"{client.id}:{secret}".encode())
+    method, path, body = "POST", "/oauth/token", b"grant_type=client_credentials&scope=read"
+    if kind == "introspect":
+        issued = await token_endpoint(
+            svc,
+            {"grant_type": "client_credentials"},
+            authorization=auth.decode(),
+            ip=None,
+            user_agent=None,
+        )
+        path, body = "/oauth/introspect", b"token=" + issued.access_token.encode()
+    headers = [
+        (b"host", b"bench"),
+        (b"user-agent", b"wrk"),
+        (b"authorization", auth),
+        (b"content-type", FORM),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if kind == "edge":
+        signed = sign_url(settings, svc.url_keys, time.time(), scope="/v/1.ts", prefix=False)
+        parts = urlsplit(signed.url)
+        method, path, body = "GET", "/edge/verify", b""
+        uri = f"{parts.path}?{parts.query}".encode()
+        headers = [(b"host", b"bench"), (b"x-original-uri", uri), (b"x-real-ip", b"10.0.0.1")]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    status = [0]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+
+    def one(acc: None, _: int) -> None:
+        coro = app({**scope, "state": {}}, receive, send)
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        else:
+            raise SystemExit(f"{kind}: a request suspended; the count would be wrong")
+        if status[0] not in (200, 204):
+            raise SystemExit(f"{kind}: answered {status[0]}")
+        return acc
+
+    svc.clients._ttl = 1e9  # noqa: SLF001 - no expiry of the cached client during the run
+    for _ in range(300):
+        await app({**scope, "state": {}}, receive, send)
+    for i in range(50):
+        one(None, i)
+    gc.collect()
+    functools.reduce(one, range(n), None)  # the measured requests: --toggle-collect
+    await inbox.put({"type": "lifespan.shutdown"})
+    await life
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2])))
