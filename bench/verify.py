@@ -6,6 +6,7 @@ Python JOSE libraries, on the same RFC 9068 token, for ES256, EdDSA and RS256.
     .venv/bin/python bench/verify.py            # ~1 min on 2 cores
     .venv/bin/python bench/verify.py --quick    # ~10 s, noisier
     .venv/bin/python bench/verify.py --json     # one JSON document on stdout
+    .venv/bin/python bench/verify.py --instructions   # callgrind instructions per call, ~2 min
 
 Cases, per algorithm (every one checks the signature with a pre-loaded key and an algorithm
 allow-list, and iss, aud, exp, nbf, iat with 30 s of leeway):
@@ -34,11 +35,15 @@ from __future__ import annotations
 
 import argparse
 import binascii
+import functools
 import gc
 import json
 import os
+import pickle
 import platform
+import re
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -47,7 +52,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
@@ -423,6 +428,103 @@ def measure(cases: list[Case], rounds: int, quiet_wait: float) -> list[float]:
     return background
 
 
+# ------------------------------------------------------------------------------ instructions
+INSTRUCTION_CASES = ("raw", "gatepass")
+WARM = POOL // 2 + 2  # tokens verified before counting: the cache full, the header kept
+
+
+def raw_pool_calls(m: Material) -> list[Callable[[], Any]]:
+    """The floor for each token of the pool: its own signature check (decoded beforehand)."""
+    key = m.public
+    ecdsa, pkcs1, sha256 = ec.ECDSA(hashes.SHA256()), padding.PKCS1v15(), hashes.SHA256()
+    calls: list[Callable[[], Any]] = []
+    for t in m.tokens:
+        h, p, s = t.split(".")
+        msg, sig = f"{h}.{p}".encode(), b64url_decode(s)
+        if m.alg == "ES256":
+            r, s_ = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+            der = encode_dss_signature(r, s_)
+            calls.append(lambda der=der, msg=msg: key.verify(der, msg, ecdsa))
+        elif m.alg == "EdDSA":
+            calls.append(lambda sig=sig, msg=msg: key.verify(sig, msg))
+        else:
+            calls.append(lambda sig=sig, msg=msg: key.verify(sig, msg, pkcs1, sha256))
+    return calls
+
+
+def run_one(path: str, alg: str, case: str) -> None:
+    """For ``--instructions``: set ``case`` up on the saved keys and tokens, verify the first
+    ``WARM`` tokens, then each of the others once inside ``functools.reduce``, the only place
+    callgrind counts in (``--toggle-collect``). ``gatepass`` misses the cache on every one of them
+    (a cache of ``POOL // 2`` that has seen only older tokens); ``raw`` checks the same
+    signatures, so the two differ by exactly what gatepass does around the check."""
+    with open(path, "rb") as f:
+        saved = pickle.load(f)[alg]
+    priv = serialization.load_pem_private_key(saved.pop("pem"), None)
+    m = Material(private=priv, public=priv.public_key(), **saved)
+    warm, counted = m.tokens[:WARM], m.tokens[WARM:]
+    if case == "raw":
+        floor = raw_pool_calls(m)
+        for call in floor[:WARM]:
+            call()
+        calls = floor[WARM:]
+        gc.disable()  # as in the timed rounds
+        functools.reduce(lambda _, call: call(), calls, None)
+        return
+    fn = gatepass_verifier(m, POOL // 2).verify
+    for t in warm:
+        fn(t)
+    gc.disable()
+    functools.reduce(lambda _, t: fn(t), counted, None)
+
+
+def instructions(algs: tuple[str, ...], jobs: int) -> dict[str, dict[str, float]]:
+    """Instructions per call, counted by callgrind (robust to a loaded machine), for
+    ``POOL - WARM`` calls of each case, each case in its own process on the same keys and tokens.
+    Not µs: under valgrind OpenSSL runs without SHA and other CPU extensions, so the signature
+    check weighs more than it does natively; the overhead (gatepass less raw) is Python's."""
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    saved = {}
+    for alg in algs:
+        m = material(alg)
+        pem = m.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fields = {k: v for k, v in vars(m).items() if k not in ("private", "public")}
+        saved[alg] = {**fields, "pem": pem}
+    with tempfile.NamedTemporaryFile(suffix=".pickle") as f:
+        pickle.dump(saved, f)
+        f.flush()
+
+        def collected(job: tuple[str, str]) -> int:
+            run = subprocess.run(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+                + ["--collect-atstart=no", "--toggle-collect=functools_reduce"]
+                + [sys.executable, __file__, "--run-one", f.name, *job],
+                capture_output=True,
+                text=True,
+                env=env,
+                check=True,
+            )
+            return int(re.findall(r"Collected : (\d+)", run.stderr)[-1])
+
+        jobs_list = [(a, c) for a in algs for c in INSTRUCTION_CASES]
+        with ThreadPoolExecutor(jobs) as ex:
+            counts = dict(zip(jobs_list, ex.map(collected, jobs_list), strict=True))
+    calls = POOL - WARM
+    out: dict[str, dict[str, float]] = {}
+    for alg in algs:
+        per = {c: counts[(alg, c)] / calls for c in INSTRUCTION_CASES}
+        per["gatepass overhead"] = per["gatepass"] - per["raw"]
+        out[alg] = per
+    return out
+
+
 # ------------------------------------------------------------------------------ report
 def summarize(cases: list[Case]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
@@ -539,7 +641,29 @@ def main() -> int:
         help="cpu: this thread's CPU time (default; a shared machine's other work does not count); "
         "wall: elapsed time, as timeit",
     )
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions (callgrind) per call of raw and gatepass (cache miss)",
+    )
+    ap.add_argument("--jobs", type=int, default=2, help="callgrind processes at once")
+    ap.add_argument("--run-one", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.run_one:
+        run_one(*a.run_one)
+        return 0
+    if a.instructions:
+        per_alg = instructions(tuple(a.alg or ALGS), a.jobs)
+        if a.json:
+            json.dump(per_alg, sys.stdout, indent=1)
+            print()
+            return 0
+        print(f"instructions per call (callgrind, {POOL - WARM} calls, PYTHONHASHSEED=0)")
+        for alg, per in per_alg.items():
+            print(f"== {alg}")
+            for case, n in per.items():
+                print(f"{case:22}{n:14,.0f}")
+        return 0
     global timer
     timer = TIMERS[a.timer]
 

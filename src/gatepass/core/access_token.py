@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from gatepass.core import rfc9449
 
@@ -46,9 +45,10 @@ class WrongType(ClaimError):
     reason = "type"
 
 
-@dataclass(frozen=True, slots=True)
-class AccessClaims:
-    """The validated claims of an access token."""
+class AccessClaims(NamedTuple):
+    """The validated claims of an access token: immutable, compared and hashed as a dataclass
+    with ``raw`` left out (``compare=False``) would be. A tuple underneath, so that the
+    Verifier builds one in a single step on every cache miss."""
 
     sub: str
     iss: str
@@ -61,12 +61,35 @@ class AccessClaims:
     scope: frozenset[str]
     roles: frozenset[str]
     sid: str | None
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
+    raw: Mapping[str, Any]
     jkt: str | None = None  # RFC 9449 §6.1 cnf.jkt: the DPoP key this token is bound to
 
     @property
     def scope_str(self) -> str:
         return " ".join(sorted(self.scope))
+
+    def _compared(self) -> tuple[Any, ...]:
+        return self[:11] + self[12:]  # every field but raw
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:  # never equal to a plain tuple
+            return False if isinstance(other, tuple) else NotImplemented
+        return self._compared() == other._compared()
+
+    def __ne__(self, other: object) -> bool:
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
+
+    def __repr__(self) -> str:
+        fields = zip(self._fields, self, strict=True)
+        shown = ", ".join(f"{n}={v!r}" for n, v in fields if n != "raw")
+        return f"AccessClaims({shown})"
+
+
+_new_tuple = tuple.__new__
 
 
 def build_claims(
@@ -118,15 +141,6 @@ def _num(payload: Mapping[str, Any], name: str, required: bool) -> int | None:
     return int(v)
 
 
-def _str(payload: Mapping[str, Any], name: str, required: bool = True) -> str | None:
-    v = payload.get(name)
-    if v is None and not required:
-        return None
-    if type(v) is not str or not v:
-        raise ClaimError(f"missing or invalid claim: {name}")
-    return v
-
-
 def _is_str_list(v: Any) -> bool:
     if type(v) is not list:
         return False
@@ -149,12 +163,27 @@ def validate(
     """``audience=None`` accepts any well-formed ``aud``: only for the issuer itself, judging
     tokens it issued for its clients' APIs (introspection, revocation); a resource server always
     names its audience."""
+    return checked(header, payload, issuer, audience, now, leeway, typ)
+
+
+def checked(
+    header: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    issuer: str,
+    audience: str | frozenset[str] | None,
+    now: float,
+    leeway: int,
+    typ: frozenset[str] = _TYP_ACCEPTED,
+) -> AccessClaims:
+    """:func:`validate` with positional arguments (the Verifier's hot path): the same checks in
+    the same order, with the common case of each (an int time, a string claim) inline."""
     t = header.get("typ")
-    if type(t) is not str or t.lower() not in typ:
+    if type(t) is not str or (t not in typ and t.lower() not in typ):
         raise WrongType("token type is not at+jwt")
-    if payload.get("iss") != issuer:
+    get = payload.get
+    if get("iss") != issuer:
         raise WrongIssuer("wrong issuer")
-    aud_raw = payload.get("aud")
+    aud_raw = get("aud")
     if type(aud_raw) is str:
         aud: tuple[str, ...] = (aud_raw,)
     elif _is_str_list(aud_raw) and aud_raw:
@@ -165,41 +194,60 @@ def validate(
         audience in aud if isinstance(audience, str) else any(a in audience for a in aud)
     ):
         raise WrongAudience("wrong audience")
-    exp = _num(payload, "exp", True)
-    iat = _num(payload, "iat", True)
-    nbf = _num(payload, "nbf", False)
+    exp = get("exp")
+    if type(exp) is not int:
+        exp = _num(payload, "exp", True)
+    iat = get("iat")
+    if type(iat) is not int:
+        iat = _num(payload, "iat", True)
+    nbf = get("nbf")
+    if type(nbf) is not int:
+        nbf = _num(payload, "nbf", False)
     if exp is None or now >= exp + leeway:  # RFC 7519 §4.1.4: on or after exp is expired
         raise ExpiredClaim("token expired")
     if nbf is not None and now + leeway < nbf:
         raise NotYetValidClaim("token not yet valid")
     if iat is None or now + leeway < iat:
         raise NotYetValidClaim("token issued in the future")
-    sub = _str(payload, "sub")
-    jti = _str(payload, "jti")
-    client_id = _str(payload, "client_id")
-    scope_raw = payload.get("scope", "")
+    sub = get("sub")
+    if type(sub) is not str or not sub:
+        raise ClaimError("missing or invalid claim: sub")
+    jti = get("jti")
+    if type(jti) is not str or not jti:
+        raise ClaimError("missing or invalid claim: jti")
+    client_id = get("client_id")
+    if type(client_id) is not str or not client_id:
+        raise ClaimError("missing or invalid claim: client_id")
+    scope_raw = get("scope", "")
     if type(scope_raw) is not str:
         raise ClaimError("claim scope is not a string")
-    roles_raw = payload.get("roles", [])
+    roles_raw = get("roles", [])
     if not _is_str_list(roles_raw):
         raise ClaimError("claim roles is not a list of strings")
-    sid = _str(payload, "sid", required=False)
-    try:
-        jkt = rfc9449.binding(payload)
-    except ValueError:
-        raise ClaimError("claim cnf is not a DPoP key binding") from None
-    return AccessClaims(
-        sub=sub,  # type: ignore[arg-type]
-        iss=issuer,
-        aud=aud,
-        exp=exp,
-        iat=iat,
-        nbf=nbf,
-        jti=jti,  # type: ignore[arg-type]
-        client_id=client_id,  # type: ignore[arg-type]
-        scope=frozenset(scope_raw.split()),
-        roles=frozenset(roles_raw),
-        sid=sid,
-        raw=payload,
-        jkt=jkt,
+    sid = get("sid")
+    if sid is not None and (type(sid) is not str or not sid):
+        raise ClaimError("missing or invalid claim: sid")
+    jkt = None
+    if "cnf" in payload:
+        try:
+            jkt = rfc9449.binding(payload)
+        except ValueError:
+            raise ClaimError("claim cnf is not a DPoP key binding") from None
+    return _new_tuple(
+        AccessClaims,
+        (
+            sub,
+            issuer,
+            aud,
+            exp,
+            iat,
+            nbf,
+            jti,
+            client_id,
+            frozenset(scope_raw.split()),
+            frozenset(roles_raw),
+            sid,
+            payload,
+            jkt,
+        ),
     )

@@ -14,10 +14,11 @@ import binascii
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature as _CryptoInvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -80,6 +81,16 @@ def b64url_decode(segment: str) -> bytes:
         raise MalformedToken("bad base64url") from None
 
 
+_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_a2b = binascii.a2b_base64
+_PADDING = (b"", b"", b"==", b"=")  # by length % 4
+# by length % 4: the last characters whose spare bits are not all zero
+_NONCANONICAL_LAST = tuple(
+    "".join(c for i, c in enumerate(_B64URL_CHARS) if i & _SPARE_BITS.get(rem, 0))
+    for rem in range(4)
+)
+
+
 def b64url_encode(data: bytes) -> str:
     return (
         binascii.b2a_base64(data, newline=False)
@@ -90,6 +101,67 @@ def b64url_encode(data: bytes) -> str:
     )
 
 
+# ES256 signatures arrive as r || s (RFC 7518 §3.4); cryptography takes DER. When neither r nor
+# s starts with a zero byte (all but 1 in 128 signatures) the DER is the two halves with fixed
+# headers: each INTEGER is 32 bytes, or 33 with a 0x00 before a first byte >= 0x80. Indexed by
+# (r's top bit) | (s's top bit) << 1: the SEQUENCE and r's INTEGER header; by s's top bit: s's.
+_DER_HEADS = tuple(
+    bytes((0x30, 68 + (k & 1) + (k >> 1), 0x02, 32 + (k & 1))) + b"\x00" * (k & 1) for k in range(4)
+)
+_DER_MIDS = (b"\x02\x20", b"\x02\x21\x00")
+
+
+def es256_der(signature: bytes) -> bytes:
+    """The DER form of a 64-byte r || s: ``encode_dss_signature`` of the two integers."""
+    a, b = signature[0], signature[32]
+    if a and b:
+        head = _DER_HEADS[(a >> 7) | ((b >> 7) << 1)]
+        return head + signature[:32] + _DER_MIDS[b >> 7] + signature[32:]
+    r = int.from_bytes(signature[:32], "big")
+    s = int.from_bytes(signature[32:], "big")
+    return encode_dss_signature(r, s)
+
+
+Check = Callable[[bytes, bytes], object]  # (signature, signing input); raises if it does not verify
+
+
+def _no_check(signature: bytes, signing_input: bytes) -> None:
+    raise ValueError("algorithm not supported")
+
+
+def _check_for(alg: str, key: Any) -> Check:
+    """The signature check of ``key`` for ``alg``, with its arguments bound once: it returns
+    when the signature verifies and raises ``InvalidSignature`` or ``ValueError`` otherwise."""
+    if alg == "ES256":
+        ecdsa_verify = key.verify
+
+        def es256(signature: bytes, signing_input: bytes) -> None:
+            if len(signature) != 64:
+                raise ValueError("ES256 signature is not 64 bytes")
+            ecdsa_verify(es256_der(signature), signing_input, _ECDSA_SHA256)
+
+        return es256
+    if alg == "EdDSA":
+        return key.verify  # (signature, data): the order of every check here
+    if alg == "RS256":
+        rsa_verify = key.verify
+
+        def rs256(signature: bytes, signing_input: bytes) -> None:
+            rsa_verify(signature, signing_input, _PKCS1, _SHA256)
+
+        return rs256
+    if alg == "HS256":
+        secret = key
+
+        def hs256(signature: bytes, signing_input: bytes) -> None:
+            expected = hmac.new(secret, signing_input, sha256).digest()
+            if not hmac.compare_digest(expected, signature):
+                raise _CryptoInvalidSignature
+
+        return hs256
+    return _no_check
+
+
 @dataclass(frozen=True, slots=True)
 class VerificationKey:
     """A public key (or HMAC secret) bound to exactly one algorithm."""
@@ -97,25 +169,15 @@ class VerificationKey:
     kid: str
     alg: str
     key: Any  # cryptography public key, or bytes for HS256
+    # the signature check of this key and algorithm, its arguments bound (see _check_for)
+    check: Check = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "check", _check_for(self.alg, self.key))
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
-        alg = self.alg
         try:
-            if alg == "ES256":
-                if len(signature) != 64:
-                    return False
-                r = int.from_bytes(signature[:32], "big")
-                s = int.from_bytes(signature[32:], "big")
-                self.key.verify(encode_dss_signature(r, s), signing_input, _ECDSA_SHA256)
-            elif alg == "EdDSA":
-                self.key.verify(signature, signing_input)
-            elif alg == "RS256":
-                self.key.verify(signature, signing_input, _PKCS1, _SHA256)
-            elif alg == "HS256":
-                expected = hmac.new(self.key, signing_input, sha256).digest()
-                return hmac.compare_digest(expected, signature)
-            else:
-                return False
+            self.check(signature, signing_input)
         except (_CryptoInvalidSignature, ValueError):
             return False
         return True
@@ -170,12 +232,35 @@ _json_decode = _json_decoder.decode
 _json_scan: Callable[[str, int], tuple[Any, int]] = _json_decoder.scan_once  # type: ignore[attr-defined]
 
 
+# orjson reads faster than json and, for the texts given to it, to the same value: it refuses
+# what json refuses and more (NaN, infinities, lone surrogates, invalid UTF-8, a BOM), and those
+# go to json. Two kinds of text it would read differently never reach it: an integer beyond 64
+# bits (orjson makes it a float; json an int), so no run of 19 digits; and deep nesting (json's
+# limit is the interpreter's recursion limit, orjson's 1024), so at most 64 '{' and '['. Digits
+# map to "0" and both brackets to "[" (anything else to " "), so one translate finds both.
+_ORJSON_GUARD = bytes(
+    b"0"[0] if chr(i).isdigit() and i < 128 else b"["[0] if i in b"{[" else b" "[0]
+    for i in range(256)
+)
+_LONG_NUMBER = b"0" * 19
+_MAX_NESTING_FOR_ORJSON = 64
+
+
 def json_object(data: bytes, what: str) -> dict[str, Any]:
-    """``json.loads(data)``, which must give an object. A text that starts ``{`` followed by a
-    non-NUL byte is one that ``json.loads`` reads as UTF-8 (``json.detect_encoding``), so it is
-    decoded here the way ``json.loads`` would, and handed to the decoder without the detour.
-    The decoder starts at its first non-blank character, here the ``{`` at 0, and accepts what
-    it read if only blanks follow: an object that ends the text is taken without those steps."""
+    """``json.loads(data)``, which must give an object. A text that starts ``{`` and passes the
+    guard above is read by orjson; where orjson refuses it, json judges it as below. A text that
+    starts ``{`` followed by a non-NUL byte is one that ``json.loads`` reads as UTF-8
+    (``json.detect_encoding``), so it is decoded here the way ``json.loads`` would, and handed
+    to the decoder without the detour. The decoder starts at its first non-blank character, here
+    the ``{`` at 0, and accepts what it read if only blanks follow: an object that ends the text
+    is taken without those steps."""
+    if data[:1] == b"{":
+        guard = data.translate(_ORJSON_GUARD)
+        if _LONG_NUMBER not in guard and guard.count(b"[") <= _MAX_NESTING_FOR_ORJSON:
+            try:
+                return orjson.loads(data)  # type: ignore[no-any-return,unused-ignore]
+            except orjson.JSONDecodeError:
+                pass  # json decides, and says why
     try:
         if data[:1] == b"{" and data[1:2] != b"\x00":
             text = data.decode("utf-8", "surrogatepass")
@@ -230,6 +315,12 @@ class KeySet:
     def decode(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Check structure and signature; return ``(header, payload)``. Claims are NOT checked
         here: callers go through ``access_token.validate`` (or an equivalent)."""
+        header, payload = self.decode_shared(token)
+        return dict(header), payload
+
+    def decode_shared(self, token: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        """As :meth:`decode`, but the header is the one this key set keeps for every token that
+        carries it: to be read, never changed or handed on (the Verifier reads its ``typ``)."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_BYTES:
             raise MalformedToken("token too large or not text")
         # base64url segments, exactly two dots, the first two segments not empty
@@ -243,13 +334,40 @@ class KeySet:
             raise MalformedToken("not a compact JWS")
         cached = self._headers.get(h64)
         header, vk = self._header(h64) if cached is None else cached
-        signature = b64url_decode(s64)
-        if not vk.verify(raw[: len(h64) + 1 + len(p64)], signature):
-            raise BadSignature("signature does not verify")
+        p0 = len(h64) + 1
+        signed = p0 + len(p64)  # the signing input: raw[:signed]
+        # b64url_decode of the signature, then of the payload, written out for segments whose
+        # alphabet is checked above: the same checks in the same order, the same bytes or error
+        rem = len(s64) & 3
+        if rem:
+            if rem == 1:
+                raise MalformedToken("bad base64url length")
+            if s64[-1] in _NONCANONICAL_LAST[rem]:
+                raise MalformedToken("non-canonical base64url")
+        try:
+            signature = _a2b(
+                raw[signed + 1 :].translate(_TO_STANDARD) + _PADDING[rem],
+                strict_mode=True,
+            )
+        except binascii.Error:
+            raise MalformedToken("bad base64url") from None
+        try:
+            vk.check(signature, raw[:signed])
+        except (_CryptoInvalidSignature, ValueError):
+            raise BadSignature("signature does not verify") from None
         if cached is None and len(self._headers) < _MAX_CACHED_HEADERS:
             self._headers[h64] = (header, vk)
-        payload = json_object(b64url_decode(p64), "payload")
-        return dict(header), payload
+        rem = len(p64) & 3
+        if rem:
+            if rem == 1:
+                raise MalformedToken("bad base64url length")
+            if p64[-1] in _NONCANONICAL_LAST[rem]:
+                raise MalformedToken("non-canonical base64url")
+        try:
+            data = _a2b(raw[p0:signed].translate(_TO_STANDARD) + _PADDING[rem], strict_mode=True)
+        except binascii.Error:
+            raise MalformedToken("bad base64url") from None
+        return header, json_object(data, "payload")
 
 
 def decode_verified(

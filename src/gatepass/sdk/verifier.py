@@ -166,7 +166,10 @@ class Verifier:
 
         The token alone: a DPoP-bound token (``claims.jkt`` set) is only good with its proof,
         which :meth:`verify_request` checks. Services judge requests with that (or an adapter)."""
-        return self._verified_or_refetch(token)[0]
+        try:
+            return self._verified(token)[0]
+        except errors.UnknownKeyError as exc:
+            return self._refetched(token, exc)[0]
 
     async def averify(self, token: str) -> AccessClaims:
         """As :meth:`verify`, but a JWKS refetch does not block the event loop."""
@@ -175,11 +178,16 @@ class Verifier:
     def _verified_or_refetch(self, token: str) -> _Verified:
         try:
             return self._verified(token)
-        except errors.UnknownKeyError:
-            if self._jwks is None or not self._jwks.due():
-                raise
-            self._install(self._jwks.fetch())
-            return self._verified(token)
+        except errors.UnknownKeyError as exc:
+            return self._refetched(token, exc)
+
+    def _refetched(self, token: str, unknown: errors.UnknownKeyError) -> _Verified:
+        """After ``unknown`` (the token's kid is not in the key set): fetch the JWKS if it is
+        due, and verify again; raise ``unknown`` if it is not."""
+        if self._jwks is None or not self._jwks.due():
+            raise unknown
+        self._install(self._jwks.fetch())
+        return self._verified(token)
 
     async def _averified_or_refetch(self, token: str) -> _Verified:
         try:
@@ -283,20 +291,14 @@ class Verifier:
                 raise errors.ExpiredToken("token expired")
         else:
             try:
-                header, payload = self._keyset.decode(token)
-                claims = at.validate(
-                    header,
-                    payload,
-                    issuer=self.issuer,
-                    audience=self.audience,
-                    now=now,
-                    leeway=self.leeway,
-                )
+                header, payload = self._keyset.decode_shared(token)
+                claims = at.checked(header, payload, self.issuer, self.audience, now, self.leeway)
             except (jose.JoseError, at.ClaimError) as exc:
                 raise _JOSE_TO_SDK.get(type(exc), errors.InvalidTokenError)(str(exc)) from None
-            verified = (claims, access_token_hash(token) if claims.jkt is not None else None)
-            if self._cache_size > 0:
-                if len(cache) >= self._cache_size:
+            verified = (claims, None if claims.jkt is None else access_token_hash(token))
+            size = self._cache_size
+            if size > 0:
+                if len(cache) >= size:
                     _evict(cache)
                 cache[token] = verified
         if self.denylist is not None:
@@ -342,6 +344,7 @@ def require(
     missing_scopes = [s for s in scopes if s not in claims.scope]
     if missing_scopes:
         raise errors.InsufficientScopeError(
-            "missing scope: " + " ".join(missing_scopes), required=" ".join(missing_scopes)
+            "missing scope: " + " ".join(missing_scopes),
+            required=" ".join(missing_scopes),
         )
     return claims
