@@ -75,13 +75,19 @@ class Server:
     """One `gatepass serve` process (on a fresh temporary data directory unless given one)."""
 
     def __init__(
-        self, data_dir: Path | None = None, *, port: int | None = None, **settings: str
+        self,
+        data_dir: Path | None = None,
+        *,
+        port: int | None = None,
+        workers: int = 1,
+        **settings: str,
     ) -> None:
         data_dir = data_dir or Path(tempfile.mkdtemp(prefix="gatepass-"))
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         settings.setdefault("ISSUER", self.url)
         self.env = base_env(data_dir, **settings)
+        self.workers = workers
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir / f"server-{self.port}.log"
 
@@ -89,12 +95,15 @@ class Server:
         """``gatepass ARGS`` with this server's settings."""
         return cli(self.env, *args, stdin=stdin)
 
-    def start(self) -> Server:
+    def start(self, timeout: float = 60) -> Server:
         data = Path(self.env["GATEPASS_DATA_DIR"])
         data.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")  # noqa: SIM115 - closed with the process
+        cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.workers > 1:
+            cmd += ["--workers", str(self.workers)]
         self.proc = subprocess.Popen(
-            [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            cmd,
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -109,7 +118,7 @@ class Server:
             except httpx.HTTPError:
                 return False
 
-        if not wait_until(up, timeout=60):
+        if not wait_until(up, timeout=timeout):
             self.stop()
             raise RuntimeError("server did not start")
         return self

@@ -3,6 +3,10 @@ and a separate service trusting the tokens through the SDK (FastAPI, Starlette, 
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
 import httpx
 import pytest
 from fastapi import Depends, FastAPI
@@ -205,3 +209,40 @@ def test_owner_gets_in_through_a_trusted_proxy_while_an_attacker_is_locked(tmp_p
         assert login("wrong password", "203.0.113.66").status_code == 429
         assert login(PASSWORD, "203.0.113.66").status_code == 429
         assert login(PASSWORD, "198.51.100.7").status_code == 200
+
+
+def test_workers_that_start_slowly_are_not_killed_before_they_serve(tmp_path) -> None:
+    """On a loaded machine a worker takes seconds before it can answer uvicorn's liveness ping
+    (its interpreter starts and imports the gatepass command first). uvicorn's default patience
+    of 5 s killed every worker, and every replacement, before it served (bench/soak.py, load
+    average 15 on two cores). Here each worker process is held 7 s at interpreter start (a
+    sitecustomize that sleeps only in multiprocessing's spawned children): the server must
+    still come up with its two workers, and the first ones must be the ones serving."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import sys, time\n"
+        "if '--multiprocessing-fork' in sys.argv:\n"
+        "    time.sleep(7)\n"
+    )
+    server = Server(tmp_path / "data", workers=2)
+    server.env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(site), server.env.get("PYTHONPATH", "")) if p
+    )
+    with running(server):
+        assert server.proc is not None
+        workers = _spawned_children(server.proc.pid)
+        assert len(workers) == 2
+        assert httpx.get(server.url + "/readyz", timeout=10).status_code == 200
+        time.sleep(6)  # past uvicorn's old 5 s: the same two workers, none replaced
+        assert _spawned_children(server.proc.pid) == workers
+
+
+def _spawned_children(pid: int) -> set[int]:
+    out = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmd = Path(f"/proc/{child}/cmdline").read_bytes()
+            if b"spawn_main" in cmd:
+                out.add(int(child))
+    return out

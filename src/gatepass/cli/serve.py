@@ -8,6 +8,15 @@ from typing import Any
 
 from gatepass.settings import Settings
 
+# How long uvicorn's supervisor waits for a worker to answer its liveness ping before it kills
+# and replaces the worker (uvicorn's default is 5 s). The ping goes out from the worker's first
+# moment, and the worker only answers once its interpreter has started and imported the
+# parent's __main__ (the gatepass command) and uvicorn: seconds on a loaded machine. With 5 s,
+# on two busy cores (load average 15, bench/soak.py), every worker was killed before it could
+# answer, and its replacement too: the server never came up. A hung worker is still replaced,
+# after this long.
+WORKER_PING_TIMEOUT = 30
+
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     serve = sub.add_parser("serve", help="run the HTTP server", parents=[common])
@@ -59,6 +68,7 @@ def serve(settings: Settings) -> int:
             host=settings.host,
             port=settings.port,
             workers=workers,
+            timeout_worker_healthcheck=WORKER_PING_TIMEOUT,
             access_log=settings.access_log,
             log_config=None,
             server_header=False,
