@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import Harness, basic_auth
+from gatepass.settings import Settings
 from servers import TcpRelay, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -85,3 +86,49 @@ def test_database_down_is_503_and_service_returns_with_it(
     again = h.client.post("/oauth/introspect", data={"token": token}, headers=opaque)
     assert again.status_code == 200 and again.json()["active"] is True
     relay.cut()
+
+
+def test_a_server_out_of_connections_is_unavailable_not_a_bug(
+    pg_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    """PostgreSQL refusing a connection ("too many clients", SQLSTATE 53300) is the database
+    being unavailable (503), not an unexpected error (500): SQLAlchemy's asyncpg dialect wraps
+    it as a plain DBAPIError, which make_engine turns into an OperationalError. The refusal is
+    real: a role limited to one connection asks for a second."""
+    import asyncio
+    import secrets
+
+    import asyncpg
+    import sqlalchemy.exc
+    from sqlalchemy import text
+
+    from gatepass.storage.db import UNAVAILABLE, make_engine
+
+    parts = urlsplit(pg_url)
+    role = f"gp_limited_{secrets.token_hex(4)}"
+    admin = f"postgresql://{parts.netloc}/{parts.path.lstrip('/')}"
+
+    async def run() -> BaseException:
+        conn = await asyncpg.connect(admin)
+        await conn.execute(f"CREATE ROLE {role} LOGIN NOSUPERUSER CONNECTION LIMIT 1")
+        try:
+            host = parts.netloc.rsplit("@", 1)[-1]
+            engine = make_engine(
+                make_settings(database_url=f"postgresql://{role}@{host}{parts.path}")
+            )
+            try:
+                async with engine.connect() as first:
+                    await first.execute(text("SELECT 1"))
+                    with pytest.raises(sqlalchemy.exc.DBAPIError) as refused:
+                        async with engine.connect() as second:
+                            await second.execute(text("SELECT 1"))
+                return refused.value
+            finally:
+                await engine.dispose()
+        finally:
+            await conn.execute(f"DROP ROLE {role}")
+            await conn.close()
+
+    exc = asyncio.run(run())
+    assert isinstance(exc, sqlalchemy.exc.OperationalError)
+    assert isinstance(exc, UNAVAILABLE)

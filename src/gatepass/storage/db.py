@@ -59,7 +59,30 @@ def make_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine.sync_engine, "handle_error", _unavailable_as_operational)
     return engine
+
+
+# SQLSTATE classes of a server that cannot take the request now: 08 connection exception,
+# 53 insufficient resources (53300 too many connections), 57P01-57P03 shut down or starting
+_UNAVAILABLE_STATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _unavailable_as_operational(ctx: Any) -> Exception | None:
+    """SQLAlchemy's asyncpg dialect wraps most server refusals, "too many clients" among them
+    (asyncpg's ``TooManyConnectionsError``), as a plain ``DBAPIError``, which would be a 500:
+    make those an ``OperationalError``, which ``UNAVAILABLE`` answers with 503."""
+    original = ctx.original_exception
+    cause = original.__cause__ if original.__cause__ is not None else original
+    state = getattr(cause, "sqlstate", None) or ""
+    if isinstance(ctx.sqlalchemy_exception, sqlalchemy.exc.OperationalError) or not (
+        isinstance(cause, UNAVAILABLE) or state.startswith(_UNAVAILABLE_STATES)
+    ):
+        return None
+    return sqlalchemy.exc.OperationalError(
+        ctx.statement, ctx.parameters, original, hide_parameters=True
+    )
 
 
 def private_sqlite_files(path: str) -> None:
