@@ -6,7 +6,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 
 from gatepass.errors import InvalidRequest, UnsupportedMediaType
 
@@ -16,38 +16,12 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
-async def read_body(request: Request) -> bytes:
-    """The request body: what Starlette's ``Request.body()`` gives (and remembers, so a later
-    ``body()`` has it too; a client gone mid-body is ``ClientDisconnect``), read from
-    ``receive`` directly, without the async generator ``body()`` goes through (about 2 µs of
-    each OAuth request, ``docs/http-stack.md``). The limits are ``BodyLimit``'s, on
-    ``receive``, as before."""
-    if hasattr(request, "_body"):
-        return await request.body()
-    receive = request.receive
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.request":
-            chunk = message.get("body", b"")
-            if chunk:
-                chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        elif message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    request._body = body  # noqa: SLF001 - Starlette's own cache of the body, as body() sets it
-    request._stream_consumed = True  # noqa: SLF001
-    return body
-
-
 async def read_form(request: Request) -> dict[str, str]:
     """``application/x-www-form-urlencoded`` parameters; a repeated parameter is an error and an
     empty one counts as absent (RFC 6749 §3.1)."""
     if media_type(request) != "application/x-www-form-urlencoded":
         raise InvalidRequest("The body must be application/x-www-form-urlencoded.")
-    raw = await read_body(request)
+    raw = await request.body()
     try:
         text = raw.decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
@@ -67,7 +41,7 @@ async def read_form(request: Request) -> dict[str, str]:
 async def read_json_object(request: Request) -> dict[str, Any]:
     if media_type(request) != "application/json":
         raise UnsupportedMediaType("The body must be application/json.")
-    raw = await read_body(request)
+    raw = await request.body()
     try:
         data = json.loads(raw)
         # "\ud800" parses to a lone surrogate, which no UTF-8 text (nor database) can hold
