@@ -50,6 +50,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -96,9 +97,21 @@ def post(url: str, fields: dict[str, str], auth: str) -> dict[str, object]:
         return dict(json.load(r))
 
 
-def wait_http(url: str, seconds: float = 60) -> None:
+def require_free(port: int) -> None:
+    """Exit if something listens on ``port`` already: it would answer the readiness check and
+    take the load meant for the server about to start (which then exits with "Address already
+    in use"), and the run would report another process's figures."""
+    with socket.socket() as s:
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            sys.exit(f"port {port} is in use by another process: stop it or set BENCH_GP_PORT")
+
+
+def wait_http(url: str, seconds: float = 60, proc: Proc | None = None) -> None:
+    """Until ``url`` answers; a RuntimeError if ``proc`` (the server) exits meanwhile."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if proc is not None and proc.p.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.p.returncode}: see {proc.log.name}")
         try:
             with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - loopback only
                 return
@@ -224,10 +237,11 @@ def run_oidc(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
         sys.exit(f"oidc-provider is not installed: run  bash {PEERS}/run_all.sh setup")
     shutil.copy(PEERS / "oidc" / "provider.mjs", node_dir / "provider.mjs")
     env = dict(os.environ, BENCH_LRU_SIZE=str(args.lru), NODE_ENV="production", PORT=str(OIDC_PORT))
+    require_free(OIDC_PORT)
     proc = Proc(["node", str(node_dir / "provider.mjs")], env, args.logs / "oidc-provider.log")
     base = f"http://127.0.0.1:{OIDC_PORT}"
     try:
-        wait_http(base + "/.well-known/openid-configuration")
+        wait_http(base + "/.well-known/openid-configuration", proc=proc)
         auth = basic(*OIDC_SECRET)
         token_url = base + "/token"
         srv = "oidc-provider"
@@ -386,9 +400,10 @@ def run_gatepass(
         cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(GP_PORT)]
         if workers > 1:
             cmd += ["--workers", str(workers)]
+        require_free(GP_PORT)
         proc = Proc(cmd, env, args.logs / f"gatepass-{db}-{workers}w.log")
         base = f"http://127.0.0.1:{GP_PORT}"
-        wait_http(base + "/healthz")
+        wait_http(base + "/healthz", proc=proc)
         if workers > 1:
             time.sleep(2)  # every worker up
         token_url = base + "/oauth/token"

@@ -96,6 +96,9 @@ class Server:
         return cli(self.env, *args, stdin=stdin)
 
     def start(self, timeout: float = 60) -> Server:
+        with socket.socket() as s:  # else that process would answer the readiness check
+            if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                raise RuntimeError(f"port {self.port} is in use by another process")
         data = Path(self.env["GATEPASS_DATA_DIR"])
         data.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")  # noqa: SIM115 - closed with the process
