@@ -247,13 +247,18 @@ class UrlSigningKeyRow(Base):
 
 
 class OpaqueAccessToken(Base):
-    """An opaque access token: only its digest is stored, with the claims it stands for."""
+    """An opaque access token: only its digest is stored, with the claims it stands for.
+
+    Indexed only for what reads it: the digest (lookup), ``sid`` and ``sub`` (revoking a
+    login's or a user's tokens) and ``expires_at`` (the purge). Every index is written on each
+    token issued; ``client_id`` and a unique ``jti`` (128 random bits) served no query and cost
+    the SQLite insert about 40% of its CPU (migration 0014)."""
 
     __tablename__ = "opaque_tokens"
 
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    jti: Mapped[str] = mapped_column(String(64), unique=True)
-    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    jti: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(64))
     sub: Mapped[str] = mapped_column(String(64), index=True)
     sid: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     username: Mapped[str | None] = mapped_column(String(150), nullable=True)
