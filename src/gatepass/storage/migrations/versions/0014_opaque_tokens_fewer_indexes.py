@@ -21,7 +21,7 @@ depends_on = None
 def _table(*, with_dropped: bool) -> sa.Table:
     """opaque_tokens as of 0013 (with_dropped) or 0014: what SQLite's batch copy is built from
     (its unique constraint on jti has no name to drop it by)."""
-    extra: list[sa.SchemaItem] = []
+    extra: list[sa.Index | sa.UniqueConstraint] = []
     if with_dropped:
         extra = [sa.UniqueConstraint('jti'), sa.Index('ix_opaque_tokens_client_id', 'client_id')]
     return sa.Table(
