@@ -21,7 +21,8 @@ Servers (each started here and stopped by its pid before the next one starts):
                  format jwt`` for gatepass's JWT instead). The user signs in once through the
                  hosted login page (tests/html_browser.py reads and submits the form).
 
-Load (the same for both): an asyncio generator in this process (httpx, keep-alive, uvloop),
+Load (the same for both): an asyncio generator in this process (``lean_http.Client``: keep-alive
+HTTP/1.1 over httptools, uvloop; httpx took a whole core for ~150 flows/s, so the generator set the pace),
 ``--concurrency`` flows at a time, each flow = GET authorize with the session cookie (redirects
 not followed; the 302/303 must carry ``code`` and the request's ``state``) + POST token
 (``authorization_code``, ``code_verifier``, HTTP Basic); the answer must be 200 with an
@@ -59,6 +60,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
+from lean_http import NETWORK, Client  # noqa: E402
 from oauth_vs_oidc import (  # noqa: E402  (the same server handling as the token benchmark)
     GATEPASS,
     PEERS,
@@ -133,14 +135,16 @@ class Target:
         return self.authorize + "?" + urlencode(q)
 
 
-async def one_flow(http: httpx.AsyncClient, t: Target, auth: httpx.BasicAuth) -> str | None:
+async def one_flow(http: Client, t: Target) -> str | None:
     """One silent authorization and code exchange; None when complete, else what went wrong."""
     verifier, challenge = pkce()
     state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    r = await http.get(t.url(state, nonce, challenge), headers={"Cookie": t.cookie})
+    r = await http.request(
+        "GET", path_of(t.url(state, nonce, challenge)), headers={"Cookie": t.cookie}
+    )
     if r.status_code not in (302, 303):
         return f"authorize {r.status_code}"
-    q = parse_qs(urlsplit(r.headers.get("location", "")).query)
+    q = parse_qs(urlsplit(r.header("location") or "").query)
     if q.get("state") != [state] or "code" not in q:
         return "authorize: " + ",".join(sorted(q)) if q else "authorize: no code"
     form = {
@@ -149,12 +153,18 @@ async def one_flow(http: httpx.AsyncClient, t: Target, auth: httpx.BasicAuth) ->
         "redirect_uri": REDIRECT,
         "code_verifier": verifier,
     }
-    r = await http.post(t.token, data=form, auth=auth)
+    r = await http.request("POST", path_of(t.token), data=form, auth=(t.client_id, t.secret))
     if r.status_code != 200:
         return f"token {r.status_code}"
-    if '"id_token"' not in r.text:
+    if b'"id_token"' not in r.content:
         return "token: no id_token"
     return None
+
+
+def path_of(url: str) -> str:
+    """The request target of ``url`` (its path and query)."""
+    u = urlsplit(url)
+    return u.path + ("?" + u.query if u.query else "")
 
 
 def time_steps(t: Target, n: int) -> dict[str, float]:
@@ -186,11 +196,11 @@ def time_steps(t: Target, n: int) -> dict[str, float]:
 
 
 async def load(t: Target, concurrency: int, warmup: float, seconds: float) -> dict[str, Any]:
-    auth = httpx.BasicAuth(t.client_id, t.secret)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     latencies: list[float] = []
     errors: dict[str, int] = {}
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+    u = urlsplit(t.authorize)
+    http = Client(f"{u.scheme}://{u.netloc}", concurrency)
+    try:
         start = time.perf_counter()
         measure_from, stop_at = start + warmup, start + warmup + seconds
         marks: dict[str, float] = {}
@@ -204,8 +214,8 @@ async def load(t: Target, concurrency: int, warmup: float, seconds: float) -> di
                     marks["cpu0"], marks["me0"] = cpu_seconds(t.pid), time.process_time()
                     marks["t0"] = t0
                 try:
-                    problem = await one_flow(http, t, auth)
-                except httpx.HTTPError as e:
+                    problem = await one_flow(http, t)
+                except NETWORK as e:
                     problem = type(e).__name__
                 t1 = time.perf_counter()
                 if measure_from <= t0 and t1 <= stop_at:
@@ -218,6 +228,8 @@ async def load(t: Target, concurrency: int, warmup: float, seconds: float) -> di
         end = time.perf_counter()
         server_cpu = cpu_seconds(t.pid) - marks.get("cpu0", 0.0)
         own_cpu = time.process_time() - marks.get("me0", 0.0)
+    finally:
+        await http.close()
     window = min(end, stop_at) - marks.get("t0", measure_from)
     return {
         "flows": len(latencies),
