@@ -46,23 +46,26 @@ def _table(*, with_dropped: bool) -> sa.Table:
     )
 
 
+def _rebuilt_on_sqlite(*, with_dropped: bool) -> bool:
+    """On SQLite, the table copied into its 0013 or 0014 form; False on other databases."""
+    if op.get_bind().dialect.name != 'sqlite':
+        return False
+    with op.batch_alter_table(
+        'opaque_tokens', copy_from=_table(with_dropped=with_dropped), recreate='always'
+    ):
+        pass
+    return True
+
+
 def upgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        with op.batch_alter_table(
-            'opaque_tokens', copy_from=_table(with_dropped=False), recreate='always'
-        ):
-            pass
+    if _rebuilt_on_sqlite(with_dropped=False):
         return
     op.drop_index('ix_opaque_tokens_client_id', table_name='opaque_tokens')
     op.drop_constraint('opaque_tokens_jti_key', 'opaque_tokens', type_='unique')
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == 'sqlite':
-        with op.batch_alter_table(
-            'opaque_tokens', copy_from=_table(with_dropped=True), recreate='always'
-        ):
-            pass
+    if _rebuilt_on_sqlite(with_dropped=True):
         return
     op.create_unique_constraint('opaque_tokens_jti_key', 'opaque_tokens', ['jti'])
     op.create_index('ix_opaque_tokens_client_id', 'opaque_tokens', ['client_id'], unique=False)
