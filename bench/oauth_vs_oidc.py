@@ -50,7 +50,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,9 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from servers import listening  # noqa: E402  (one helper for tests and bench)
+
 PEERS = Path(os.environ.get("PEERS", ROOT.parent / "shared" / "peers")).resolve()
 WORK = Path(os.environ.get("WORK", "/tmp/gatepass-peers"))
 GATEPASS = str(Path(sys.executable).with_name("gatepass"))
@@ -101,9 +103,8 @@ def require_free(port: int) -> None:
     """Exit if something listens on ``port`` already: it would answer the readiness check and
     take the load meant for the server about to start (which then exits with "Address already
     in use"), and the run would report another process's figures."""
-    with socket.socket() as s:
-        if s.connect_ex(("127.0.0.1", port)) == 0:
-            sys.exit(f"port {port} is in use by another process: stop it or set BENCH_GP_PORT")
+    if listening(port):
+        sys.exit(f"port {port} is in use by another process: stop it or set BENCH_GP_PORT")
 
 
 def wait_http(url: str, seconds: float = 60, proc: Proc | None = None) -> None:

@@ -40,6 +40,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def listening(port: int) -> bool:
+    """Something accepts connections on 127.0.0.1:``port``: a server started there would fail
+    to bind, and that process would answer its readiness check instead."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.02) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -96,9 +103,8 @@ class Server:
         return cli(self.env, *args, stdin=stdin)
 
     def start(self, timeout: float = 60) -> Server:
-        with socket.socket() as s:  # else that process would answer the readiness check
-            if s.connect_ex(("127.0.0.1", self.port)) == 0:
-                raise RuntimeError(f"port {self.port} is in use by another process")
+        if listening(self.port):
+            raise RuntimeError(f"port {self.port} is in use by another process")
         data = Path(self.env["GATEPASS_DATA_DIR"])
         data.mkdir(parents=True, exist_ok=True)
         out = open(self.log, "ab")  # noqa: SIM115 - closed with the process

@@ -4,6 +4,7 @@ and a separate service trusting the tokens through the SDK (FastAPI, Starlette, 
 from __future__ import annotations
 
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -246,3 +247,15 @@ def _spawned_children(pid: int) -> set[int]:
             if b"spawn_main" in cmd:
                 out.add(int(child))
     return out
+
+
+def test_a_server_refuses_a_port_another_process_listens_on(tmp_path: Path) -> None:
+    """Else that process would answer the readiness check and the test (or bench) would run
+    against it while gatepass exits with "Address already in use"."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        server = Server(tmp_path, port=other.getsockname()[1])
+        with pytest.raises(RuntimeError, match="in use by another process"):
+            server.start()
+        assert server.proc is None  # nothing was started

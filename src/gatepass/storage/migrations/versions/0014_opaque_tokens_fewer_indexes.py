@@ -19,8 +19,10 @@ depends_on = None
 
 
 def _table(*, with_dropped: bool) -> sa.Table:
-    """opaque_tokens as of 0013 (with_dropped) or 0014: what SQLite's batch copy is built from
-    (its unique constraint on jti has no name to drop it by)."""
+    """opaque_tokens on SQLite as of 0013 (with_dropped) or 0014: what SQLite's batch copy is
+    built from (its unique constraint on jti has no name to drop it by). ``scope`` stays
+    VARCHAR(1000) there (0005 widened it on PostgreSQL only). No table refers to this one, so
+    the copy's DROP TABLE cascades nothing under foreign_keys=ON."""
     extra: list[sa.Index | sa.UniqueConstraint] = []
     if with_dropped:
         extra = [sa.UniqueConstraint('jti'), sa.Index('ix_opaque_tokens_client_id', 'client_id')]
