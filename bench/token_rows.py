@@ -14,8 +14,9 @@ Two loads, 64 concurrent tasks on one event loop (uvloop), like 64 connections o
 Each is measured through ``token_rows`` and through SQLAlchemy sessions doing the same
 statements (ORM add / select / the conditional UPDATEs + INSERT in one transaction). Printed:
 operations/s, the client's CPU per operation, and on PostgreSQL the server's CPU per operation
-(all ``postgres`` processes, from /proc), and the ratio direct / SQLAlchemy. PostgreSQL: a fresh
-database on 127.0.0.1:5432 (user postgres), dropped afterwards.
+(all ``postgres`` processes, from /proc) with the WAL it wrote per operation, and the ratio
+direct / SQLAlchemy. PostgreSQL: a fresh database on 127.0.0.1:5432 (user postgres), dropped
+afterwards.
 """
 
 from __future__ import annotations
@@ -170,6 +171,7 @@ async def timed(
     def going() -> bool:
         return time.monotonic() < deadline
 
+    wal0 = await _wal(svc)
     server0, client0, wall0 = postgres_cpu(backends), time.process_time(), time.monotonic()
     done = sum(await asyncio.gather(*(work(i, going) for i in range(TASKS))))
     wall = time.monotonic() - wall0
@@ -179,7 +181,21 @@ async def timed(
     }
     if not svc.settings.is_sqlite:
         out["server_us"] = (postgres_cpu(backends) - server0) / done * 1e6
+        wal1 = await _wal(svc)
+        out["wal_records"] = (wal1[0] - wal0[0]) / done
+        out["wal_bytes"] = (wal1[1] - wal0[1]) / done
     return out
+
+
+async def _wal(svc: Services) -> tuple[float, float]:
+    """WAL records and bytes written so far by the whole server (pg_stat_wal; other sessions'
+    writes count too, so run alone): unlike CPU, the same for the same work on any machine."""
+    if svc.settings.is_sqlite:
+        return 0.0, 0.0
+    row = await svc.token_rows.pool.fetchrow(  # type: ignore[attr-defined]
+        "SELECT wal_records, wal_bytes FROM pg_stat_wal"
+    )
+    return float(row[0]), float(row[1])
 
 
 async def insert_load(svc: Services, seconds: float, direct: bool) -> dict[str, float]:
@@ -246,6 +262,7 @@ def fmt(r: dict[str, float]) -> str:
     text = f"{r['ops_per_s']:8,.0f} ops/s  client {r['client_us']:6.0f} us/op"
     if "server_us" in r:
         text += f"  postgres {r['server_us']:5.0f} us/op"
+        text += f"  WAL {r['wal_records']:4.1f} records {r['wal_bytes']:5.0f} B/op"
     return text
 
 

@@ -1,9 +1,11 @@
 """Hygiene: delete what no longer covers anything, in small batches, so the tables stay the size
-of what is live (each query uses an index on an expiry column).
+of what is live (each query uses an index on an expiry or time column).
 
 - refresh tokens past their own expiry, and used ones rotated more than ``used_retention`` ago
   (until then a replay of one is still recognised as reuse and ends its family; after, it is
-  just unknown, and refused all the same);
+  just unknown, and refused all the same). ``used_at`` has no index (the rotation's update stays
+  HOT, ``models.RefreshToken``): a token used that long ago was issued before then too, so they
+  are found by ``issued_at``, and ``used_at`` is checked on those rows;
 - logins past their absolute or idle deadline, and revoked ones after ``revoked_retention``
   (their tokens with them);
 - opaque access tokens past their expiry;
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -105,7 +107,13 @@ async def purge(
     await rows(
         "refresh_tokens",
         RefreshToken.digest,
-        or_(RefreshToken.expires_at <= now, RefreshToken.used_at <= now - used_retention),
+        or_(
+            RefreshToken.expires_at <= now,
+            and_(
+                RefreshToken.issued_at <= now - used_retention,
+                RefreshToken.used_at <= now - used_retention,
+            ),
+        ),
     )
 
     families = select(LoginSession.id).where(
