@@ -183,6 +183,52 @@ def test_rotation_has_one_winner_among_concurrent_requests(make_settings, databa
     run(make_settings, database_url, body)
 
 
+def test_rotations_arriving_together_each_land_and_a_bad_one_fails_alone(
+    make_settings, database_url
+):
+    """On SQLite, rotations that arrive together share one transaction: each must come out as
+    it would alone (a dead login among live ones, two presentations of one token: one wins),
+    and one whose write fails (a child digest that exists) must fail on its own, consuming
+    nothing, while every other lands."""
+
+    async def body(svc: Services) -> None:
+        for i in range(6):
+            await start_login(svc, f"s{i}", f"{i}" * 64)
+        async with svc.sessions.begin() as s:
+            await s.execute(
+                update(LoginSession).where(LoginSession.id == "s4").values(revoked_at=105.0)
+            )
+
+        def step(i: int, parent: str, child: str) -> Awaitable[Rotation]:
+            return svc.token_rows.rotate(RotationStep(f"s{i}", parent, child, 0, 110.0, 610.0))
+
+        got = await asyncio.gather(
+            step(0, "0" * 64, "a" * 64),
+            step(1, "1" * 64, "c" * 64),
+            step(2, "2" * 64, "5" * 64),  # login 5's token: the insert fails
+            step(3, "3" * 64, "d" * 64),
+            step(4, "4" * 64, "e" * 64),  # revoked
+            step(3, "3" * 64, "f" * 64),  # the same token again
+            return_exceptions=True,
+        )
+        assert got[:2] == [Rotation.ROTATED] * 2
+        assert isinstance(got[2], Exception)
+        assert got[4] is Rotation.DEAD
+        assert sorted([got[3], got[5]], key=str) == [Rotation.LOST, Rotation.ROTATED]
+        winner = "d" if got[3] is Rotation.ROTATED else "f"
+        async with svc.sessions() as s:
+            used = {
+                r.digest[0]: r.used_at is not None
+                for r in (await s.execute(select(RefreshToken))).scalars()
+            }
+        assert used == {
+            "0": True, "a": False, "1": True, "c": False, "2": False, "3": True, winner: False,
+            "4": False, "5": False,
+        }  # fmt: skip
+
+    run(make_settings, database_url, body)
+
+
 def test_a_small_move_of_the_idle_deadline_leaves_the_login_row_alone(
     make_settings, database_url
 ) -> None:

@@ -20,8 +20,9 @@ Here they run:
   the login's row out when the row read before shows its idle deadline needs no move
   (``RotationStep.move_login``).
 
-Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement
-(``storage/coalesce.py``); nothing is answered before its commit. On SQLite, security events
+Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement, and
+rotations on SQLite one transaction (``storage/coalesce.py``); nothing is answered before its
+commit. On SQLite, security events
 and their alerts are written on the same connection (``storage/events.py``). Everything else
 stays on SQLAlchemy; the schema is the models' (``storage/models.py``), and the same suites run
 on both.

@@ -81,6 +81,7 @@ class SqliteTokenRows:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         self._add_opaque = Coalesce(self._insert_opaque, split_on=(sqlite3.IntegrityError,))
+        self._rotate = Coalesce(self._rotate_many, split_on=(sqlite3.IntegrityError,))
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._checkpointer = threading.Thread(
@@ -106,26 +107,17 @@ class SqliteTokenRows:
         return refresh_found(found) if found is not None else None
 
     async def rotate(self, step: RotationStep) -> Rotation:
-        sid, now, idle = step.sid, step.now, step.idle_deadline
+        """Committed when this returns. Rotations that arrive together share one transaction,
+        each applied in turn exactly as alone (a later one of the same login sees the earlier
+        one's writes): one commit writes each b-tree page they touched once, not once each."""
+        return await self._rotate(step)
 
-        def run(db: sqlite3.Connection) -> Rotation:
-            if db.execute(_SQLITE_LIVE, (sid, now, now)).fetchone() is None:
-                return Rotation.DEAD
-            consumed = db.execute(_SQLITE_CONSUME, (now, step.parent_digest, sid))
-            if consumed.rowcount != 1:
-                return Rotation.LOST
-            if step.move_login:
-                db.execute(_SQLITE_MOVE_LOGIN, (now, idle, sid, idle - step.idle_step))
-            db.execute(
-                _SQLITE_INSERT_REFRESH,
-                (step.child_digest, sid, step.generation + 1, step.parent_digest, now, idle),
-            )
-            return Rotation.ROTATED
-
-        return await self.write(run)
+    async def _rotate_many(self, steps: list[RotationStep]) -> list[Rotation]:
+        return await self.write(lambda db: [_rotate_one(db, step) for step in steps])
 
     async def close(self) -> None:
         await self._add_opaque.drain()
+        await self._rotate.drain()
         self._closed.set()
         self._dirty.set()
         await asyncio.to_thread(self._checkpointer.join)
@@ -180,6 +172,24 @@ class SqliteTokenRows:
                 self._closed.wait(CHECKPOINT_INTERVAL)
         finally:
             db.close()
+
+
+def _rotate_one(db: sqlite3.Connection, step: RotationStep) -> Rotation:
+    """One rotation, inside the caller's write transaction: nothing is written unless the login
+    is live and the parent still unused."""
+    sid, now, idle = step.sid, step.now, step.idle_deadline
+    if db.execute(_SQLITE_LIVE, (sid, now, now)).fetchone() is None:
+        return Rotation.DEAD
+    consumed = db.execute(_SQLITE_CONSUME, (now, step.parent_digest, sid))
+    if consumed.rowcount != 1:
+        return Rotation.LOST
+    if step.move_login:
+        db.execute(_SQLITE_MOVE_LOGIN, (now, idle, sid, idle - step.idle_step))
+    db.execute(
+        _SQLITE_INSERT_REFRESH,
+        (step.child_digest, sid, step.generation + 1, step.parent_digest, now, idle),
+    )
+    return Rotation.ROTATED
 
 
 # every SQLite connection of gatepass's (these and SQLAlchemy's, storage/db.py)
