@@ -22,10 +22,9 @@ Here they run:
 
 Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement, and
 rotations on SQLite one transaction (``storage/coalesce.py``); nothing is answered before its
-commit. On SQLite, security events
-and their alerts are written on the same connection (``storage/events.py``). Everything else
-stays on SQLAlchemy; the schema is the models' (``storage/models.py``), and the same suites run
-on both.
+commit. On SQLite, security events and their alerts are written on the same connection
+(``storage/events.py``). Everything else stays on SQLAlchemy; the schema is the models'
+(``storage/models.py``), and the same suites run on both.
 
 Rotation is the atomic step of ``oauth/refresh.py``: the login must be live and the parent
 unused; consuming the parent and writing the child happen together or not at all, and so does
