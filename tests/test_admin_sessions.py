@@ -135,8 +135,8 @@ def test_purge_keeps_a_used_token_for_the_retention_after_its_use_not_its_issue(
     make_harness: Callable[..., Harness], database_url: str
 ) -> None:
     """Used tokens are found through ``issued_at`` (``used_at`` has no index): one issued long
-    before it was used is still kept ``used_retention`` after the use, so a replay of it is
-    still reuse; then it goes, and its child stays."""
+    before it was used is still kept ``used_retention`` after the use (until then a replay would
+    count as reuse); then it goes, and its child stays and still refreshes."""
     clock = FrozenClock()
     h = make_harness(
         clock=clock, database_url=database_url, refresh_token_ttl=86400, refresh_idle_ttl=86400
@@ -153,17 +153,16 @@ def test_purge_keeps_a_used_token_for_the_retention_after_its_use_not_its_issue(
         async with h.svc.sessions() as s:
             return int((await s.execute(select(func.count()).select_from(RefreshToken))).scalar())
 
-    clock.advance(3000)
+    clock.advance(3000)  # used 3,000 s ago: kept
     done = h.run(purge, h.svc.sessions, clock.now(), used_retention=3600)
     assert done.counts["refresh_tokens"] == 0 and h.run(tokens) == 2
-    replay = {"grant_type": "refresh_token", "refresh_token": first}
-    clock.advance(700)  # used 3,700 s ago
+    clock.advance(700)  # used 3,700 s ago: gone
     done = h.run(purge, h.svc.sessions, clock.now(), used_retention=3600)
     assert done.counts["refresh_tokens"] == 1 and h.run(tokens) == 1
-    child = r.json()["refresh_token"]
+    replay = {"grant_type": "refresh_token", "refresh_token": first}
     assert h.client.post("/oauth/token", data=replay).json()["error"] == "invalid_grant"
-    nxt = {"grant_type": "refresh_token", "refresh_token": child}
-    assert h.client.post("/oauth/token", data=nxt).status_code == 200  # not taken for reuse
+    child = {"grant_type": "refresh_token", "refresh_token": r.json()["refresh_token"]}
+    assert h.client.post("/oauth/token", data=child).status_code == 200  # not taken for reuse
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ class LoginSession(Base):
 
 class RefreshToken(Base):
     """``used_at`` has no index, so that the rotation's consuming UPDATE is a HOT update on
-    PostgreSQL (no index entry written: 17-22% less server CPU per rotation, bench/README.md),
+    PostgreSQL (no index entry written: 6-22% less server CPU per rotation, bench/README.md),
     and the 10% of each page left free is where that new row version goes (migration 0015). The
     purge finds used tokens through ``issued_at`` (a token is used after it is issued)."""
 
