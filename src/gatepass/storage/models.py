@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -96,9 +97,23 @@ class SigningKeyRow(Base):
 
 
 class LoginSession(Base):
-    """One login: a refresh-token family (``sid``)."""
+    """One login: a refresh-token family (``sid``).
+
+    ``revoked_at`` is indexed only where it is set (migration 0016): the purge's
+    ``revoked_at <= cutoff`` finds revoked logins there, and a statement that looks a login up
+    by key with ``revoked_at IS NULL`` beside it cannot take that index for the better way in
+    (with no statistics, PostgreSQL's generic plan of the rotation did: every live login read
+    on every rotation)."""
 
     __tablename__ = "login_sessions"
+    __table_args__ = (
+        Index(
+            "ix_login_sessions_revoked_at",
+            "revoked_at",
+            postgresql_where=text("revoked_at IS NOT NULL"),
+            sqlite_where=text("revoked_at IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -108,7 +123,7 @@ class LoginSession(Base):
     last_used_at: Mapped[float] = mapped_column(Float)
     expires_at: Mapped[float] = mapped_column(Float, index=True)
     idle_expires_at: Mapped[float] = mapped_column(Float, index=True)
-    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True, index=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
