@@ -9,11 +9,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from alembic import command
 from sqlalchemy import inspect, text
 
 from gatepass.settings import Settings
 from gatepass.storage import db
+from migrations import downgrade
 
 ROW = (
     "INSERT INTO opaque_tokens (digest, jti, client_id, sub, sid, username, scope, roles,"
@@ -54,14 +54,9 @@ def test_0014_up_and_down_keep_the_tokens(
                 # two tokens may now share a jti (128 random bits; nothing looks tokens up by it)
                 await conn.execute(text(ROW.replace("'d1'", "'d2'")))
 
-            def down(conn: Any) -> None:
-                cfg = db.alembic_config()
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0013")
-
             async with engine.begin() as conn:
                 await conn.execute(text("DELETE FROM opaque_tokens WHERE digest = 'd2'"))
-                await conn.run_sync(down)
+                await conn.run_sync(downgrade, "0013")
             async with engine.begin() as conn:
                 assert await conn.run_sync(_shape) == (
                     KEPT | {"ix_opaque_tokens_client_id"},

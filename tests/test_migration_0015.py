@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import asyncpg
-from alembic import command
 from sqlalchemy import inspect, text
 
 from gatepass.oauth.services import open_services
@@ -19,6 +18,7 @@ from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.logins import NewLogin
 from gatepass.storage.token_rows.postgresql import _PG_ROTATE_KEEP
+from migrations import downgrade
 
 KEPT = {"ix_refresh_tokens_sid", "ix_refresh_tokens_expires_at"}
 
@@ -52,13 +52,8 @@ def test_0015_up_and_down(make_settings: Callable[..., Settings], database_url: 
                 assert await conn.run_sync(_indexes) == KEPT | {"ix_refresh_tokens_issued_at"}
                 assert await _options(conn) == (["fillfactor=90"] if pg else None)
 
-            def down(conn: Any) -> None:
-                cfg = db.alembic_config()
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0014")
-
             async with engine.begin() as conn:
-                await conn.run_sync(down)
+                await conn.run_sync(downgrade, "0014")
             async with engine.begin() as conn:
                 assert await conn.run_sync(_indexes) == KEPT | {"ix_refresh_tokens_used_at"}
                 assert await _options(conn) is None

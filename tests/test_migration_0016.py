@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import asyncpg
-from alembic import command
 from sqlalchemy import text
 
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.code_rows.postgresql import _PG_REDEEM
 from gatepass.storage.token_rows.postgresql import _PG_ROTATE, _PG_ROTATE_KEEP
+from migrations import downgrade
 
 LOGINS = 300
 
@@ -44,13 +44,8 @@ def test_0016_up_and_down(make_settings: Callable[..., Settings], database_url: 
             async with engine.begin() as conn:
                 assert "revoked_at IS NOT NULL" in await _definition(conn)
 
-            def down(conn: Any) -> None:
-                cfg = db.alembic_config()
-                cfg.attributes["connection"] = conn
-                command.downgrade(cfg, "0015")
-
             async with engine.begin() as conn:
-                await conn.run_sync(down)
+                await conn.run_sync(downgrade, "0015")
             async with engine.begin() as conn:
                 assert "WHERE" not in (await _definition(conn)).upper()
         finally:
