@@ -434,6 +434,136 @@ def test_postgresql_a_statement_is_one_round_trip(make_settings, pg_url) -> None
     run(make_settings, pg_url, body)
 
 
+def test_postgresql_calls_arriving_together_share_one_round_trip(make_settings, pg_url) -> None:
+    """Refresh lookups that arrive together, and rotations, are each one pipelined call on one
+    connection (a commit for all the rotations), and every caller still gets its own answer."""
+    from gatepass.storage.token_rows.postgresql import PostgresTokenRows
+
+    async def body(svc: Services) -> None:
+        for i in range(4):
+            await start_login(svc, f"s{i}", f"{i}" * 64)
+        rows = await PostgresTokenRows.open(pg_url, max_size=4)
+        seen: list[str] = []
+        try:
+            async with rows.pool.acquire() as connection:  # opened now, taken first below
+                connection.add_query_logger(lambda record: seen.append(record.query))
+            found = await asyncio.gather(*(rows.refresh(f"{i}" * 64) for i in (3, 9, 1, 0, 2)))
+            assert [f[1].digest[0] if f else None for f in found] == ["3", None, "1", "0", "2"]
+            got = await asyncio.gather(
+                *(
+                    rows.rotate(RotationStep(f"s{i}", f"{i}" * 64, f"{c}" * 64, 0, 110.0, 610.0))
+                    for i, c in ((2, "c"), (0, "a"), (3, "d"), (1, "b"), (2, "e"))
+                )
+            )
+        finally:
+            await rows.close()
+        assert got[:4] == [Rotation.ROTATED] * 4 and got[4] is Rotation.LOST
+        assert len(seen) == 2, seen  # one call of each statement for the five
+        assert "JOIN login_sessions" in seen[0] and "INSERT INTO refresh_tokens" in seen[1]
+        for i, c in ((0, "a"), (1, "b"), (2, "c"), (3, "d")):
+            child = await svc.token_rows.refresh(c * 64)
+            assert child is not None and child[0].id == f"s{i}" and child[1].generation == 1
+        assert await svc.token_rows.refresh("e" * 64) is None
+
+    run(make_settings, pg_url, body)
+
+
+def test_postgresql_batches_of_rotations_do_not_deadlock(make_settings, pg_url) -> None:
+    """A batch of rotations holds several logins' locks until its one commit. Two batches of the
+    same logins arriving in opposite orders, on two connections (as two workers), must not
+    deadlock: every batch locks in order of login id. Each parent is rotated once either way (a
+    deadlock would be undone and the batch run again call by call), so the statements' own
+    errors, as asyncpg logs them, tell."""
+    from gatepass.storage.token_rows.postgresql import PostgresTokenRows
+
+    sids = [f"s{i:02d}" for i in range(24)]
+    first = {sid: sid + "-0".ljust(61, "p") for sid in sids}
+
+    async def body(svc: Services) -> None:
+        for sid in sids:
+            await start_login(svc, sid, first[sid])
+        one, two = [await PostgresTokenRows.open(pg_url, max_size=1) for _ in range(2)]
+        errors: list[BaseException] = []
+        for rows in (one, two):
+            async with rows.pool.acquire() as connection:  # each pool's only connection
+                connection.add_query_logger(
+                    lambda record: errors.append(record.exception) if record.exception else None
+                )
+        parents = dict(first)
+        try:
+            for r in range(1, 6):
+                calls = [
+                    rows.rotate(
+                        RotationStep(sid, parents[sid], f"{sid}-{r}{tag}".ljust(64, "c"), 0,
+                                     110.0 + r, 610.0 + r)
+                    )
+                    for rows, order, tag in ((one, sids, "a"), (two, sids[::-1], "b"))
+                    for sid in order
+                ]  # fmt: skip
+                got = await asyncio.gather(*calls)
+                for k, sid in enumerate(sids):
+                    a, b = got[k], got[2 * len(sids) - 1 - k]
+                    assert sorted((a, b), key=str) == [Rotation.LOST, Rotation.ROTATED]
+                    won = "a" if a is Rotation.ROTATED else "b"
+                    parents[sid] = f"{sid}-{r}{won}".ljust(64, "c")
+        finally:
+            await one.close()
+            await two.close()
+        assert errors == []
+
+    run(make_settings, pg_url, body)
+
+
+def test_postgresql_moving_logins_to_a_new_sso_session_does_not_deadlock_a_batch(
+    make_settings, pg_url
+) -> None:
+    """``SsoSessions.adopt`` updates every live login started from one SSO session, while a batch
+    of rotations may hold several of them: it must lock them in order of id, as a batch does.
+    The logins are written in descending id order (an UPDATE in its scan's order would take them
+    in the opposite order). A transaction standing for a batch holds s05, adopt starts and waits
+    for it, then the batch takes s20: it must get it (adopt has not locked past s05), with no
+    deadlock, and adopt then moves all of them."""
+    import asyncpg
+
+    sids = [f"s{i:02d}" for i in range(24)][::-1]
+
+    async def body(svc: Services) -> None:
+        user = await svc.users.create("ann", "h", ["r"], 0)
+        for sid in sids:
+            await svc.logins.start(
+                NewLogin(sid, user.id, "gatepass", "profile", sid.ljust(64, "p"), 100.0, 1000,
+                         500, None, None, parent_sid="sso-old")
+            )  # fmt: skip
+        lock = "SELECT id FROM login_sessions WHERE id = $1 FOR UPDATE"
+        batch = await asyncpg.connect(pg_url)
+        watch = await asyncpg.connect(pg_url)
+        try:
+            async with batch.transaction():
+                await batch.execute(lock, "s05")
+                adopt = asyncio.create_task(svc.sso.adopt("sso-old", "sso-new"))
+                for _ in range(100):  # until adopt waits for the batch's lock
+                    waiting = await watch.fetchval(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                    if waiting:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting and not adopt.done()
+                free = await watch.fetch(
+                    "SELECT id FROM login_sessions WHERE parent_sid = 'sso-old'"
+                    " ORDER BY id FOR UPDATE SKIP LOCKED"
+                )
+                assert [r["id"] for r in free] == [f"s{i:02d}" for i in range(6, 24)]
+                await batch.execute(lock, "s20")  # a deadlock would be raised here or in adopt
+            assert await asyncio.wait_for(adopt, 10) == len(sids)
+        finally:
+            await batch.close()
+            await watch.close()
+
+    run(make_settings, pg_url, body)
+
+
 def test_sqlite_opening_waits_out_a_lock_held_at_that_moment(make_settings) -> None:
     """Another process holds the database for a moment (its own start, as ``serve --workers 2``
     starts two at once): opening the connection waits for it, as SQLAlchemy's do, instead of

@@ -62,6 +62,18 @@ class PgPool:
         self._give_back(connection)
         return found
 
+    async def fetchmany(self, query: str, calls: list[tuple[Any, ...]]) -> list[Any]:
+        """``query`` once per argument tuple, pipelined before one Sync: one round trip, one
+        implicit transaction (all committed or none), the rows of every call in order."""
+        connection = await self._take()
+        try:
+            found: list[Any] = await connection.fetchmany(query, calls)
+        except BaseException as exc:
+            self._after_error(connection, exc)
+            raise
+        self._give_back(connection)
+        return found
+
     async def fetchval(self, query: str, *args: Any) -> Any:
         connection = await self._take()
         try:

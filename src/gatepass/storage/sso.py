@@ -55,12 +55,20 @@ class SsoSessions:
             return list((await s.execute(q)).scalars())
 
     async def adopt(self, old_sid: str, new_sid: str) -> int:
-        """The live logins started from ``old_sid`` now hang from ``new_sid``, in one
-        statement; how many moved."""
+        """The live logins started from ``old_sid`` now hang from ``new_sid``; how many moved.
+
+        They are locked first in order of id, the order in which a batch of refresh rotations
+        locks its logins (``storage/token_rows/postgresql.py``): an UPDATE taking them in its
+        scan's order could deadlock with a batch that holds two of them."""
+        live = (LoginSession.parent_sid == old_sid, LoginSession.revoked_at.is_(None))
         async with self._s.begin() as s:
+            locked = select(LoginSession.id).where(*live).order_by(LoginSession.id)
+            sids = list((await s.execute(locked.with_for_update())).scalars())
+            if not sids:
+                return 0
             result = await s.execute(
                 update(LoginSession)
-                .where(LoginSession.parent_sid == old_sid, LoginSession.revoked_at.is_(None))
+                .where(LoginSession.id.in_(sids), *live)
                 .values(parent_sid=new_sid)
                 .execution_options(synchronize_session=False)
             )

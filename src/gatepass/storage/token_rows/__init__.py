@@ -16,13 +16,13 @@ Here they run:
   loop never fsyncs either: this connection does not checkpoint; a thread checkpoints the WAL a
   few times a second instead.
 * on PostgreSQL (``token_rows/postgresql.py``), on asyncpg connections of their own
-  (``storage/pg_pool.py``), one round trip each; rotation is a single statement, which leaves
-  the login's row out when the row read before shows its idle deadline needs no move
-  (``RotationStep.move_login``).
+  (``storage/pg_pool.py``); rotation is a single statement, which leaves the login's row out
+  when the row read before shows its idle deadline needs no move (``RotationStep.move_login``).
 
-Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement, and
-rotations on SQLite one transaction (``storage/coalesce.py``); nothing is answered before its
-commit. On SQLite, security events and their alerts are written on the same connection
+Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement;
+rotations that arrive together share one transaction (on PostgreSQL, their statements are
+pipelined in one round trip, as are refresh lookups; logins locked in order of id)
+(``storage/coalesce.py``); nothing is answered before its commit. On SQLite, security events and their alerts are written on the same connection
 (``storage/events.py``). Everything else stays on SQLAlchemy; the schema is the models'
 (``storage/models.py``), and the same suites run on both.
 
