@@ -19,12 +19,13 @@ Here they run:
   (``storage/pg_pool.py``); rotation is a single statement, which leaves the login's row out
   when the row read before shows its idle deadline needs no move (``RotationStep.move_login``).
 
-Opaque tokens stored (both) or read (PostgreSQL) at the same moment share one statement;
-rotations that arrive together share one transaction (on PostgreSQL, their statements are
-pipelined in one round trip, as are refresh lookups; logins locked in order of id)
-(``storage/coalesce.py``); nothing is answered before its commit. On SQLite, security events and their alerts are written on the same connection
-(``storage/events.py``). Everything else stays on SQLAlchemy; the schema is the models'
-(``storage/models.py``), and the same suites run on both.
+Calls that arrive together share a round trip (``storage/coalesce.py``): opaque tokens stored
+(both) or read (PostgreSQL) as one statement; rotations as one transaction (on PostgreSQL their
+statements pipelined in one call, logins locked in order of id), and on PostgreSQL refresh
+lookups pipelined the same way. Nothing is answered before its commit. On SQLite, security events
+and their alerts are written on the same connection (``storage/events.py``). Everything else
+stays on SQLAlchemy; the schema is the models' (``storage/models.py``), and the same suites run
+on both.
 
 Rotation is the atomic step of ``oauth/refresh.py``: the login must be live and the parent
 unused; consuming the parent and writing the child happen together or not at all, and so does
