@@ -45,7 +45,6 @@ FROM opaque_tokens WHERE digest = ANY($1::text[])
 """
 # one statement per digest (pipelined when several): cheaper than ANY for a 3-way join
 _PG_REFRESH = SELECT_REFRESH.format(p="$1")
-_PG_REFRESH_DIGEST = 18  # the column of r.digest: which lookup of a batch a row answers
 # $1 sid, $2 parent, $3 child, $4 child generation, $5 now, $6 idle deadline, $7 idle step
 _PG_LIVE = """
 WITH live AS (
@@ -130,10 +129,9 @@ class PostgresTokenRows:
             row = await self._pool.fetchrow(_PG_REFRESH, digests[0])
             return [refresh_found(tuple(row)) if row is not None else None]
         rows = await self._pool.fetchmany(_PG_REFRESH, [(d,) for d in digests])
-        found = {r[_PG_REFRESH_DIGEST]: r for r in rows}  # a digest not found has no row
-        return [
-            refresh_found(tuple(r)) if (r := found.get(d)) is not None else None for d in digests
-        ]
+        # a digest not found has no row: each row is matched to its lookup by the token's digest
+        found = {f[1].digest: f for f in (refresh_found(tuple(r)) for r in rows)}
+        return [found.get(d) for d in digests]
 
     async def _insert_opaque(self, rows: list[list[Any]]) -> list[None]:
         await self._pool.execute(
