@@ -9,7 +9,10 @@ figure other load on the machine cannot move, for old/new comparisons of the app
     PYTHONPATH=<other tree>/src valgrind ...          # the same for another tree
 
 Kinds: ``cc_jwt``, ``introspect`` (an opaque token), ``edge`` (GET /edge/verify of a valid
-signed URL); SQLite in a temporary directory. After a warm-up, each measured request is driven
+signed URL), ``profile`` (GET /api/profile, a distinct client_credentials JWT per request, so the
+Verifier's cache always misses); SQLite in a temporary directory. ``starlette_profile`` is the
+peers' Starlette + PyJWT baseline (``../shared/peers/py/app_starlette.py``) on the same request,
+for the same comparison ``profile_http.py`` makes over HTTP. After a warm-up, each measured request is driven
 to completion without the event loop (it must not suspend: the client record is cached and the
 cache kept for the run), inside one ``functools.reduce`` call, so ``--toggle-collect`` counts
 those requests and nothing else. The app's periodic tasks (key refresh, upkeep) are not started:
@@ -44,7 +47,85 @@ async def _idle(_: Any) -> None:
     await asyncio.Event().wait()
 
 
+def _http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
+def _profile_scopes(tokens: list[str]) -> list[dict[str, Any]]:
+    return [
+        _http_scope(
+            "GET",
+            "/api/profile",
+            [
+                (b"host", b"bench"),
+                (b"user-agent", b"wrk"),
+                (b"authorization", b"Bearer " + t.encode()),
+            ],
+        )
+        for t in tokens
+    ]
+
+
+async def _drive(app: Any, kind: str, scopes: list[dict[str, Any]], body: bytes, n: int) -> None:
+    """``n`` measured requests, the i-th with ``scopes[i % len(scopes)]``, after a warm-up."""
+    status = [0]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status[0] = message["status"]
+
+    def one(acc: None, i: int) -> None:
+        coro = app({**scopes[i % len(scopes)], "state": {}}, receive, send)
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        else:
+            raise SystemExit(f"{kind}: a request suspended; the count would be wrong")
+        if status[0] not in (200, 204):
+            raise SystemExit(f"{kind}: answered {status[0]}")
+        return acc
+
+    warm = 350
+    for i in range(300):
+        await app({**scopes[i % len(scopes)], "state": {}}, receive, send)
+    for i in range(300, warm):
+        one(None, i)
+    gc.collect()
+    functools.reduce(one, range(warm, warm + n), None)  # the measured requests: --toggle-collect
+
+
+async def starlette_profile(n: int) -> None:
+    import os
+
+    os.environ["BENCH_KEYS_DIR"] = tempfile.mkdtemp(prefix="gp-callgrind-keys-")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared" / "peers" / "py"))
+    import app_starlette  # type: ignore[import-not-found]
+    import common  # type: ignore[import-not-found]
+
+    tokens = [common.issue_access_token("user-1", "bench", "api:read") for _ in range(350 + n)]
+    await _drive(app_starlette.app, "starlette_profile", _profile_scopes(tokens), b"", n)
+
+
 async def main(kind: str, n: int) -> None:
+    if kind == "starlette_profile":
+        return await starlette_profile(n)
     app_module.maintain = _idle  # type: ignore[assignment]
     app_module._refresh_keys = _idle  # type: ignore[assignment]  # noqa: SLF001
     data = Path(tempfile.mkdtemp(prefix="gp-callgrind-"))
@@ -84,48 +165,22 @@ async def main(kind: str, n: int) -> None:
         method, path, body = "GET", "/edge/verify", b""
         uri = f"{parts.path}?{parts.query}".encode()
         headers = [(b"host", b"bench"), (b"x-original-uri", uri), (b"x-real-ip", b"10.0.0.1")]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-    status = [0]
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            status[0] = message["status"]
-
-    def one(acc: None, _: int) -> None:
-        coro = app({**scope, "state": {}}, receive, send)
-        try:
-            coro.send(None)
-        except StopIteration:
-            pass
-        else:
-            raise SystemExit(f"{kind}: a request suspended; the count would be wrong")
-        if status[0] not in (200, 204):
-            raise SystemExit(f"{kind}: answered {status[0]}")
-        return acc
+    scopes = [_http_scope(method, path, headers)]
+    if kind == "profile":
+        body, tokens = b"", []
+        for _ in range(350 + n):
+            issued = await token_endpoint(
+                svc,
+                {"grant_type": "client_credentials"},
+                authorization=auth.decode(),
+                ip=None,
+                user_agent=None,
+            )
+            tokens.append(issued.access_token)
+        scopes = _profile_scopes(tokens)
 
     svc.clients._ttl = 1e9  # noqa: SLF001 - no expiry of the cached client during the run
-    for _ in range(300):
-        await app({**scope, "state": {}}, receive, send)
-    for i in range(50):
-        one(None, i)
-    gc.collect()
-    functools.reduce(one, range(n), None)  # the measured requests: --toggle-collect
+    await _drive(app, kind, scopes, body, n)
     await inbox.put({"type": "lifespan.shutdown"})
     await life
 

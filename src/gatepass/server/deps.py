@@ -43,14 +43,13 @@ async def bearer(
     credentials to verify instead of the request's ``Authorization`` header (a token the
     endpoint took from elsewhere, as ``/oauth/userinfo`` from a form body)."""
     counter = svc.metrics.verifications
-    url = request.url
     if authorization is None:
         authorization = request.headers.get("authorization")
     try:
         claims = await svc.verifier.averify_request(
             authorization,
             method=request.method,
-            url=lambda: request_url(svc.settings.issuer, url.scheme, url.netloc, url.path),
+            url=lambda: _proof_url(svc, request),
             proofs=request.headers.getlist("dpop"),
             opaque=request.app.state.opaque,
         )
@@ -61,6 +60,12 @@ async def bearer(
         raise
     labelled(counter, "valid").inc()
     return claims
+
+
+def _proof_url(svc: Services, request: Request) -> str:
+    """Where a DPoP proof must say the request went; built only for a DPoP request."""
+    url = request.url
+    return request_url(svc.settings.issuer, url.scheme, url.netloc, url.path)
 
 
 async def admin(svc: Services, request: Request) -> AccessClaims:
