@@ -465,7 +465,7 @@ def main() -> int:
                 if name == "gatepass":
                     runs += gatepass_runs(servers, work, a.miss_tokens)
                 else:
-                    runs += peer_runs(servers, work, load.peers, name, a.peer_python)
+                    runs += peer_runs(servers, work, load.peers, name, a.peer_python, a.miss_tokens)
             for n in range(a.repeat):
                 for run in runs:
                     tokens_file = run.tokens_file() if run.tokens_file else None
@@ -516,30 +516,59 @@ def gatepass_runs(servers: contextlib.ExitStack, work: Path, miss_tokens: int) -
 
 
 def peer_runs(
-    servers: contextlib.ExitStack, work: Path, peers: Path, fw: str, python: str
+    servers: contextlib.ExitStack,
+    work: Path,
+    peers: Path,
+    fw: str,
+    python: str,
+    miss_tokens: int,
 ) -> list[Run]:
+    """A baseline's runs. With ``miss_tokens`` (and wrk), each request carries its own token
+    from a file, through the same wrk script as gatepass's cache-miss run: the baselines keep
+    no cache, so this changes nothing for them but the load, which is then the same work for
+    wrk (a Lua ``request()`` per request, a header of the same size) as gatepass's run."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
     env["BENCH_KEYS_DIR"] = str(work / "peer-keys")
     py_dir = peers / "py"
-    token = subprocess.run(
-        [python, "common.py", "token"],
-        cwd=py_dir,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout.strip()  # valid for a day
+
+    def peer(*args: str) -> str:
+        return subprocess.run(
+            [python, *args],
+            cwd=py_dir,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+
+    token = peer("common.py", "token").strip()  # valid for a day
     port = free_port()
     app = [python, "-m", "uvicorn", f"app_{fw}:app", "--app-dir", str(py_dir)]
     opts = ["--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]
     cmd = [*app, "--host", "127.0.0.1", "--port", str(port), *opts]
     server = servers.enter_context(running(fw, cmd, env, port, work))
     check_profile(server.base, token)
-    runs = [Run(f"{fw}+PyJWT /api/profile", server, "/api/profile", token=lambda: token)]
+    load: dict[str, Any] = {"token": lambda: token}
+    if miss_tokens:
+
+        def mint() -> Path:
+            script = (
+                "import sys, common\n"
+                "for _ in range(int(sys.argv[1])):\n"
+                "    print(common.issue_access_token('user-1', 'bench', 'api:read', ['user']))"
+            )
+            tokens = peer("-c", script, str(miss_tokens)).split()
+            check_profile(server.base, tokens[0])
+            path = work / f"tokens-{fw}.txt"
+            path.write_text("\n".join(tokens) + "\n")
+            return path
+
+        load = {"tokens_file": Fresh(mint)}
+    runs = [Run(f"{fw}+PyJWT /api/profile", server, "/api/profile", **load)]
     if fw == "fastapi":
         label = "fastapi+PyJWT /api/profile-async"
-        runs.append(Run(label, server, "/api/profile-async", token=lambda: token))
+        runs.append(Run(label, server, "/api/profile-async", **load))
     return runs
 
 
