@@ -21,8 +21,10 @@ cache, as in a service whose callers reuse their token), and with --miss-tokens 
 (client_credentials) cycled in order across the warm-up and the measured runs, so that a token
 comes back only after all the others have pushed it out of the cache (4096 entries): every
 request verifies a signature, like the baselines, which keep no cache.
-Baselines: a token from `python common.py token` (ES256, like gatepass's default key), keys in
-a temporary BENCH_KEYS_DIR; FastAPI's /api/profile has a plain `def` dependency (run in a thread
+Baselines: ES256 tokens (like gatepass's default key) from the peers' common.py, keys in a
+temporary BENCH_KEYS_DIR; with wrk, --miss-tokens distinct ones through the same wrk script as
+gatepass's cache-miss run (they keep no cache, so this only gives wrk the same work for both:
+a Lua request() per request), without it one token; FastAPI's /api/profile has a plain `def` dependency (run in a thread
 pool), /api/profile-async the same check as `async def`.
 """
 
