@@ -18,7 +18,7 @@ from sqlalchemy import text
 from gatepass.settings import Settings
 from gatepass.storage import db
 from gatepass.storage.code_rows.postgresql import _PG_REDEEM
-from gatepass.storage.token_rows.postgresql import _PG_ROTATE, _PG_ROTATE_KEEP
+from gatepass.storage.token_rows.postgresql import _PG_REFRESH, _PG_ROTATE, _PG_ROTATE_KEEP
 from migrations import downgrade
 
 LOGINS = 300
@@ -75,9 +75,9 @@ def test_hot_statements_read_one_login_however_many_are_live(
     make_settings: Callable[..., Settings], pg_url: str
 ) -> None:
     """Generic plans (what asyncpg's prepared statements get after five runs) on tables with
-    no statistics, as on a new database: the rotation, with and without the idle-deadline
-    move, and the code redemption's check of its SSO session each read the one login row they
-    name, with 300 live logins in the table (at 0015 the rotation read all 300)."""
+    no statistics, as on a new database: the refresh lookup, the rotation, with and without
+    the idle-deadline move, and the code redemption's check of its SSO session each read the one
+    login row they name, with 300 live logins in the table (at 0015 the rotation read all 300)."""
 
     async def main() -> None:
         engine = db.make_engine(make_settings(database_url=pg_url))
@@ -126,6 +126,7 @@ def test_hot_statements_read_one_login_however_many_are_live(
                 "rotation": (_PG_ROTATE_KEEP, rotation),
                 "rotation moving the idle deadline": (_PG_ROTATE, [*rotation, 1.0]),
                 "code redemption": (_PG_REDEEM, [sids[7], now, "no-such-code"] + [None] * 22),
+                "refresh lookup": (_PG_REFRESH, ["parent"]),
             }
             for name, (sql, args) in statements.items():
                 probe = conn.transaction()  # rolled back: each starts from the same rows

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -42,57 +42,34 @@ class PgPool:
         self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
         self._closed = False
 
-    async def fetchrow(self, query: str, *args: Any) -> Any:
-        connection = await self._take()
-        try:
-            found = await connection.fetchrow(query, *args)
-        except BaseException as exc:
-            self._after_error(connection, exc)
-            raise
-        self._give_back(connection)
-        return found
+    # Each statement method returns the coroutine of ``_run`` (no frame of its own in between).
+    def fetchrow(self, query: str, *args: Any) -> Coroutine[Any, Any, Any]:
+        return self._run(asyncpg.Connection.fetchrow, query, *args)
 
-    async def fetch(self, query: str, *args: Any) -> list[Any]:
-        connection = await self._take()
-        try:
-            found: list[Any] = await connection.fetch(query, *args)
-        except BaseException as exc:
-            self._after_error(connection, exc)
-            raise
-        self._give_back(connection)
-        return found
+    def fetch(self, query: str, *args: Any) -> Coroutine[Any, Any, list[Any]]:
+        return self._run(asyncpg.Connection.fetch, query, *args)
 
-    async def fetchmany(self, query: str, calls: list[tuple[Any, ...]]) -> list[Any]:
+    def fetchmany(self, query: str, calls: list[tuple[Any, ...]]) -> Coroutine[Any, Any, list[Any]]:
         """``query`` once per argument tuple, pipelined before one Sync: one round trip, one
         implicit transaction (all committed or none), the rows of every call in order."""
+        return self._run(asyncpg.Connection.fetchmany, query, calls)
+
+    def fetchval(self, query: str, *args: Any) -> Coroutine[Any, Any, Any]:
+        return self._run(asyncpg.Connection.fetchval, query, *args)
+
+    def execute(self, query: str, *args: Any) -> Coroutine[Any, Any, str]:
+        return self._run(asyncpg.Connection.execute, query, *args)
+
+    async def _run(self, method: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """One statement (``method`` of asyncpg's Connection) on a connection taken for it."""
         connection = await self._take()
         try:
-            found: list[Any] = await connection.fetchmany(query, calls)
+            found = await method(connection, *args)
         except BaseException as exc:
             self._after_error(connection, exc)
             raise
         self._give_back(connection)
         return found
-
-    async def fetchval(self, query: str, *args: Any) -> Any:
-        connection = await self._take()
-        try:
-            found = await connection.fetchval(query, *args)
-        except BaseException as exc:
-            self._after_error(connection, exc)
-            raise
-        self._give_back(connection)
-        return found
-
-    async def execute(self, query: str, *args: Any) -> str:
-        connection = await self._take()
-        try:
-            status: str = await connection.execute(query, *args)
-        except BaseException as exc:
-            self._after_error(connection, exc)
-            raise
-        self._give_back(connection)
-        return status
 
     @contextlib.asynccontextmanager
     async def acquire(self) -> AsyncIterator[Any]:
