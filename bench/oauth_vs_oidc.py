@@ -34,7 +34,8 @@ machine is retried):
                per login would spend the time in Argon2id, which is not what is measured).
 
 The last lines printed are a markdown table (also written next to the raw JSON lines): req/s,
-p50/p99, errors, server CPU, and the ratio gatepass / oidc-provider per endpoint. The load
+p50/p99, errors, server CPU (for gatepass on PostgreSQL, the database's processes included: the
+postmaster's children), and the ratio gatepass / oidc-provider per endpoint. The load
 generator shares the two cores with the server: compare ratios within one run, not absolute
 figures across runs.
 """
@@ -170,11 +171,12 @@ def bench(
     server: str,
     workers: str,
     endpoint: str,
-    pid: int,
+    pids: str,
     url: str,
     *extra: str,
 ) -> dict[str, Any] | None:
-    """One ../shared/peers/bench.py run; returns its record (the last line bench.py wrote)."""
+    """One ../shared/peers/bench.py run; returns its record (the last line bench.py wrote).
+    ``pids``: the server's processes (comma-separated; their descendants count too)."""
     cmd = [
         sys.executable,
         str(PEERS / "bench.py"),
@@ -187,7 +189,7 @@ def bench(
         "--workers",
         workers,
         "--pids",
-        str(pid),
+        pids,
         "--url",
         url,
         "-t",
@@ -254,7 +256,7 @@ def run_oidc(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
                 srv,
                 "1",
                 endpoint,
-                proc.pid,
+                str(proc.pid),
                 url,
                 "--note",
                 f"1 Node process, MemoryAdapter over LRU({args.lru})",
@@ -318,6 +320,25 @@ async def _pg(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def postmaster_pid() -> int | None:
+    """PostgreSQL's postmaster, whose children are the backends serving gatepass (and its WAL
+    writer, checkpointer, autovacuum); None when it is not a process of this machine."""
+    import asyncpg
+
+    async def backend() -> int:
+        conn = await asyncpg.connect(**PG)
+        try:
+            return int(await conn.fetchval("SELECT pg_backend_pid()"))
+        finally:
+            await conn.close()
+
+    try:
+        with open(f"/proc/{asyncio.run(backend())}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])  # the parent: field 4
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def gatepass_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
@@ -411,6 +432,10 @@ def run_gatepass(
         jwt_auth = basic(jwt_client["client_id"], jwt_client["client_secret"])
         opaque_auth = basic(opaque_client["client_id"], opaque_client["client_secret"])
         srv = f"gatepass {db}"
+        # with PostgreSQL, the database's processes are the server's too: oidc-provider keeps
+        # its data in its own process, and they would count as other load on the machine
+        postmaster = postmaster_pid() if db == "postgresql" else None
+        pids = f"{proc.pid},{postmaster}" if postmaster else str(proc.pid)
 
         def run(endpoint: str, url: str, *extra: str) -> None:
             rec = bench(
@@ -419,7 +444,7 @@ def run_gatepass(
                 srv,
                 str(workers),
                 endpoint,
-                proc.pid,
+                pids,
                 url,
                 "--note",
                 setting,
@@ -638,7 +663,8 @@ def main() -> None:
     head = (
         f"\nwrk -t{args.threads} -c{args.connections}, {args.warmup} s warm-up + "
         f"{args.duration} s; {os.cpu_count()} CPUs; load average before the report "
-        f"{' '.join(load)}; oidc-provider is one Node process (in memory)\n"
+        f"{' '.join(load)}; oidc-provider is one Node process (in memory); gatepass's server "
+        "CPU includes PostgreSQL's processes in the postgresql settings\n"
     )
     (args.logs / "table.md").write_text(head + report + "\n")
     print(head)
