@@ -38,35 +38,19 @@ from gatepass.oauth.token_endpoint import token as token_endpoint
 from gatepass.settings import load_settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inprocess import lifespan  # noqa: E402
+from inprocess import http_scope, lifespan  # noqa: E402
 
 FORM = b"application/x-www-form-urlencoded"
+WARM = 350  # requests before the measured ones (the last 50 driven as those are)
 
 
 async def _idle(_: Any) -> None:
     await asyncio.Event().wait()
 
 
-def _http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    return {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-
-
 def _profile_scopes(tokens: list[str]) -> list[dict[str, Any]]:
     return [
-        _http_scope(
+        http_scope(
             "GET",
             "/api/profile",
             [
@@ -102,13 +86,12 @@ async def _drive(app: Any, kind: str, scopes: list[dict[str, Any]], body: bytes,
             raise SystemExit(f"{kind}: answered {status[0]}")
         return acc
 
-    warm = 350
-    for i in range(300):
+    for i in range(WARM - 50):
         await app({**scopes[i % len(scopes)], "state": {}}, receive, send)
-    for i in range(300, warm):
+    for i in range(WARM - 50, WARM):
         one(None, i)
     gc.collect()
-    functools.reduce(one, range(warm, warm + n), None)  # the measured requests: --toggle-collect
+    functools.reduce(one, range(WARM, WARM + n), None)  # the measured requests: --toggle-collect
 
 
 async def starlette_profile(n: int) -> None:
@@ -119,7 +102,7 @@ async def starlette_profile(n: int) -> None:
     import app_starlette  # type: ignore[import-not-found]
     import common  # type: ignore[import-not-found]
 
-    tokens = [common.issue_access_token("user-1", "bench", "api:read") for _ in range(350 + n)]
+    tokens = [common.issue_access_token("user-1", "bench", "api:read") for _ in range(WARM + n)]
     await _drive(app_starlette.app, "starlette_profile", _profile_scopes(tokens), b"", n)
 
 
@@ -142,16 +125,20 @@ async def main(kind: str, n: int) -> None:
         now=time.time(),
     )
     auth = b"Basic " + base64.b64encode(f"{client.id}:{secret}".encode())
-    method, path, body = "POST", "/oauth/token", b"grant_type=client_credentials&scope=read"
-    if kind == "introspect":
-        issued = await token_endpoint(
+
+    async def issued() -> str:
+        answer = await token_endpoint(
             svc,
             {"grant_type": "client_credentials"},
             authorization=auth.decode(),
             ip=None,
             user_agent=None,
         )
-        path, body = "/oauth/introspect", b"token=" + issued.access_token.encode()
+        return answer.access_token
+
+    method, path, body = "POST", "/oauth/token", b"grant_type=client_credentials&scope=read"
+    if kind == "introspect":
+        path, body = "/oauth/introspect", b"token=" + (await issued()).encode()
     headers = [
         (b"host", b"bench"),
         (b"user-agent", b"wrk"),
@@ -165,19 +152,10 @@ async def main(kind: str, n: int) -> None:
         method, path, body = "GET", "/edge/verify", b""
         uri = f"{parts.path}?{parts.query}".encode()
         headers = [(b"host", b"bench"), (b"x-original-uri", uri), (b"x-real-ip", b"10.0.0.1")]
-    scopes = [_http_scope(method, path, headers)]
+    scopes = [http_scope(method, path, headers)]
     if kind == "profile":
-        body, tokens = b"", []
-        for _ in range(350 + n):
-            issued = await token_endpoint(
-                svc,
-                {"grant_type": "client_credentials"},
-                authorization=auth.decode(),
-                ip=None,
-                user_agent=None,
-            )
-            tokens.append(issued.access_token)
-        scopes = _profile_scopes(tokens)
+        body = b""
+        scopes = _profile_scopes([await issued() for _ in range(WARM + n)])
 
     svc.clients._ttl = 1e9  # noqa: SLF001 - no expiry of the cached client during the run
     await _drive(app, kind, scopes, body, n)

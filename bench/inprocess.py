@@ -41,6 +41,26 @@ KINDS = ("cc_jwt", "cc_opaque", "introspect", "refresh", "edge", "profile", "cod
 FORM = b"application/x-www-form-urlencoded"
 
 
+def http_scope(
+    method: str, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
+) -> dict[str, Any]:
+    """The ASGI scope of one HTTP request from 127.0.0.1 (also ``callgrind_inprocess.py``'s)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
 async def lifespan(app: Any) -> tuple[asyncio.Queue[dict[str, str]], asyncio.Task[None]]:
     inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
     started = asyncio.Event()
@@ -126,20 +146,7 @@ async def run(kind: str, n: int, profile: bool) -> tuple[float, float]:
             (b"host", b"bench"),
             (b"authorization", f"Bearer {access_token}".encode()),
         ]
-    scope: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "root_path": "",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
+    scope = http_scope(method, path, headers)
     state = {"body": body, "status": 0}
 
     async def receive() -> dict[str, Any]:
@@ -217,31 +224,17 @@ async def code_flow(n: int, profile: bool) -> tuple[float, float]:
             "code_challenge_method": "S256",
         }
     ).encode()
-    base: dict[str, Any] = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "scheme": "http",
-        "root_path": "",
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 80),
-    }
-    authorize = {
-        **base,
-        "method": "GET",
-        "path": "/oauth/authorize",
-        "raw_path": b"/oauth/authorize",
-        "query_string": query,
-        "headers": [(b"host", b"bench"), (b"cookie", f"{sso.COOKIE}={cookie}".encode())],
-    }
-    exchange = {
-        **base,
-        "method": "POST",
-        "path": "/oauth/token",
-        "raw_path": b"/oauth/token",
-        "query_string": b"",
-        "headers": [(b"host", b"bench"), (b"authorization", auth), (b"content-type", FORM)],
-    }
+    authorize = http_scope(
+        "GET",
+        "/oauth/authorize",
+        [(b"host", b"bench"), (b"cookie", f"{sso.COOKIE}={cookie}".encode())],
+        query,
+    )
+    exchange = http_scope(
+        "POST",
+        "/oauth/token",
+        [(b"host", b"bench"), (b"authorization", auth), (b"content-type", FORM)],
+    )
     state: dict[str, Any] = {"body": b"", "status": 0, "location": b""}
 
     async def receive() -> dict[str, Any]:
