@@ -2,18 +2,28 @@
 """OAuth endpoints of gatepass against panva's oidc-provider, in one run on this machine.
 
     bash ../shared/peers/run_all.sh setup        # once: wrk, nginx, node deps in /tmp/gatepass-peers
-    .venv/bin/python bench/oauth_vs_oidc.py      # ~10-25 min: oidc-provider, then gatepass per setting
-    .venv/bin/python bench/oauth_vs_oidc.py --settings sqlite:1 --endpoints cc_jwt --duration 5
+    .venv/bin/python bench/oauth_vs_oidc.py      # ~20-30 min: 3 rounds of every server and endpoint
+    .venv/bin/python bench/oauth_vs_oidc.py --settings sqlite:1 --endpoints cc_jwt --rounds 1 -d 5
 
-Servers (each started here and stopped by its pid before the next one starts):
+Servers (all started here before the first measurement, on ports of their own, and stopped by
+their pids at the end):
 
   oidc-provider   ../shared/peers/oidc/provider.mjs, one Node process, the stock MemoryAdapter over
                   an LRU of BENCH_LRU_SIZE (4,000,000) entries, so that rotated refresh tokens are
                   not evicted under load; its side port (PORT+1) GET /seed mints refresh tokens.
-  gatepass        ``gatepass serve`` (uvicorn, uvloop + httptools) with a fresh temp data dir, on
-                  SQLite there, or on a fresh PostgreSQL database created on 127.0.0.1:5432 (as
-                  user postgres, from database ``test``) and dropped afterwards; 1 worker, and
-                  ``--workers 2`` reported separately (oidc-provider is always one process).
+  gatepass        ``gatepass serve`` (uvicorn, uvloop + httptools) per setting, with a fresh temp
+                  data dir, on SQLite there, or on a fresh PostgreSQL database created on
+                  127.0.0.1:5432 (as user postgres, from database ``test``) and dropped afterwards;
+                  1 worker, and ``--workers 2`` reported separately (oidc-provider is always one
+                  process). The settings listen on BENCH_GP_PORT (8210), +1, +2, ...
+
+Rounds (``--rounds``, 3): in each round, endpoint by endpoint, oidc-provider is measured and
+then every gatepass setting, one after the other; the ratios are taken within a round, between
+measurements at most a few minutes apart, and the table gives their median over the rounds.
+This machine's speed moves by a third within a minute (one server under the same load, 5 s
+windows back to back: 153-204 us of CPU per request, 2026-12-04): figures taken ten minutes
+apart, as when every server ran once in turn, compared the machine's moments as much as the
+servers.
 
 Endpoints, the same load for both (``../shared/peers/bench.py``: wrk -t2 -c64, 3 s warm-up +
 10 s measured, per-run CPU of the server and of wrk; a run disturbed by other load on the
@@ -35,7 +45,8 @@ machine is retried):
 
 The last lines printed are a markdown table (also written next to the raw JSON lines): req/s,
 p50/p99, errors, server CPU (for gatepass on PostgreSQL, the database's processes included: the
-postmaster's children), and the ratio gatepass / oidc-provider per endpoint. The load
+postmaster's children), the ratios gatepass / oidc-provider per endpoint (req/s, req/s per
+server core, p50, p99), and the cells that miss issue 10's targets. The load
 generator shares the two cores with the server: compare ratios within one run, not absolute
 figures across runs.
 """
@@ -45,6 +56,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import secrets
@@ -234,7 +246,41 @@ def load_args(auth: str, *, body: str, expect: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- oidc-provider
-def run_oidc(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
+class Cell:
+    """One (server, setting, endpoint) to measure: what ``bench`` needs to run it."""
+
+    def __init__(
+        self,
+        key: tuple[str, str],
+        setting: str,
+        label: str,
+        server: str,
+        workers: str,
+        pids: str,
+        url: str,
+        extra: list[str],
+    ) -> None:
+        self.key, self.setting, self.label = key, setting, label
+        self.server, self.workers, self.pids, self.url, self.extra = (
+            server,
+            workers,
+            pids,
+            url,
+            extra,
+        )
+
+    def run(self, args: argparse.Namespace, rnd: int) -> dict[str, Any] | None:
+        label = f"{self.label} r{rnd}" if args.rounds > 1 else self.label
+        rec = bench(
+            args, label, self.server, self.workers, self.key[1], self.pids, self.url, *self.extra
+        )
+        if rec is None:
+            return None
+        return {**rec, "key": self.key, "setting": self.setting, "round": rnd}
+
+
+def start_oidc(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Cell]:
+    """oidc-provider started (stopped when ``stack`` closes); its cells, one per endpoint."""
     node_dir = WORK / "oidc"
     if not (node_dir / "node_modules" / "oidc-provider").is_dir():
         sys.exit(f"oidc-provider is not installed: run  bash {PEERS}/run_all.sh setup")
@@ -242,73 +288,71 @@ def run_oidc(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     env = dict(os.environ, BENCH_LRU_SIZE=str(args.lru), NODE_ENV="production", PORT=str(OIDC_PORT))
     require_free(OIDC_PORT)
     proc = Proc(["node", str(node_dir / "provider.mjs")], env, args.logs / "oidc-provider.log")
+    stack.callback(proc.stop)
     base = f"http://127.0.0.1:{OIDC_PORT}"
-    try:
-        wait_http(base + "/.well-known/openid-configuration", proc=proc)
-        auth = basic(*OIDC_SECRET)
-        token_url = base + "/token"
-        srv = "oidc-provider"
+    wait_http(base + "/.well-known/openid-configuration", proc=proc)
+    auth = basic(*OIDC_SECRET)
+    token_url = base + "/token"
+    cells: list[Cell] = []
 
-        def run(endpoint: str, url: str, *extra: str) -> None:
-            rec = bench(
-                args,
+    def cell(endpoint: str, url: str, *extra: str) -> None:
+        note = ["--note", f"1 Node process, MemoryAdapter over LRU({args.lru})"]
+        cells.append(
+            Cell(
+                ("oidc", endpoint),
+                "1 process, memory",
                 f"oidc-provider {endpoint}",
-                srv,
+                "oidc-provider",
                 "1",
-                endpoint,
                 str(proc.pid),
                 url,
-                "--note",
-                f"1 Node process, MemoryAdapter over LRU({args.lru})",
-                *extra,
+                [*note, *extra],
             )
-            if rec is not None:
-                results.append({**rec, "key": ("oidc", endpoint), "setting": "1 process, memory"})
+        )
 
-        cc = "grant_type=client_credentials&scope=api%3Aread&resource="
-        if "cc_jwt" in args.endpoints:
-            run(
-                "cc_jwt",
-                token_url,
-                *load_args(auth, body=cc + "urn%3Abench%3Ajwt", expect="access_token"),
-            )
-        if "cc_opaque" in args.endpoints:
-            run(
-                "cc_opaque",
-                token_url,
-                *load_args(auth, body=cc + "urn%3Abench%3Aopaque", expect="access_token"),
-            )
-        if "introspect" in args.endpoints:
-            at = post(
-                token_url,
-                {
-                    "grant_type": "client_credentials",
-                    "scope": "api:read",
-                    "resource": "urn:bench:opaque",
-                },
-                auth,
-            )["access_token"]
-            run(
-                "introspect",
-                base + "/token/introspection",
-                *load_args(auth, body=f"token={at}", expect='"active":true'),
-            )
-        if "refresh" in args.endpoints:
-            tokens = args.logs / "oidc-refresh-tokens.txt"
-            q = "n=128&scope=offline_access&resource=urn%3Abench%3Ajwt"
-            seed = f"curl -sf 'http://127.0.0.1:{OIDC_PORT + 1}/seed?{q}' > '{tokens}'"
-            run(
-                "refresh",
-                token_url,
-                "--seed-cmd",
-                seed,
-                "--refresh-tokens",
-                str(tokens),
-                "--header",
-                auth,
-            )
-    finally:
-        proc.stop()
+    cc = "grant_type=client_credentials&scope=api%3Aread&resource="
+    if "cc_jwt" in args.endpoints:
+        cell(
+            "cc_jwt",
+            token_url,
+            *load_args(auth, body=cc + "urn%3Abench%3Ajwt", expect="access_token"),
+        )
+    if "cc_opaque" in args.endpoints:
+        cell(
+            "cc_opaque",
+            token_url,
+            *load_args(auth, body=cc + "urn%3Abench%3Aopaque", expect="access_token"),
+        )
+    if "introspect" in args.endpoints:
+        at = post(
+            token_url,
+            {
+                "grant_type": "client_credentials",
+                "scope": "api:read",
+                "resource": "urn:bench:opaque",
+            },
+            auth,
+        )["access_token"]
+        cell(
+            "introspect",
+            base + "/token/introspection",
+            *load_args(auth, body=f"token={at}", expect='"active":true'),
+        )
+    if "refresh" in args.endpoints:
+        tokens = args.logs / "oidc-refresh-tokens.txt"
+        q = "n=128&scope=offline_access&resource=urn%3Abench%3Ajwt"
+        seed = f"curl -sf 'http://127.0.0.1:{OIDC_PORT + 1}/seed?{q}' > '{tokens}'"
+        cell(
+            "refresh",
+            token_url,
+            "--seed-cmd",
+            seed,
+            "--refresh-tokens",
+            str(tokens),
+            "--header",
+            auth,
+        )
+    return cells
 
 
 # ---------------------------------------------------------------------------- gatepass
@@ -341,11 +385,11 @@ def postmaster_pid() -> int | None:
         return None
 
 
-def gatepass_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
+def gatepass_env(data_dir: Path, database_url: str | None, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEPASS_")}
     env.update(
         GATEPASS_DATA_DIR=str(data_dir),
-        GATEPASS_ISSUER=f"http://127.0.0.1:{GP_PORT}",
+        GATEPASS_ISSUER=f"http://127.0.0.1:{port}",
         GATEPASS_SECRET_KEY="bench-" + secrets.token_hex(24),
         GATEPASS_LOG_LEVEL="warning",
     )
@@ -363,136 +407,133 @@ def cli(env: dict[str, str], *argv: str, stdin: str | None = None) -> str:
     return r.stdout
 
 
-def run_gatepass(
-    args: argparse.Namespace, db: str, workers: int, results: list[dict[str, Any]]
-) -> None:
+def start_gatepass(
+    args: argparse.Namespace, db: str, workers: int, port: int, stack: contextlib.ExitStack
+) -> list[Cell]:
+    """``gatepass serve`` on ``port`` with a fresh data directory (and PostgreSQL database),
+    removed when ``stack`` closes; its cells, one per endpoint."""
     data_dir = Path(tempfile.mkdtemp(prefix="gatepass-oauth-bench-"))
-    pg_name = None
+    stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
     if db == "postgresql":
         pg_name = "gatepass_bench_" + secrets.token_hex(5)
         asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
+        stack.callback(
+            lambda: asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+        )
         url = f"postgresql://{PG['user']}@{PG['host']}:{PG['port']}/{pg_name}"
     else:
         url = None
-    env = gatepass_env(data_dir, url)
+    env = gatepass_env(data_dir, url, port)
     setting = f"{workers} worker{'s' if workers > 1 else ''}, uvicorn, {db}"
-    proc = None
-    try:
-        jwt_client = json.loads(
-            cli(
-                env,
-                "client",
-                "create",
-                "bench-jwt",
-                "--grant",
-                "client_credentials",
-                "--grant",
-                "refresh_token",
-                "--scope",
-                "api:read",
-                "--json",
-            )
+    jwt_client = json.loads(
+        cli(
+            env,
+            "client",
+            "create",
+            "bench-jwt",
+            "--grant",
+            "client_credentials",
+            "--grant",
+            "refresh_token",
+            "--scope",
+            "api:read",
+            "--json",
         )
-        opaque_client = json.loads(
-            cli(
-                env,
-                "client",
-                "create",
-                "bench-opaque",
-                "--grant",
-                "client_credentials",
-                "--scope",
-                "api:read",
-                "--token-format",
-                "opaque",
-                "--json",
-            )
+    )
+    opaque_client = json.loads(
+        cli(
+            env,
+            "client",
+            "create",
+            "bench-opaque",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api:read",
+            "--token-format",
+            "opaque",
+            "--json",
         )
-        user = json.loads(
-            cli(
-                env,
-                "user",
-                "create",
-                "bench",
-                "--password-stdin",
-                "--json",
-                stdin="correct horse battery staple\n",
-            )
+    )
+    user = json.loads(
+        cli(
+            env,
+            "user",
+            "create",
+            "bench",
+            "--password-stdin",
+            "--json",
+            stdin="correct horse battery staple\n",
         )
-        cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(GP_PORT)]
-        if workers > 1:
-            cmd += ["--workers", str(workers)]
-        require_free(GP_PORT)
-        proc = Proc(cmd, env, args.logs / f"gatepass-{db}-{workers}w.log")
-        base = f"http://127.0.0.1:{GP_PORT}"
-        wait_http(base + "/healthz", proc=proc)
-        if workers > 1:
-            time.sleep(2)  # every worker up
-        token_url = base + "/oauth/token"
-        jwt_auth = basic(jwt_client["client_id"], jwt_client["client_secret"])
-        opaque_auth = basic(opaque_client["client_id"], opaque_client["client_secret"])
-        srv = f"gatepass {db}"
-        # with PostgreSQL, the database's processes are the server's too: oidc-provider keeps
-        # its data in its own process, and they would count as other load on the machine
-        postmaster = postmaster_pid() if db == "postgresql" else None
-        pids = f"{proc.pid},{postmaster}" if postmaster else str(proc.pid)
+    )
+    cmd = [GATEPASS, "serve", "--host", "127.0.0.1", "--port", str(port)]
+    if workers > 1:
+        cmd += ["--workers", str(workers)]
+    require_free(port)
+    proc = Proc(cmd, env, args.logs / f"gatepass-{db}-{workers}w.log")
+    stack.callback(proc.stop)  # before the database and the directory go
+    base = f"http://127.0.0.1:{port}"
+    wait_http(base + "/healthz", proc=proc)
+    if workers > 1:
+        time.sleep(2)  # every worker up
+    token_url = base + "/oauth/token"
+    jwt_auth = basic(jwt_client["client_id"], jwt_client["client_secret"])
+    opaque_auth = basic(opaque_client["client_id"], opaque_client["client_secret"])
+    # with PostgreSQL, the database's processes are the server's too: oidc-provider keeps
+    # its data in its own process, and they would count as other load on the machine
+    postmaster = postmaster_pid() if db == "postgresql" else None
+    pids = f"{proc.pid},{postmaster}" if postmaster else str(proc.pid)
+    cells: list[Cell] = []
 
-        def run(endpoint: str, url: str, *extra: str) -> None:
-            rec = bench(
-                args,
+    def cell(endpoint: str, url: str, *extra: str) -> None:
+        cells.append(
+            Cell(
+                (f"{db}:{workers}", endpoint),
+                setting,
                 f"gatepass {db} {workers}w {endpoint}",
-                srv,
+                f"gatepass {db}",
                 str(workers),
-                endpoint,
                 pids,
                 url,
-                "--note",
-                setting,
-                *extra,
+                ["--note", setting, *extra],
             )
-            if rec is not None:
-                results.append({**rec, "key": (f"{db}:{workers}", endpoint), "setting": setting})
+        )
 
-        cc = "grant_type=client_credentials&scope=api%3Aread"
-        if "cc_jwt" in args.endpoints:
-            run("cc_jwt", token_url, *load_args(jwt_auth, body=cc, expect="access_token"))
-        if "cc_opaque" in args.endpoints:
-            run("cc_opaque", token_url, *load_args(opaque_auth, body=cc, expect="access_token"))
-        if "introspect" in args.endpoints:
-            at = post(
-                token_url, {"grant_type": "client_credentials", "scope": "api:read"}, opaque_auth
-            )["access_token"]
-            run(
-                "introspect",
-                base + "/oauth/introspect",
-                *load_args(jwt_auth, body=f"token={at}", expect='"active":true'),
-            )
-        if "refresh" in args.endpoints:
-            tokens = args.logs / f"gatepass-{db}-{workers}w-refresh-tokens.txt"
-            seed_env = " ".join(
-                shlex.quote(f"{k}={v}") for k, v in env.items() if k.startswith("GATEPASS_")
-            )
-            seed = (
-                f"env {seed_env} '{sys.executable}' '{Path(__file__).resolve()}' seed "
-                f"--n 128 --client-id '{jwt_client['client_id']}' --user-id '{user['id']}' "
-                f"> '{tokens}'"
-            )
-            run(
-                "refresh",
-                token_url,
-                "--seed-cmd",
-                seed,
-                "--refresh-tokens",
-                str(tokens),
-                "--header",
-                jwt_auth,
-            )
-    finally:
-        if proc is not None:
-            proc.stop()
-        if pg_name is not None:
-            asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-        shutil.rmtree(data_dir, ignore_errors=True)
+    cc = "grant_type=client_credentials&scope=api%3Aread"
+    if "cc_jwt" in args.endpoints:
+        cell("cc_jwt", token_url, *load_args(jwt_auth, body=cc, expect="access_token"))
+    if "cc_opaque" in args.endpoints:
+        cell("cc_opaque", token_url, *load_args(opaque_auth, body=cc, expect="access_token"))
+    if "introspect" in args.endpoints:
+        at = post(
+            token_url, {"grant_type": "client_credentials", "scope": "api:read"}, opaque_auth
+        )["access_token"]
+        cell(
+            "introspect",
+            base + "/oauth/introspect",
+            *load_args(jwt_auth, body=f"token={at}", expect='"active":true'),
+        )
+    if "refresh" in args.endpoints:
+        tokens = args.logs / f"gatepass-{db}-{workers}w-refresh-tokens.txt"
+        seed_env = " ".join(
+            shlex.quote(f"{k}={v}") for k, v in env.items() if k.startswith("GATEPASS_")
+        )
+        seed = (
+            f"env {seed_env} '{sys.executable}' '{Path(__file__).resolve()}' seed "
+            f"--n 128 --client-id '{jwt_client['client_id']}' --user-id '{user['id']}' "
+            f"> '{tokens}'"
+        )
+        cell(
+            "refresh",
+            token_url,
+            "--seed-cmd",
+            seed,
+            "--refresh-tokens",
+            str(tokens),
+            "--header",
+            jwt_auth,
+        )
+    return cells
 
 
 async def seed(n: int, client_id: str, user_id: str) -> list[str]:
@@ -527,47 +568,110 @@ async def seed(n: int, client_id: str, user_id: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- report
+# the targets of issue 10, judged on the median of the rounds' ratios
+TARGET_RPS, TARGET_P50, TARGET_P99 = 1.0, 1.0, 1.5
+
+
 def per_core(r: dict[str, Any]) -> float | None:
     cores = r.get("server_cpu_cores")
     return float(r["rps"]) / float(cores) if cores else None
 
 
+def _median(xs: list[float]) -> float:
+    s = sorted(xs)
+    mid = len(s) // 2
+    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
+
+
+def _ratios(mine: list[dict[str, Any]], oidc: dict[int, dict[str, Any]], field: str) -> list[float]:
+    """gatepass / oidc-provider of ``field`` in each round both were measured."""
+    out = []
+    for r in mine:
+        base = oidc.get(r["round"])
+        if base is None:
+            continue
+        a = per_core(r) if field == "per_core" else float(r[field])
+        b = per_core(base) if field == "per_core" else float(base[field])
+        if a and b:
+            out.append(a / b)
+    return out
+
+
+def _ratio_text(xs: list[float]) -> str:
+    if not xs:
+        return ""
+    if len(xs) == 1:
+        return f"{xs[0]:.2f}"
+    return f"{_median(xs):.2f} ({min(xs):.2f}-{max(xs):.2f})"
+
+
 def table(results: list[dict[str, Any]], endpoints: list[str]) -> str:
-    """Markdown: one row per server and endpoint; ratios against oidc-provider's row."""
-    oidc = {r["key"][1]: r for r in results if r["key"][0] == "oidc"}
+    """Markdown: one row per server and endpoint, the median of its rounds; the ratios against
+    oidc-provider are each round's (measured next to each other), their median and range.
+    Then the cells that miss a target."""
     rows = [
         "| endpoint | server | setting | req/s | p50 ms | p99 ms | errors | server CPU (cores) "
-        "| req/s per server core | gatepass / oidc (req/s) | gatepass / oidc (per core) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| req/s per server core | gatepass / oidc (req/s) | gatepass / oidc (per core) "
+        "| p50 / oidc | p99 / oidc |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    missed = []
     for ep in endpoints:
-        for r in [x for x in results if x["key"][1] == ep]:
-            err = str(r.get("errors_total", 0))
-            extra = [f"{k} {r[k]}" for k in ("lost", "starved") if r.get(k)]
+        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for r in results:
+            if r["key"][1] == ep:
+                groups.setdefault(r["key"], []).append(r)
+        oidc = {r.get("round", 1): r for r in groups.get(("oidc", ep), [])}
+        for key, recs in groups.items():
+            recs = [{**r, "round": r.get("round", 1)} for r in recs]
+            first = recs[0]
+            err = str(sum(int(r.get("errors_total", 0)) for r in recs))
+            extra = [f"{k} {sum(int(r.get(k) or 0) for r in recs)}" for k in ("lost", "starved")]
+            extra = [e for e in extra if not e.endswith(" 0")]
             if extra:
                 err += f" ({', '.join(extra)})"
-            if r.get("contaminated"):
-                err += f"; other load {r.get('other_cpu_cores')} cores"
-            ratio = ratio_core = ""
-            pc = per_core(r)
-            if r["key"][0] != "oidc" and ep in oidc:
-                ratio = f"{float(r['rps']) / float(oidc[ep]['rps']):.2f}"
-                base = per_core(oidc[ep])
-                if pc and base:
-                    ratio_core = f"{pc / base:.2f}"
-            server = "oidc-provider 9" if r["key"][0] == "oidc" else "gatepass"
+            disturbed = [r for r in recs if r.get("contaminated")]
+            if disturbed:
+                worst = max(float(r.get("other_cpu_cores", 0)) for r in disturbed)
+                err += f"; {len(disturbed)} run(s) under other load, up to {worst} cores"
+            cores = [float(r["server_cpu_cores"]) for r in recs if r.get("server_cpu_cores")]
+            cores_text = f"{_median(cores):.3g}" if cores else "?"
+            pcs = [pc for r in recs if (pc := per_core(r))]
+            cells = ["", "", "", ""]
+            if key[0] != "oidc" and oidc:
+                rps, core = _ratios(recs, oidc, "rps"), _ratios(recs, oidc, "per_core")
+                p50, p99 = _ratios(recs, oidc, "p50_ms"), _ratios(recs, oidc, "p99_ms")
+                cells = [_ratio_text(x) for x in (rps, core, p50, p99)]
+                for name, xs, ok in (
+                    ("req/s", rps, lambda v: v >= TARGET_RPS),
+                    ("p50", p50, lambda v: v <= TARGET_P50),
+                    ("p99", p99, lambda v: v <= TARGET_P99),
+                ):
+                    if xs and not ok(_median(xs)):
+                        missed.append(f"{TITLES[ep]}, {first['setting']}: {name} {_ratio_text(xs)}")
+            server = "oidc-provider 9" if key[0] == "oidc" else "gatepass"
             rows.append(
-                f"| {TITLES[ep]} | {server} | {r['setting']} | {float(r['rps']):,.0f} | "
-                f"{float(r['p50_ms']):.1f} | {float(r['p99_ms']):.1f} | {err} | "
-                f"{r.get('server_cpu_cores')} | {f'{pc:,.0f}' if pc else '?'} | {ratio} | "
-                f"{ratio_core} |"
+                f"| {TITLES[ep]} | {server} | {first['setting']} | "
+                f"{_median([float(r['rps']) for r in recs]):,.0f} | "
+                f"{_median([float(r['p50_ms']) for r in recs]):.1f} | "
+                f"{_median([float(r['p99_ms']) for r in recs]):.1f} | {err} | {cores_text} | "
+                f"{f'{_median(pcs):,.0f}' if pcs else '?'} | {' | '.join(cells)} |"
             )
+    rounds = max((int(r.get("round", 1)) for r in results), default=1)
+    rows.append("")
+    rows.append(
+        f"{rounds} round(s); each figure is the median over the rounds, each ratio the median of "
+        "the rounds' ratios (range in brackets). Targets (issue 10): req/s >= "
+        f"{TARGET_RPS:g}x, p50 <= {TARGET_P50:g}x, p99 <= {TARGET_P99:g}x oidc-provider's."
+    )
+    if any(r["key"][0] == "oidc" for r in results):
+        rows.append("Missed: " + ("; ".join(missed) if missed else "none") + ".")
     return "\n".join(rows)
 
 
 def from_results(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """The records of a results.jsonl written by this script: per label, the last clean run
-    (else the least disturbed one), keyed as ``main`` keys them."""
+    """The records of a results.jsonl written by this script: per label (one per round), the
+    last clean run (else the least disturbed one), keyed as ``main`` keys them."""
     best: dict[str, dict[str, Any]] = {}
     for line in path.read_text().splitlines():
         if not line.strip():
@@ -583,13 +687,16 @@ def from_results(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     out = []
     for label, r in best.items():
         words = label.split()
+        rnd = 1
+        if words[-1][:1] == "r" and words[-1][1:].isdigit():
+            rnd = int(words.pop()[1:])
         ep = words[-1]
         if words[0] == "oidc-provider":
-            out.append({**r, "key": ("oidc", ep), "setting": "1 process, memory"})
+            out.append({**r, "key": ("oidc", ep), "setting": "1 process, memory", "round": rnd})
         else:
             db, w = words[1], int(words[2].rstrip("w"))
             setting = f"{w} worker{'s' if w > 1 else ''}, uvicorn, {db}"
-            out.append({**r, "key": (f"{db}:{w}", ep), "setting": setting})
+            out.append({**r, "key": (f"{db}:{w}", ep), "setting": setting, "round": rnd})
     eps = [e for e in ENDPOINTS if any(x["key"][1] == e for x in out)]
     return out, eps
 
@@ -614,6 +721,12 @@ def main() -> None:
     ap.add_argument("-c", "--connections", type=int, default=64)
     ap.add_argument("-d", "--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times every cell is measured, oidc-provider's and gatepass's in turn per endpoint",
+    )
     ap.add_argument("--lru", type=int, default=4_000_000, help="oidc-provider BENCH_LRU_SIZE")
     ap.add_argument("--out", type=Path, default=None, help="JSON lines (default in $WORK)")
     ap.add_argument(
@@ -649,20 +762,28 @@ def main() -> None:
     os.environ.setdefault("BENCH_RETRIES", "1")
 
     results: list[dict[str, Any]] = []
-    if not args.no_oidc:
-        run_oidc(args, results)
-    for item in [s for s in args.settings.split(",") if s]:
-        db, _, w = item.partition(":")
-        if db not in ("sqlite", "postgresql"):
-            sys.exit(f"unknown database {db!r} in --settings")
-        run_gatepass(args, db, int(w or 1), results)
+    with contextlib.ExitStack() as stack:
+        # every server up at once, so that each endpoint is measured on all of them in turn,
+        # minutes apart at most (the machine's speed drifts: see the module docstring)
+        cells = [] if args.no_oidc else start_oidc(args, stack)
+        for i, item in enumerate(s for s in args.settings.split(",") if s):
+            db, _, w = item.partition(":")
+            if db not in ("sqlite", "postgresql"):
+                sys.exit(f"unknown database {db!r} in --settings")
+            cells += start_gatepass(args, db, int(w or 1), GP_PORT + i, stack)
+        for rnd in range(1, args.rounds + 1):
+            for ep in args.endpoints:
+                for cell in [c for c in cells if c.key[1] == ep]:
+                    rec = cell.run(args, rnd)
+                    if rec is not None:
+                        results.append(rec)
 
     report = table(results, args.endpoints)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     head = (
         f"\nwrk -t{args.threads} -c{args.connections}, {args.warmup} s warm-up + "
-        f"{args.duration} s; {os.cpu_count()} CPUs; load average before the report "
+        f"{args.duration} s, {args.rounds} round(s); {os.cpu_count()} CPUs; load average before the report "
         f"{' '.join(load)}; oidc-provider is one Node process (in memory); gatepass's server "
         "CPU includes PostgreSQL's processes in the postgresql settings\n"
     )
