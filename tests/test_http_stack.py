@@ -333,3 +333,30 @@ def test_each_refusal_is_a_clean_4xx_with_the_stacks_headers(site: Site) -> None
             answer = site.h.run(_asgi, app, dict(scope), [b"x=1"])
             assert answer.status == (413 if length == too_long else 400)
             assert json.loads(answer.body)["error"] == "invalid_request"
+
+
+def test_a_server_process_collects_young_garbage_less_often(
+    make_settings: Callable[..., Any],
+) -> None:
+    """``freeze_gc`` (``gatepass serve``): what is alive after start-up is frozen, and the
+    youngest generation is collected every GC_YOUNG_THRESHOLD allocations, not every 700; an
+    app made without it (tests, embedding) leaves the process's collector as it was."""
+    import gc
+
+    from starlette.testclient import TestClient
+
+    from gatepass.server.app import GC_YOUNG_THRESHOLD, create_app
+
+    before = gc.get_threshold()
+    try:
+        with TestClient(create_app(make_settings())) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_threshold() == before
+        with TestClient(create_app(make_settings(), freeze_gc=True)) as c:
+            assert c.get("/healthz").status_code == 200
+            assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
+            assert gc.get_freeze_count() > 0
+            assert GC_YOUNG_THRESHOLD > before[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -18,7 +18,7 @@ else's none (the browser then keeps the answer from the page). Nothing for any o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +61,21 @@ class Cors:
         self.app = app
         self.origins = frozenset(o.encode() for o in origins)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         policy = policy_for(scope["path"]) if scope["type"] == "http" else None
-        origin = next((v for k, v in scope["headers"] if k == b"origin"), None) if policy else None
-        if policy is None or origin is None:
-            await self.app(scope, receive, send)
-            return
+        origin = None
+        if policy is not None:
+            for k, v in scope["headers"]:
+                if k == b"origin":
+                    origin = v
+                    break
+        if policy is None or origin is None:  # passed on without a coroutine of this layer's
+            return self.app(scope, receive, send)
+        return self._answer(scope, receive, send, policy, origin)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, policy: Policy, origin: bytes
+    ) -> None:
         allowed = policy.any_origin or origin in self.origins
         if scope["method"] == "OPTIONS":
             headers = [(b"content-length", b"0")]

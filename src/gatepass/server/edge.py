@@ -74,15 +74,17 @@ class EdgeVerify:
         self.verifier = verifier
         self.unexpected = unexpected
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] == "http" and scope["path"] == PATH:
-            try:
-                ok = allowed(self.verifier, scope)
-            except Exception as exc:  # nothing sent yet: the generic 500, then up to the server
-                response = await self.unexpected(Request(scope), exc)
-                await response(scope, receive, send)
-                raise
-            await send(_ALLOW if ok else _DENY)
-            await send(_EMPTY)
-            return
-        await self.app(scope, receive, send)
+            return self._answer(scope, receive, send)
+        return self.app(scope, receive, send)  # no coroutine of this layer's on the way
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            ok = allowed(self.verifier, scope)
+        except Exception as exc:  # nothing sent yet: the generic 500, then up to the server
+            response = await self.unexpected(Request(scope), exc)
+            await response(scope, receive, send)
+            raise
+        await send(_ALLOW if ok else _DENY)
+        await send(_EMPTY)

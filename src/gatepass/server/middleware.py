@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from starlette.requests import ClientDisconnect
@@ -158,15 +159,16 @@ class RejectNul:
         # and answer a browser with an error page (or the client at its redirect URI)
         self.pages = pages
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # a plain function that hands on the next layer's coroutine: passing through costs no
+        # coroutine of its own (see docs/http-stack.md, "Pass-through layers")
         if scope["type"] == "http":
             query: bytes = scope.get("query_string", b"")
             if "\x00" in scope["path"] or (
                 (b"%00" in query or b"\x00" in query) and scope["path"] not in self.pages
             ):
-                await _send_error(send, 400, "The request path or query holds a NUL character.")
-                return
-        await self.app(scope, receive, send)
+                return _send_error(send, 400, "The request path or query holds a NUL character.")
+        return self.app(scope, receive, send)
 
 
 _SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -180,19 +182,18 @@ class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
 
-        async def send_with_headers(message: Message) -> None:
+        def send_with_headers(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 headers: list[Any] = list(message.get("headers", []))
                 headers.extend(_SECURITY_HEADERS)
                 message = {**message, "headers": headers}
-            await send(message)
+            return send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        return self.app(scope, receive, send_with_headers)
 
 
 class RequestMetrics:
