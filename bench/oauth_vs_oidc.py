@@ -70,6 +70,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -247,7 +248,9 @@ def load_args(auth: str, *, body: str, expect: str) -> list[str]:
 
 # ---------------------------------------------------------------------------- oidc-provider
 class Cell:
-    """One (server, setting, endpoint) to measure: what ``bench`` needs to run it."""
+    """One (server, setting, endpoint) to measure: what ``bench`` needs to run it. ``fresh``
+    gives arguments made anew for each run (a live access token to introspect: one minted at
+    start-up would expire, 15 minutes by default, before the last round)."""
 
     def __init__(
         self,
@@ -259,7 +262,9 @@ class Cell:
         pids: str,
         url: str,
         extra: list[str],
+        fresh: Callable[[], list[str]] | None = None,
     ) -> None:
+        self.fresh = fresh
         self.key, self.setting, self.label = key, setting, label
         self.server, self.workers, self.pids, self.url, self.extra = (
             server,
@@ -271,8 +276,9 @@ class Cell:
 
     def run(self, args: argparse.Namespace, rnd: int) -> dict[str, Any] | None:
         label = f"{self.label} r{rnd}" if args.rounds > 1 else self.label
+        extra = [*self.extra, *(self.fresh() if self.fresh else ())]
         rec = bench(
-            args, label, self.server, self.workers, self.key[1], self.pids, self.url, *self.extra
+            args, label, self.server, self.workers, self.key[1], self.pids, self.url, *extra
         )
         if rec is None:
             return None
@@ -295,7 +301,9 @@ def start_oidc(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Ce
     token_url = base + "/token"
     cells: list[Cell] = []
 
-    def cell(endpoint: str, url: str, *extra: str) -> None:
+    def cell(
+        endpoint: str, url: str, *extra: str, fresh: Callable[[], list[str]] | None = None
+    ) -> None:
         note = ["--note", f"1 Node process, MemoryAdapter over LRU({args.lru})"]
         cells.append(
             Cell(
@@ -307,6 +315,7 @@ def start_oidc(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Ce
                 str(proc.pid),
                 url,
                 [*note, *extra],
+                fresh,
             )
         )
 
@@ -324,20 +333,13 @@ def start_oidc(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Ce
             *load_args(auth, body=cc + "urn%3Abench%3Aopaque", expect="access_token"),
         )
     if "introspect" in args.endpoints:
-        at = post(
-            token_url,
-            {
-                "grant_type": "client_credentials",
-                "scope": "api:read",
-                "resource": "urn:bench:opaque",
-            },
-            auth,
-        )["access_token"]
-        cell(
-            "introspect",
-            base + "/token/introspection",
-            *load_args(auth, body=f"token={at}", expect='"active":true'),
-        )
+
+        def introspected() -> list[str]:
+            fields = {"grant_type": "client_credentials", "scope": "api:read"}
+            at = post(token_url, {**fields, "resource": "urn:bench:opaque"}, auth)["access_token"]
+            return load_args(auth, body=f"token={at}", expect='"active":true')
+
+        cell("introspect", base + "/token/introspection", fresh=introspected)
     if "refresh" in args.endpoints:
         tokens = args.logs / "oidc-refresh-tokens.txt"
         q = "n=128&scope=offline_access&resource=urn%3Abench%3Ajwt"
@@ -485,7 +487,9 @@ def start_gatepass(
     pids = f"{proc.pid},{postmaster}" if postmaster else str(proc.pid)
     cells: list[Cell] = []
 
-    def cell(endpoint: str, url: str, *extra: str) -> None:
+    def cell(
+        endpoint: str, url: str, *extra: str, fresh: Callable[[], list[str]] | None = None
+    ) -> None:
         cells.append(
             Cell(
                 (f"{db}:{workers}", endpoint),
@@ -496,6 +500,7 @@ def start_gatepass(
                 pids,
                 url,
                 ["--note", setting, *extra],
+                fresh,
             )
         )
 
@@ -505,14 +510,13 @@ def start_gatepass(
     if "cc_opaque" in args.endpoints:
         cell("cc_opaque", token_url, *load_args(opaque_auth, body=cc, expect="access_token"))
     if "introspect" in args.endpoints:
-        at = post(
-            token_url, {"grant_type": "client_credentials", "scope": "api:read"}, opaque_auth
-        )["access_token"]
-        cell(
-            "introspect",
-            base + "/oauth/introspect",
-            *load_args(jwt_auth, body=f"token={at}", expect='"active":true'),
-        )
+
+        def introspected() -> list[str]:
+            fields = {"grant_type": "client_credentials", "scope": "api:read"}
+            at = post(token_url, fields, opaque_auth)["access_token"]
+            return load_args(jwt_auth, body=f"token={at}", expect='"active":true')
+
+        cell("introspect", base + "/oauth/introspect", fresh=introspected)
     if "refresh" in args.endpoints:
         tokens = args.logs / f"gatepass-{db}-{workers}w-refresh-tokens.txt"
         seed_env = " ".join(
@@ -649,6 +653,9 @@ def table(results: list[dict[str, Any]], endpoints: list[str]) -> str:
                 ):
                     if xs and not ok(_median(xs)):
                         missed.append(f"{TITLES[ep]}, {first['setting']}: {name} {_ratio_text(xs)}")
+            errors = sum(int(r.get("errors_total", 0)) for r in recs)
+            if errors:  # an answer that was not what was asked for measures something else
+                missed.append(f"{TITLES[ep]}, {first['setting']}: {errors} errors")
             server = "oidc-provider 9" if key[0] == "oidc" else "gatepass"
             rows.append(
                 f"| {TITLES[ep]} | {server} | {first['setting']} | "
