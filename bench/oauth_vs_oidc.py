@@ -71,6 +71,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,12 @@ def bench(
     return min(recs, key=lambda x: float(x.get("other_cpu_cores", 0))) if recs else None
 
 
+def refresh_args(seed_cmd: str, tokens: Path, auth: str) -> list[str]:
+    """A refresh run's: ``seed_cmd`` writes fresh refresh tokens to ``tokens`` before the
+    warm-up and before the measured run (``wrk_refresh.lua`` reads them)."""
+    return ["--seed-cmd", seed_cmd, "--refresh-tokens", str(tokens), "--header", auth]
+
+
 def load_args(auth: str, *, body: str, expect: str) -> list[str]:
     return [
         "--method",
@@ -247,32 +254,21 @@ def load_args(auth: str, *, body: str, expect: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------- oidc-provider
+@dataclass
 class Cell:
     """One (server, setting, endpoint) to measure: what ``bench`` needs to run it. ``fresh``
     gives arguments made anew for each run (a live access token to introspect: one minted at
     start-up would expire, 15 minutes by default, before the last round)."""
 
-    def __init__(
-        self,
-        key: tuple[str, str],
-        setting: str,
-        label: str,
-        server: str,
-        workers: str,
-        pids: str,
-        url: str,
-        extra: list[str],
-        fresh: Callable[[], list[str]] | None = None,
-    ) -> None:
-        self.fresh = fresh
-        self.key, self.setting, self.label = key, setting, label
-        self.server, self.workers, self.pids, self.url, self.extra = (
-            server,
-            workers,
-            pids,
-            url,
-            extra,
-        )
+    key: tuple[str, str]
+    setting: str
+    label: str
+    server: str
+    workers: str
+    pids: str
+    url: str
+    extra: list[str]
+    fresh: Callable[[], list[str]] | None = None
 
     def run(self, args: argparse.Namespace, rnd: int) -> dict[str, Any] | None:
         label = f"{self.label} r{rnd}" if args.rounds > 1 else self.label
@@ -344,16 +340,7 @@ def start_oidc(args: argparse.Namespace, stack: contextlib.ExitStack) -> list[Ce
         tokens = args.logs / "oidc-refresh-tokens.txt"
         q = "n=128&scope=offline_access&resource=urn%3Abench%3Ajwt"
         seed = f"curl -sf 'http://127.0.0.1:{OIDC_PORT + 1}/seed?{q}' > '{tokens}'"
-        cell(
-            "refresh",
-            token_url,
-            "--seed-cmd",
-            seed,
-            "--refresh-tokens",
-            str(tokens),
-            "--header",
-            auth,
-        )
+        cell("refresh", token_url, *refresh_args(seed, tokens, auth))
     return cells
 
 
@@ -527,16 +514,7 @@ def start_gatepass(
             f"--n 128 --client-id '{jwt_client['client_id']}' --user-id '{user['id']}' "
             f"> '{tokens}'"
         )
-        cell(
-            "refresh",
-            token_url,
-            "--seed-cmd",
-            seed,
-            "--refresh-tokens",
-            str(tokens),
-            "--header",
-            jwt_auth,
-        )
+        cell("refresh", token_url, *refresh_args(seed, tokens, jwt_auth))
     return cells
 
 
