@@ -7,12 +7,20 @@ the machine cannot move (the kernel's share is not counted).
     .venv/bin/python bench/callgrind_server.py --format jwt --seconds 60
     PYTHONPATH=<other tree>/src .venv/bin/python bench/callgrind_server.py   # another tree
     .venv/bin/python bench/callgrind_server.py --gc 10000            # gc.set_threshold(10000) at start
+    .venv/bin/python bench/callgrind_server.py --endpoint edge       # GET /edge/verify, exact path
+    .venv/bin/python bench/callgrind_server.py --endpoint bare       # edge.py's floor: bare uvicorn
+    .venv/bin/python bench/callgrind_server.py --endpoint edge --keep /tmp/cg   # keep the dump
 
 One worker on SQLite in a temporary directory, under ``valgrind --tool=callgrind`` (about 50x
 slower: ~100 requests/s); ``wrk -t1 -c64 --timeout 30s`` on ``POST /oauth/token``
-(client_credentials, HTTP Basic); after a warm-up the counters are zeroed
-(``callgrind_control -z``), the load runs ``--seconds``, the counters are dumped
-(``callgrind_control -d``) and divided by wrk's request count. ``--gc N`` sets the youngest
+(client_credentials, HTTP Basic); counting starts after a warm-up
+(instrumentation starts off, ``callgrind_control -i on`` turns it on), the load runs
+``--seconds``, and the counts dumped then (``callgrind_control -d``: only those of the
+measured load) are divided by wrk's request count. ``--endpoint edge`` loads
+``GET /edge/verify`` with an exact-path signed URL in ``X-Original-URI`` instead, and
+``--endpoint bare`` the floor of ``bench/edge.py`` (uvicorn answering 204 with no app) with the
+same request. ``--keep DIR`` keeps the dump (names uncompressed, so ``callgrind_annotate`` reads
+it per function; the signature checks of OpenSSL run without the CPU's SHA extensions there). ``--gc N`` sets the youngest
 generation's threshold when the interpreter starts (a ``sitecustomize``); the app may set its own
 after start-up (``server/app.py``), which then wins.
 """
@@ -30,19 +38,55 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 GATEPASS = str(Path(sys.executable).with_name("gatepass"))
+# bench/edge.py's floor: uvicorn with an app that answers 204 and does nothing else
+BARE_ASGI = """
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            await send({"type": message["type"] + ".complete"})
+            if message["type"] == "lifespan.shutdown":
+                return
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+def cli(env: dict[str, str], *args: str) -> dict[str, str]:
+    done = subprocess.run(
+        [GATEPASS, *args, "--json"], env=env, check=True, capture_output=True, text=True
+    )
+    return json.loads(done.stdout)
+
+
+def wait_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5).close()  # noqa: S310
+            return
+        except urllib.error.HTTPError:
+            return  # it answers
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"the server did not start: see {log}")
+            time.sleep(1)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--endpoint", choices=("token", "edge", "bare"), default="token")
     ap.add_argument("--format", choices=("opaque", "jwt"), default="opaque")
     ap.add_argument("--seconds", type=int, default=40, help="measured load")
     ap.add_argument("--warmup", type=int, default=15)
     ap.add_argument("--port", type=int, default=8297)
     ap.add_argument("--gc", type=int, default=0, help="young-generation threshold at start")
+    ap.add_argument("--keep", type=Path, default=None, help="copy the dump into this directory")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     for tool in ("valgrind", "callgrind_control", "wrk"):
@@ -54,6 +98,7 @@ def main() -> None:
     env.update(
         GATEPASS_DATA_DIR=str(work / "data"),
         GATEPASS_ISSUER=f"http://127.0.0.1:{args.port}",
+        GATEPASS_SIGNED_URL_BASE="http://edge.invalid",
         GATEPASS_LOG_LEVEL="warning",
     )
     if args.gc:
@@ -64,41 +109,46 @@ def main() -> None:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (env.get("PYTHONPATH", ""), str(work / "site")) if p
         )
-    created = subprocess.run(
-        [GATEPASS, "client", "create", "cg", "--grant", "client_credentials", "--scope",
-         "api:read", "--token-format", args.format, "--json"],
-        env=env, check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    client = json.loads(created.stdout)
-    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    lua = work / "token.lua"
-    lua.write_text(
-        'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n'
-        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.headers["Authorization"] = "Basic {basic}"\n'
-    )
+    url = f"http://127.0.0.1:{args.port}"
+    lua = work / "load.lua"
+    if args.endpoint == "token":
+        client = cli(env, "client", "create", "cg", "--grant", "client_credentials",
+                     "--scope", "api:read", "--token-format", args.format)  # fmt: skip
+        secret = f"{client['client_id']}:{client['client_secret']}".encode()
+        lua.write_text(
+            'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.headers["Authorization"] = "Basic {base64.b64encode(secret).decode()}"\n'
+        )
+        target = url + "/oauth/token"
+    else:
+        target = url + "/edge/verify"
+    if args.endpoint == "bare":
+        (work / "bare_asgi.py").write_text(BARE_ASGI)
+        command = [sys.executable, "-m", "uvicorn", "bare_asgi:app", "--app-dir", str(work),
+                   "--port", str(args.port), "--no-access-log", "--log-level", "warning",
+                   "--no-server-header"]  # fmt: skip
+    else:
+        command = [sys.executable, GATEPASS, "serve", "--host", "127.0.0.1", "--port",
+                   str(args.port)]  # fmt: skip
     out = work / "callgrind.out"
     server = subprocess.Popen(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, GATEPASS,
-         "serve", "--host", "127.0.0.1", "--port", str(args.port)],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+         "--compress-strings=no", "--compress-pos=no", "--instr-atstart=no", *command],
         env=env, stdout=subprocess.DEVNULL, stderr=(work / "server.log").open("wb"),
     )  # fmt: skip
-    url = f"http://127.0.0.1:{args.port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=5).close()  # noqa: S310
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"the server did not start: see {work / 'server.log'}")
-                time.sleep(1)
+        wait_up(target if args.endpoint == "bare" else url + "/healthz", server, work)
+        if args.endpoint != "token":
+            # signed by the server's URL key (made at start-up), as bench/edge.py does
+            signed = cli(env, "sign-url", "/v/videos/42/seg1.ts", "--ttl", "3600")["url"]
+            uri = signed.removeprefix("http://edge.invalid")
+            lua.write_text(f'wrk.headers["X-Original-URI"] = "{uri}"\n')
 
         def load(seconds: int) -> int:
             r = subprocess.run(
                 ["wrk", "-t1", "-c64", f"-d{seconds}", "--timeout", "30s", "-s", str(lua),
-                 url + "/oauth/token"],
+                 target],
                 check=True, capture_output=True, text=True,
             )  # fmt: skip
             if "Non-2xx" in r.stdout:
@@ -111,26 +161,33 @@ def main() -> None:
         print(f"warm-up {args.warmup} s ...", file=sys.stderr)
         load(args.warmup)
         subprocess.run(
-            ["callgrind_control", "-z", str(server.pid)], check=True, capture_output=True
+            ["callgrind_control", "-i", "on", str(server.pid)], check=True, capture_output=True
         )
         print(f"measuring {args.seconds} s ...", file=sys.stderr)
         requests = load(args.seconds)
         subprocess.run(
             ["callgrind_control", "-d", str(server.pid)], check=True, capture_output=True
         )
-        dump = next(work.glob("callgrind.out.*"))
-        found = re.search(r"^summary: (\d+)", dump.read_text(errors="replace"), re.M)
-        if found is None:
-            sys.exit(f"no summary in {dump}")
-        instructions = int(found.group(1))
     finally:
         server.send_signal(signal.SIGINT)
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
             server.kill()
+    dump = next(work.glob("callgrind.out.*"), None)  # the dump of the measured load
+    if dump is None:
+        sys.exit(f"callgrind wrote no dump: see {work / 'server.log'}")
+    found = re.search(r"^summary: (\d+)", dump.read_text(errors="replace"), re.M)
+    if found is None:
+        sys.exit(f"no summary in {dump}")
+    instructions = int(found.group(1))
+    if args.keep is not None:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        shutil.copy(dump, args.keep / f"callgrind.{args.endpoint}")
+    what = args.format if args.endpoint == "token" else args.endpoint
     result = {
-        "format": args.format,
+        "endpoint": args.endpoint,
+        "format": args.format if args.endpoint == "token" else None,
         "gc_young_threshold_at_start": args.gc or None,
         "requests": requests,
         "instructions": instructions,
@@ -140,7 +197,7 @@ def main() -> None:
         print(json.dumps(result))
     else:
         print(
-            f"{args.format}: {requests} requests, {instructions:,} instructions, "
+            f"{what}: {requests} requests, {instructions:,} instructions, "
             f"{result['instructions_per_request']:,} per request"
         )
     shutil.rmtree(work, ignore_errors=True)
