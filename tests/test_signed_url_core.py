@@ -280,3 +280,37 @@ def test_zone_ids_are_refused_on_both_sides() -> None:
     uri = signed("/a", ip="fe80::1")
     assert not su.address_matches("fe80::1", "fe80::1%eth0")  # a zoned client: fail closed
     su.verify(uri, KEYS, now=NOW, client_ip="fe80::1")
+
+
+def test_checks_in_threads_share_each_key_without_mixing_their_urls() -> None:
+    """Each check copies the key's HMAC (``UrlVerifyKey.mac``) and never writes to it: threads
+    checking different URLs with one key at once all get their own right answer, and the key
+    still verifies afterwards."""
+    import threading
+
+    edge = SignedUrlVerifier({KID: SECRET}, clock=lambda: NOW)
+    wrong: list[str] = []
+
+    def work(n: int) -> None:
+        for i in range(300):
+            uri = signed(f"/videos/{n}/seg{i}.ts", exp=NOW + 600 + i)
+            forged = uri.replace(f"seg{i}.ts", f"seg{i + 1}.ts")
+            if not edge.check(uri) or edge.check(forged):
+                wrong.append(uri)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    assert edge.check(signed("/videos/42/master.m3u8"))
+    assert KEYS[KID].mac.copy().digest() == su.UrlVerifyKey(KID, SECRET).mac.digest()
+
+
+def test_an_overlong_uri_is_refused_before_its_signature_is_read() -> None:
+    uri = signed("/videos/42/master.m3u8")
+    too_long = uri + "&x=" + "a" * su.MAX_URI_BYTES
+    refused(too_long, "malformed")
+    with pytest.raises(su.MalformedUrl, match="URI too long"):
+        SignedUrlVerifier({KID: SECRET}, clock=lambda: NOW).verify(too_long)

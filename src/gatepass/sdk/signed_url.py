@@ -96,9 +96,11 @@ class SignedUrlVerifier:
     def verify(self, uri: str, client_ip: str | None = None) -> Grant | PlaybackClaims:
         """The grant a request URI carries; raises :class:`SignedUrlError` or
         :class:`~gatepass.core.playback.PlaybackError` (or a JOSE error for a bad JWT)."""
-        _, _, query = uri.partition("?")
+        raw_path, _, query = uri.partition("?")
         if query.startswith("sig=") or "&sig=" in query:
-            return su.verify(uri, self._keys, now=self._clock(), client_ip=client_ip)
+            if len(uri) > su.MAX_URI_BYTES:
+                raise su.MalformedUrl("URI too long")
+            return su.verify_parts(raw_path, query, self._keys, self._clock(), client_ip)
         if (query.startswith("token=") or "&token=" in query) and self.issuer is not None:
             return self._verify_playback(uri, client_ip)
         raise su.MalformedUrl("no signature")
