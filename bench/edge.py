@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The edge path: gatepass ``GET /edge/verify`` against nginx in the same run, and the SDK check.
 
-    .venv/bin/python bench/edge.py                  # ~3-5 min: 6 bounded wrk runs + SDK timings
-    .venv/bin/python bench/edge.py --quick          # 1 s warm-up + 4 s per run, noisier
+    .venv/bin/python bench/edge.py                  # ~5-8 min: 3 rounds of 6 bounded wrk runs + SDK
+    .venv/bin/python bench/edge.py --rounds 5       # more rounds
+    .venv/bin/python bench/edge.py --quick          # 1 s warm-up + 4 s per run, 1 round, noisier
     .venv/bin/python bench/edge.py --sdk-only       # µs/op of the SDK function only (no servers)
 
 Needs ``wrk`` and Debian's ``nginx-light`` (``apt-get install -y wrk nginx-light``) and the peers
@@ -40,6 +41,7 @@ import tempfile
 import time
 import timeit
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -227,13 +229,15 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--quick", action="store_true", help="1 s warm-up + 4 s per run")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="every run this many times in turn; the table gives medians")  # fmt: skip
+    ap.add_argument("--quick", action="store_true", help="1 s warm-up + 4 s per run, 1 round")
     ap.add_argument("--sdk-only", action="store_true")
     ap.add_argument("--quiet-wait", default=os.environ.get("BENCH_QUIET_WAIT", "60"),
                     help="seconds bench.py waits for other load to settle before each run")  # fmt: skip
     a = ap.parse_args()
     if a.quick:
-        a.duration, a.warmup = 4, 1
+        a.duration, a.warmup, a.rounds = 4, 1, 1
 
     sdk = sdk_timings(rounds=3 if a.quick else 5)
     if a.sdk_only:
@@ -290,7 +294,7 @@ def main() -> None:
             raise SystemExit(f"correctness checks failed before measuring: {bad}")
 
         def bench(label: str, url: str, pids: list[int], workers: str, *headers: str,
-                  expect: str = "") -> None:  # fmt: skip
+                  expect: str = "", round_no: int = 0) -> None:  # fmt: skip
             cmd = [sys.executable, str(peers / "bench.py"), "--label", label, "--server", label,
                    "--endpoint", label, "--workers", workers, "--pids",
                    ",".join(map(str, pids)), "--url", url, "-t2", f"-c{a.connections}",
@@ -302,22 +306,26 @@ def main() -> None:
                 cmd += ["--expect", expect]
             subprocess.run(cmd, check=True, timeout=a.duration * 3 + 600)
             recs = [json.loads(line) for line in (work / "raw.jsonl").read_text().splitlines()]
+            (work / "raw.jsonl").unlink()
             mine = [x for x in recs if x["label"] == label]
             clean = [x for x in mine if not x["contaminated"]] or mine
             best = max(clean, key=lambda x: x["rps"])
-            rows.append({**best, "run": run_id})
+            rows.append({**best, "run": run_id, "round": round_no})
 
-        bench("nginx return 204", n + "/204", [nginx_pid], "1")
-        bench("nginx secure_link_md5", s_url, [nginx_pid], "1")
-        bench("gatepass /edge/verify, exact path", direct, [gp_pid], "1",
-              f"X-Original-URI: {exact}")  # fmt: skip
-        bench("gatepass /edge/verify, prefix + address", direct, [gp_pid], "1",
-              f"X-Original-URI: {prefix}", "X-Real-IP: 127.0.0.1")  # fmt: skip
-        bench("nginx auth_request -> gatepass, 2-byte file", n + exact, [nginx_pid, gp_pid],
-              "1+1", expect="ok")  # fmt: skip
         bare_url, bare_pid = start_bare_uvicorn(procs, work)
-        bench("uvicorn, bare ASGI app answering 204 (floor)", bare_url, [bare_pid], "1",
-              f"X-Original-URI: {exact}")  # fmt: skip
+        # every run once per round, in turn, so a ratio compares runs about a minute apart (one
+        # server under the same load moved by up to a third between windows minutes apart)
+        for k in range(a.rounds):
+            bench("nginx return 204", n + "/204", [nginx_pid], "1", round_no=k)
+            bench("nginx secure_link_md5", s_url, [nginx_pid], "1", round_no=k)
+            bench("gatepass /edge/verify, exact path", direct, [gp_pid], "1",
+                  f"X-Original-URI: {exact}", round_no=k)  # fmt: skip
+            bench("gatepass /edge/verify, prefix + address", direct, [gp_pid], "1",
+                  f"X-Original-URI: {prefix}", "X-Real-IP: 127.0.0.1", round_no=k)  # fmt: skip
+            bench("nginx auth_request -> gatepass, 2-byte file", n + exact, [nginx_pid, gp_pid],
+                  "1+1", expect="ok", round_no=k)  # fmt: skip
+            bench("uvicorn, bare ASGI app answering 204 (floor)", bare_url, [bare_pid], "1",
+                  f"X-Original-URI: {exact}", round_no=k)  # fmt: skip
     finally:
         procs.stop_all()
         shutil.rmtree(work, ignore_errors=True)
@@ -331,16 +339,29 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    ceiling = next(r["rps"] for r in rows if r["label"] == "nginx return 204")
+    """One line per run: the median over the rounds of req/s, p50, p99 and CPU; "vs nginx 204"
+    is the median of each round's ratio to that round's nginx ``return 204`` (range beside it)."""
+    rounds = sorted({r["round"] for r in rows})
+    ceiling = {r["round"]: r["rps"] for r in rows if r["label"] == "nginx return 204"}
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    print(f"\n{len(rounds)} round(s); medians over the rounds; the ratio is the median of the "
+          "rounds' own ratios (range)")  # fmt: skip
     print("\n| run (1 worker each, wrk -t2 -c64) | req/s | vs nginx 204 | p50 ms | p99 ms | "
-          "server CPU (cores) | server CPU µs/req | errors |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for r in rows:
-        flag = " (disturbed)" if r["contaminated"] else ""
-        us = r["server_cpu_cores"] * 1e6 / r["rps"] if r["rps"] else float("nan")
-        print(f"| {r['label']}{flag} | {r['rps']:,.0f} | {r['rps'] / ceiling:.2f} | "
-              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['server_cpu_cores']:.2f} | "
-              f"{us:.1f} | {r['errors_total']} |")  # fmt: skip
+          "server CPU (cores) | server CPU µs/req | errors | disturbed |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for label in labels:
+        mine = [r for r in rows if r["label"] == label]
+        ratios = [r["rps"] / ceiling[r["round"]] for r in mine if ceiling.get(r["round"])]
+        ratio = f"{median(ratios):.2f}" if ratios else "-"
+        if len(ratios) > 1:
+            ratio += f" ({min(ratios):.2f}-{max(ratios):.2f})"
+        us = [r["server_cpu_cores"] * 1e6 / r["rps"] for r in mine if r["rps"]]
+        print(f"| {label} | {median(r['rps'] for r in mine):,.0f} | {ratio} | "
+              f"{median(r['p50_ms'] for r in mine):.2f} | {median(r['p99_ms'] for r in mine):.2f} | "
+              f"{median(r['server_cpu_cores'] for r in mine):.2f} | "
+              f"{median(us) if us else float('nan'):.1f} | "
+              f"{sum(r['errors_total'] for r in mine)} | "
+              f"{sum(1 for r in mine if r['contaminated'])}/{len(mine)} |")  # fmt: skip
 
 
 def print_sdk(sdk: list[dict]) -> None:
