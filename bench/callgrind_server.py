@@ -42,19 +42,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from edge import BARE_ASGI  # bench/edge.py's floor: an app that answers 204, nothing else
+
 GATEPASS = str(Path(sys.executable).with_name("gatepass"))
-# bench/edge.py's floor: uvicorn with an app that answers 204 and does nothing else
-BARE_ASGI = """
-async def app(scope, receive, send):
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
-    await send({"type": "http.response.start", "status": 204, "headers": []})
-    await send({"type": "http.response.body", "body": b""})
-"""
 
 
 def cli(env: dict[str, str], *args: str) -> dict[str, str]:
