@@ -42,16 +42,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from edge import BARE_ASGI  # bench/edge.py's floor: an app that answers 204, nothing else
+from edge import BARE_ASGI, sign  # bench/edge.py's floor (an app answering 204), its URLs
 
-GATEPASS = str(Path(sys.executable).with_name("gatepass"))
-
-
-def cli(env: dict[str, str], *args: str) -> dict[str, str]:
-    done = subprocess.run(
-        [GATEPASS, *args, "--json"], env=env, check=True, capture_output=True, text=True
-    )
-    return json.loads(done.stdout)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from servers import GATEPASS, cli  # noqa: E402  (one helper for tests and bench)
 
 
 def wait_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
@@ -102,8 +96,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{args.port}"
     lua = work / "load.lua"
     if args.endpoint == "token":
-        client = cli(env, "client", "create", "cg", "--grant", "client_credentials",
-                     "--scope", "api:read", "--token-format", args.format)  # fmt: skip
+        client = json.loads(cli(env, "client", "create", "cg", "--grant", "client_credentials",
+                                "--scope", "api:read", "--token-format", args.format, "--json"))  # fmt: skip
         secret = f"{client['client_id']}:{client['client_secret']}".encode()
         lua.write_text(
             'wrk.method = "POST"\nwrk.body = "grant_type=client_credentials"\n'
@@ -131,8 +125,7 @@ def main() -> None:
         wait_up(target if args.endpoint == "bare" else url + "/healthz", server, work)
         if args.endpoint != "token":
             # signed by the server's URL key (made at start-up), as bench/edge.py does
-            signed = cli(env, "sign-url", "/v/videos/42/seg1.ts", "--ttl", "3600")["url"]
-            uri = signed.removeprefix("http://edge.invalid")
+            uri = sign(env, "/v/videos/42/seg1.ts", "--ttl", "3600")
             lua.write_text(f'wrk.headers["X-Original-URI"] = "{uri}"\n')
 
         def load(seconds: int) -> int:

@@ -305,7 +305,25 @@ def test_checks_in_threads_share_each_key_without_mixing_their_urls() -> None:
         t.join()
     assert wrong == []
     assert edge.check(signed("/videos/42/master.m3u8"))
-    assert KEYS[KID].mac.copy().digest() == su.UrlVerifyKey(KID, SECRET).mac.digest()
+    # the verifier's key still holds no message: its MAC of nothing is a fresh key's
+    assert edge._keys[KID].mac.digest() == su.keyed_mac(SECRET).digest()
+
+
+def test_signing_and_checking_compute_the_same_signature() -> None:
+    key = su.UrlVerifyKey(KID, SECRET)
+    for args in (("path", "/a/b.ts", NOW, ""), ("prefix", "/a/", NOW + 1, "203.0.113.0/24")):
+        sig = su.signature(SECRET, KID, *args)
+        assert su.signed(key.mac, KID, *args).decode() == sig
+        assert len(sig) == su.SIG_LEN and "=" not in sig and "+" not in sig and "/" not in sig
+
+
+def test_key_secrets_are_not_shown_in_a_keys_repr() -> None:
+    """A key that ends up in a log line or an error message must not carry its secret there."""
+    shown = repr(su.UrlVerifyKey(KID, SECRET)) + repr(
+        SignedUrlVerifier({KID: SECRET}, issuer="https://i.example")._playback
+    )
+    assert KID in shown
+    assert repr(SECRET)[2:-1] not in shown and repr(playback_secret(SECRET))[2:-1] not in shown
 
 
 def test_an_overlong_uri_is_refused_before_its_signature_is_read() -> None:

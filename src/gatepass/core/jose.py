@@ -176,7 +176,7 @@ class VerificationKey:
 
     kid: str
     alg: str
-    key: Any  # cryptography public key, or bytes for HS256
+    key: Any = field(repr=False)  # cryptography public key, or bytes for HS256 (a secret)
     # the signature check of this key and algorithm, its arguments bound (see _check_for)
     check: Check = field(init=False, repr=False, compare=False)
 
@@ -338,40 +338,45 @@ class KeySet:
         parse as here; the order the two segments are decoded in does not change the outcome.
         Anything else, valid or not, is decided (and its error named) by
         :meth:`_decode_checked`."""
-        if type(token) is str and len(token) <= MAX_TOKEN_BYTES and token.isascii():
-            i = token.find(".")
-            j = token.find(".", i + 1)
-            if 0 < i < j - 1 and token.find(".", j + 1) < 0:
-                cached = self._headers.get(token[:i])
-                if cached is not None:
-                    raw = token.encode("ascii")
-                    srem = (len(raw) - j - 1) & 3
-                    prem = (j - i - 1) & 3
-                    if (
-                        srem != 1
-                        and prem != 1
-                        and raw[-1] not in _NONCANONICAL_LAST_BYTES[srem]
-                        and raw[j - 1] not in _NONCANONICAL_LAST_BYTES[prem]
-                    ):
-                        try:
-                            signature = _a2b(
-                                raw[j + 1 :].translate(_TO_STANDARD_OR_BAD) + _PADDING[srem],
-                                strict_mode=True,
-                            )
-                            data = _a2b(
-                                raw[i + 1 : j].translate(_TO_STANDARD_OR_BAD) + _PADDING[prem],
-                                strict_mode=True,
-                            )
-                        except binascii.Error:
-                            pass  # not base64url: _decode_checked says where
-                        else:
-                            header, vk = cached
-                            try:
-                                vk.check(signature, raw[:j])
-                            except (_CryptoInvalidSignature, ValueError):
-                                raise BadSignature("signature does not verify") from None
-                            return header, json_object(data, "payload")
-        return self._decode_checked(token)
+        decoded = self._decode_known_header(token)
+        return self._decode_checked(token) if decoded is None else decoded
+
+    def _decode_known_header(self, token: str) -> tuple[Mapping[str, Any], dict[str, Any]] | None:
+        """:meth:`decode_shared`'s common case, or None for every token that is not one."""
+        if type(token) is not str or len(token) > MAX_TOKEN_BYTES or not token.isascii():
+            return None
+        i = token.find(".")
+        j = token.find(".", i + 1)
+        if not 0 < i < j - 1 or token.find(".", j + 1) >= 0:  # two dots, no segment empty
+            return None
+        cached = self._headers.get(token[:i])
+        if cached is None:
+            return None
+        raw = token.encode("ascii")
+        srem = (len(raw) - j - 1) & 3
+        prem = (j - i - 1) & 3
+        if (
+            srem == 1
+            or prem == 1
+            or raw[-1] in _NONCANONICAL_LAST_BYTES[srem]
+            or raw[j - 1] in _NONCANONICAL_LAST_BYTES[prem]
+        ):
+            return None
+        try:
+            signature = _a2b(
+                raw[j + 1 :].translate(_TO_STANDARD_OR_BAD) + _PADDING[srem], strict_mode=True
+            )
+            data = _a2b(
+                raw[i + 1 : j].translate(_TO_STANDARD_OR_BAD) + _PADDING[prem], strict_mode=True
+            )
+        except binascii.Error:
+            return None  # not base64url: _decode_checked says where
+        header, vk = cached
+        try:
+            vk.check(signature, raw[:j])
+        except (_CryptoInvalidSignature, ValueError):
+            raise BadSignature("signature does not verify") from None
+        return header, json_object(data, "payload")
 
     def _decode_checked(self, token: str) -> tuple[Mapping[str, Any], dict[str, Any]]:
         """:meth:`decode_shared` for every token: each check in turn, each failure named."""

@@ -217,8 +217,22 @@ def canonical_string(kid: str, kind: ScopeKind, scope: str, exp: int, ip: str) -
     return f"{VERSION}\n{kid}\n{kind}\n{scope}\n{exp}\n{ip}".encode()
 
 
+def keyed_mac(secret: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 keyed with ``secret`` and no message yet: :func:`signed` copies it, so a key
+    kept for many URLs has its padded blocks hashed once (RFC 2104 §4), not once per URL."""
+    return hmac.new(secret, digestmod="sha256")
+
+
+def signed(mac: hmac.HMAC, kid: str, kind: ScopeKind, scope: str, exp: int, ip: str) -> bytes:
+    """The ``sig`` of a URL (base64url, unpadded, as ASCII bytes): HMAC of the canonical string
+    computed on a copy of ``mac`` (:func:`keyed_mac`), which is itself never updated."""
+    m = mac.copy()
+    m.update(canonical_string(kid, kind, scope, exp, ip))
+    return binascii.b2a_base64(m.digest(), newline=False).translate(_TO_URL_SAFE, b"=")
+
+
 def signature(secret: bytes, kid: str, kind: ScopeKind, scope: str, exp: int, ip: str) -> str:
-    return b64url(hmac.digest(secret, canonical_string(kid, kind, scope, exp, ip), "sha256"))
+    return signed(keyed_mac(secret), kid, kind, scope, exp, ip).decode("ascii")
 
 
 class Grant(NamedTuple):
@@ -269,14 +283,12 @@ class UrlVerifyKey:
     """An HMAC secret and, for a retiring key, the time from which it is no longer accepted."""
 
     kid: str
-    secret: bytes
+    secret: bytes = field(repr=False)  # never shown, should a key end up in a log line
     not_after: float | None = None
-    # HMAC-SHA256 with this secret and no message yet: each check copies it, so the key's
-    # padded blocks are hashed once per key instead of once per URL (RFC 2104 §4)
-    mac: hmac.HMAC = field(init=False, repr=False, compare=False)
+    mac: hmac.HMAC = field(init=False, repr=False, compare=False)  # keyed_mac(secret)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "mac", hmac.new(self.secret, digestmod="sha256"))
+        object.__setattr__(self, "mac", keyed_mac(self.secret))
 
 
 def parse_query(query: str) -> dict[str, str]:
@@ -347,10 +359,7 @@ def verify_parts(
     if key is None or (key.not_after is not None and now >= key.not_after):
         raise UnknownKey("unknown or retired key")
     exp = int(exp_s)
-    # signature(key.secret, ...) as bytes: the key's HMAC copied, its base64url without a copy
-    mac = key.mac.copy()
-    mac.update(canonical_string(kid, kind, scope, exp, ip))
-    expected = binascii.b2a_base64(mac.digest(), newline=False).translate(_TO_URL_SAFE, b"=")
+    expected = signed(key.mac, kid, kind, scope, exp, ip)
     if not hmac.compare_digest(expected, sig.encode()):  # sig: 43 ASCII characters (_SIG_RE)
         raise BadSignature("signature does not match")
     if now >= exp:
