@@ -106,9 +106,10 @@ def shots(tmp_path: Path) -> Path:
 class Tab:
     """One page of the app, with what it sent and received."""
 
-    def __init__(self, context: Any, origin: str) -> None:
+    def __init__(self, context: Any, stack: Any) -> None:
         self.page = context.new_page()
-        self.origin = origin
+        self.stack = stack
+        self.origin = stack.origin
         self.requests: list[Any] = []
         self.responses: list[Any] = []
         self.page.on("request", lambda r: self.requests.append(r))
@@ -161,15 +162,18 @@ class Tab:
     def wait_js(self, expression: str, timeout: float = 60) -> None:
         assert wait_until(lambda: self.js(expression), timeout=timeout, interval=0.1), expression
 
-    def play(self, video: str) -> Any:
-        """Press play; the API's last answer (after a silent refresh, when there was a 401)."""
+    def play(self, video: str, status: int = 200) -> Any:
+        """Press play; the API's last answer (after a silent refresh, when there was a 401),
+        which must have ``status`` (else the failure shows its body and the servers' logs)."""
 
         def final(r: Any) -> bool:
             return r.url.endswith(f"/api/videos/{video}/play") and r.status != 401
 
         with self.page.expect_response(final) as r:
             self.page.click(f"button[data-video={video}]")
-        return r.value
+        answer = r.value
+        assert answer.status == status, f"{answer.status} {answer.text()}\n{self.stack.log_tails()}"
+        return answer
 
     def access_token(self) -> str:
         """The access token of the page's last API call (read off the wire: the page keeps it
@@ -211,14 +215,13 @@ def token_of(uri: str) -> str:
 # -- the tests --------------------------------------------------------------------------------
 def test_sign_in_and_play_through_the_edge(stack: Any, browser: Any, shots: Path) -> None:
     context = browser.new_context(viewport={"width": 900, "height": 720})
-    tab = Tab(context, stack.origin).sign_in("alice", shots)
+    tab = Tab(context, stack).sign_in("alice", shots)
     tab.page.screenshot(path=str(shots / "signed-in.png"))
     home = next(r for r in tab.responses if r.url == stack.origin + "/")
     csp = home.headers["content-security-policy"]
     assert "script-src 'self';" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
 
-    play = tab.play("premiere")
-    assert play.status == 200
+    tab.play("premiere")
     tab.wait_js("document.getElementById('player').currentTime > 2")
     tab.page.screenshot(path=str(shots / "playing.png"))
     # no hls.js error; a non-fatal stall of the decoder on a loaded machine is not one
@@ -254,7 +257,7 @@ def test_sign_in_goes_through_the_hosted_login_page_and_the_code_is_redeemed_onc
     stack: Any, browser: Any
 ) -> None:
     context = browser.new_context()
-    tab = Tab(context, stack.origin).sign_in("bob")
+    tab = Tab(context, stack).sign_in("bob")
     paths = [urlsplit(r.url) for r in tab.requests]
     # the authorization request: the app's public client, PKCE S256, a state
     (ask,) = [p for p in paths if p.path == "/oauth/authorize"]
@@ -302,11 +305,11 @@ def test_sign_in_goes_through_the_hosted_login_page_and_the_code_is_redeemed_onc
 
 def test_video_not_entitled_is_refused_by_the_api_and_at_the_edge(stack: Any, browser: Any) -> None:
     context = browser.new_context()
-    tab = Tab(context, stack.origin).sign_in("bob")
-    assert tab.play("premiere").status == 403
+    tab = Tab(context, stack).sign_in("bob")
+    tab.play("premiere", 403)
     tab.page.get_by_text("This video is for subscribers.").wait_for()
     assert tab.media() == []
-    assert tab.play("intro").status == 200  # a free video: bob's own playback URL
+    tab.play("intro")  # a free video: bob's own playback URL
     tab.wait_js("document.getElementById('player').currentTime > 0")
     intro = next(r.url for r in tab.media() if r.url.split("?")[0].endswith("master.m3u8"))
     token = token_of(intro)
@@ -322,8 +325,8 @@ def test_segment_url_refused_after_expiry_or_changed_and_api_401_refreshes_silen
     stack: Any, browser: Any
 ) -> None:
     context = browser.new_context()
-    tab = Tab(context, stack.origin).sign_in("bob")
-    assert tab.play("intro").status == 200
+    tab = Tab(context, stack).sign_in("bob")
+    tab.play("intro")
     tab.wait_js("document.getElementById('player').currentTime > 0")
     seg = urlsplit(next(r.url for r in tab.media() if r.url.split("?")[0].endswith(".m4s")))
     uri = f"{seg.path}?{seg.query}"
@@ -349,7 +352,7 @@ def test_segment_url_refused_after_expiry_or_changed_and_api_401_refreshes_silen
     # the app's heartbeat if it came first), the app refreshes through the cookie and tries once
     # more, without the user seeing anything
     before = len(tab.responses)
-    assert tab.play("intro").status == 200
+    tab.play("intro")
     seen = [(urlsplit(r.url).path, r.status) for r in tab.responses[before:]]
     first_401 = next(i for i, (path, status) in enumerate(seen) if status == 401)
     path = seen[first_401][0]
@@ -362,7 +365,7 @@ def test_segment_url_refused_after_expiry_or_changed_and_api_401_refreshes_silen
 
 def test_reload_keeps_the_user_signed_in_through_the_cookie_alone(stack: Any, browser: Any) -> None:
     context = browser.new_context()
-    tab = Tab(context, stack.origin).sign_in("alice")
+    tab = Tab(context, stack).sign_in("alice")
     cookie = refresh_cookie(context)
     assert cookie is not None
     assert cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict"
@@ -386,8 +389,8 @@ def test_two_tabs_refreshing_at_the_same_moment_both_stay_signed_in(
     stack: Any, browser: Any
 ) -> None:
     context = browser.new_context()
-    one = Tab(context, stack.origin).sign_in("alice")
-    two = Tab(context, stack.origin).open()
+    one = Tab(context, stack).sign_in("alice")
+    two = Tab(context, stack).open()
     two.wait_signed_in()  # its own access token, from the shared cookie
     # Both tabs refresh at the same moment: each request is held until the other has been made,
     # then both go on together, so both present the same cookie (whichever reaches gatepass
@@ -426,7 +429,7 @@ def test_theft_of_the_refresh_cookie_ends_the_login_in_both_browsers(
     stack: Any, browser: Any, shots: Path
 ) -> None:
     victim_ctx = browser.new_context(viewport={"width": 900, "height": 720})
-    victim = Tab(victim_ctx, stack.origin).sign_in("alice")
+    victim = Tab(victim_ctx, stack).sign_in("alice")
     stolen = refresh_cookie(victim_ctx)
     assert stolen is not None
     assert victim.call("videoApp.refreshNow()") is True  # the real tab rotates the cookie
@@ -437,7 +440,7 @@ def test_theft_of_the_refresh_cookie_ends_the_login_in_both_browsers(
 
     thief_ctx = browser.new_context()
     thief_ctx.add_cookies([stolen])
-    thief = Tab(thief_ctx, stack.origin)
+    thief = Tab(thief_ctx, stack)
     with thief.page.expect_response(lambda r: r.url.endswith("/auth/refresh")) as refused:
         thief.open()
     assert refused.value.status == 400  # invalid_grant; its body is not read: Playwright's
@@ -501,10 +504,10 @@ def test_theft_of_the_refresh_cookie_ends_the_login_in_both_browsers(
 
 def test_sign_out_clears_the_cookie_and_ends_api_and_playback(stack: Any, browser: Any) -> None:
     context = browser.new_context()
-    tab = Tab(context, stack.origin).sign_in("alice")
-    assert tab.play("intro").status == 200
+    tab = Tab(context, stack).sign_in("alice")
+    tab.play("intro")
     access = tab.access_token()
-    other = Tab(context, stack.origin).open()  # a second tab of the same browser
+    other = Tab(context, stack).open()  # a second tab of the same browser
     other.wait_signed_in()
     with tab.page.expect_response(lambda r: r.url.endswith("/auth/logout")) as out:
         tab.page.click("#signout")

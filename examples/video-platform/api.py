@@ -21,6 +21,7 @@ Configuration (environment):
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +37,8 @@ from fastapi.responses import JSONResponse
 from gatepass.sdk import AccessClaims, Verifier
 from gatepass.sdk.denylist import RedisDenylist
 from gatepass.sdk.fastapi import BearerAuth
+
+log = logging.getLogger("video.api")
 
 WATCH_SCOPE = "videos:read"
 SUBSCRIBER_ROLE = "subscriber"
@@ -106,6 +109,7 @@ class Signer:
                     auth=(self._config.client_id, self._config.client_secret),
                 )
                 if r.status_code != 200:
+                    log.warning("gatepass answered %s to the API's token request", r.status_code)
                     raise HTTPException(503, "The signing service refused the API's client.")
                 body = r.json()
                 self._token = str(body["access_token"])
@@ -127,6 +131,7 @@ class Signer:
             if r.status_code != 401:
                 break
         if r.status_code != 200:
+            log.warning("gatepass answered %s to POST /signed-urls", r.status_code)
             raise HTTPException(503, "Could not sign a playback URL.")
         signed = r.json()
         # gatepass answers <base>/videos/<id>?token=…; the token covers everything under
@@ -188,7 +193,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         started = time.perf_counter()
         try:
             body = await app.state.signer.playback(video, claims.sub)
-        except httpx.HTTPError:
+        except httpx.HTTPError as exc:
+            log.warning("gatepass could not be reached: %s", type(exc).__name__)
             raise HTTPException(503, "The signing service is unreachable.") from None
         signing_ms = (time.perf_counter() - started) * 1000
         # Server-Timing: the browser's Resource Timing shows how much of the wait was signing

@@ -180,6 +180,14 @@ class Stack:
     def logs(self) -> Path:
         return self.state / "logs"
 
+    def log_tails(self, lines: int = 15) -> str:
+        """The last lines of each process's log: what a failed check prints beside its answer."""
+        parts = []
+        for path in sorted(self.logs.glob("*.log")):
+            tail = path.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {path.name}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> Proc:
         self.logs.mkdir(parents=True, exist_ok=True)
         with open(self.logs / f"{name}.log", "ab") as out:
