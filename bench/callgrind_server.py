@@ -8,6 +8,7 @@ the machine cannot move (the kernel's share is not counted).
     PYTHONPATH=<other tree>/src .venv/bin/python bench/callgrind_server.py   # another tree
     .venv/bin/python bench/callgrind_server.py --gc 10000            # gc.set_threshold(10000) at start
     .venv/bin/python bench/callgrind_server.py --endpoint edge       # GET /edge/verify, exact path
+    .venv/bin/python bench/callgrind_server.py --endpoint edge-prefix  # prefix URL bound to an address
     .venv/bin/python bench/callgrind_server.py --endpoint bare       # edge.py's floor: bare uvicorn
     .venv/bin/python bench/callgrind_server.py --endpoint edge --keep /tmp/cg   # keep the dump
 
@@ -17,8 +18,9 @@ slower: ~100 requests/s); ``wrk -t1 -c64 --timeout 30s`` on ``POST /oauth/token`
 (instrumentation starts off, ``callgrind_control -i on`` turns it on), the load runs
 ``--seconds``, and the counts dumped then (``callgrind_control -d``: only those of the
 measured load) are divided by wrk's request count. ``--endpoint edge`` loads
-``GET /edge/verify`` with an exact-path signed URL in ``X-Original-URI`` instead, and
-``--endpoint bare`` the floor of ``bench/edge.py`` (uvicorn answering 204 with no app) with the
+``GET /edge/verify`` with an exact-path signed URL in ``X-Original-URI`` instead,
+``--endpoint edge-prefix`` with a prefix URL bound to 127.0.0.0/8 and ``X-Real-IP`` (the
+prefix + address row of ``bench/edge.py``), and ``--endpoint bare`` the floor of ``bench/edge.py`` (uvicorn answering 204 with no app) with the
 same request. ``--keep DIR`` keeps the dump (names uncompressed, so ``callgrind_annotate`` reads
 it per function; the signature checks of OpenSSL run without the CPU's SHA extensions there). ``--gc N`` sets the youngest
 generation's threshold when the interpreter starts (a ``sitecustomize``); the app may set its own
@@ -64,7 +66,7 @@ def wait_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--endpoint", choices=("token", "edge", "bare"), default="token")
+    ap.add_argument("--endpoint", choices=("token", "edge", "edge-prefix", "bare"), default="token")
     ap.add_argument("--format", choices=("opaque", "jwt"), default="opaque")
     ap.add_argument("--seconds", type=int, default=40, help="measured load")
     ap.add_argument("--warmup", type=int, default=15)
@@ -125,8 +127,14 @@ def main() -> None:
         wait_up(target if args.endpoint == "bare" else url + "/healthz", server, work)
         if args.endpoint != "token":
             # signed by the server's URL key (made at start-up), as bench/edge.py does
-            uri = sign(env, "/v/videos/42/seg1.ts", "--ttl", "3600")
-            lua.write_text(f'wrk.headers["X-Original-URI"] = "{uri}"\n')
+            if args.endpoint == "edge-prefix":  # as bench/edge.py's prefix + address row
+                q = sign(env, "/v/videos/42/", "--ttl", "3600", "--bind-ip", "127.0.0.0/8")
+                uri = "/v/videos/42/seg1.ts?" + q.split("?", 1)[1]
+                lua.write_text('wrk.headers["X-Real-IP"] = "127.0.0.1"\n')
+            else:
+                uri = sign(env, "/v/videos/42/seg1.ts", "--ttl", "3600")
+            with lua.open("a") as f:
+                f.write(f'wrk.headers["X-Original-URI"] = "{uri}"\n')
 
         def load(seconds: int) -> int:
             r = subprocess.run(

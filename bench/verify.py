@@ -11,7 +11,8 @@ Python JOSE libraries, on the same RFC 9068 token, for ES256, EdDSA and RS256.
 Cases, per algorithm (every one checks the signature with a pre-loaded key and an algorithm
 allow-list, and iss, aud, exp, nbf, iat with 30 s of leeway):
 
-  raw         cryptography's ``public_key.verify`` on the already-decoded signature: the floor
+  raw         cryptography's ``public_key.verify`` on the already-decoded signature of each
+              token of the pool in turn (the ones the cache-miss case checks): the floor
   parse-only  the floor plus splitting, base64url-decoding, and parsing the payload's JSON: what
               every verifier does besides checking claims (it checks none), for reference
   gatepass    ``Verifier.verify``, cache missing: a pool of distinct tokens (distinct jti) cycled
@@ -161,19 +162,13 @@ Verify = Callable[[str], Any]  # returns something holding the claims, raises on
 
 
 def raw_case(m: Material) -> Verify:
-    """The floor: the signature check alone, input and signature already decoded."""
-    h, p, s = m.tokens[0].split(".")
-    msg = f"{h}.{p}".encode()
-    sig = b64url_decode(s)
-    key = m.public
-    if m.alg == "ES256":
-        der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
-        ecdsa = ec.ECDSA(hashes.SHA256())
-        return lambda _t: key.verify(der, msg, ecdsa)
-    if m.alg == "EdDSA":
-        return lambda _t: key.verify(sig, msg)
-    pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
-    return lambda _t: key.verify(sig, msg, pkcs1, sha256)
+    """The floor: each token's own signature check, its input and signature decoded beforehand
+    (one dictionary lookup per call finds them). Each token's own, not one token's again and
+    again: an Ed25519 check takes branches that depend on the signature, and checking the same
+    one repeatedly lets the CPU predict them all (1.4-3.9 us faster than the pool's mean here),
+    a floor the cache-miss case, which checks distinct tokens, could never reach."""
+    calls = dict(zip(m.tokens, raw_pool_calls(m), strict=True))
+    return lambda t: calls[t]()
 
 
 def parse_case(m: Material) -> Verify:
