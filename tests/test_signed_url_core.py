@@ -330,5 +330,9 @@ def test_an_overlong_uri_is_refused_before_its_signature_is_read() -> None:
     uri = signed("/videos/42/master.m3u8")
     too_long = uri + "&x=" + "a" * su.MAX_URI_BYTES
     refused(too_long, "malformed")
-    with pytest.raises(su.MalformedUrl, match="URI too long"):
-        SignedUrlVerifier({KID: SECRET}, clock=lambda: NOW).verify(too_long)
+    edge = SignedUrlVerifier({KID: SECRET}, issuer="https://i.example", clock=lambda: NOW)
+    padding = "&x=" + "a" * su.MAX_URI_BYTES
+    # a signed URL, a playback JWT's URL and one with neither: the length is the first check
+    for uri in (too_long, "/videos/42/master.m3u8?token=e30.e30.e30" + padding, "/a?" + padding):
+        with pytest.raises(su.MalformedUrl, match="URI too long"):
+            edge.verify(uri)

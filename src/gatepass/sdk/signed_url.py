@@ -96,13 +96,13 @@ class SignedUrlVerifier:
     def verify(self, uri: str, client_ip: str | None = None) -> Grant | PlaybackClaims:
         """The grant a request URI carries; raises :class:`SignedUrlError` or
         :class:`~gatepass.core.playback.PlaybackError` (or a JOSE error for a bad JWT)."""
+        if len(uri) > su.MAX_URI_BYTES:
+            raise su.MalformedUrl("URI too long")
         raw_path, _, query = uri.partition("?")
         if query.startswith("sig=") or "&sig=" in query:
-            if len(uri) > su.MAX_URI_BYTES:
-                raise su.MalformedUrl("URI too long")
             return su.verify_parts(raw_path, query, self._keys, self._clock(), client_ip)
         if (query.startswith("token=") or "&token=" in query) and self.issuer is not None:
-            return self._verify_playback(uri, client_ip)
+            return self._verify_playback(raw_path, query, client_ip)
         raise su.MalformedUrl("no signature")
 
     def check(self, uri: str | None, client_ip: str | None = None) -> bool:
@@ -115,10 +115,7 @@ class SignedUrlVerifier:
             return False
         return True
 
-    def _verify_playback(self, uri: str, client_ip: str | None) -> PlaybackClaims:
-        if len(uri) > su.MAX_URI_BYTES:
-            raise su.MalformedUrl("URI too long")
-        raw_path, _, query = uri.partition("?")
+    def _verify_playback(self, raw_path: str, query: str, client_ip: str | None) -> PlaybackClaims:
         token = None
         for part in query.split("&"):
             name, _, value = part.partition("=")
