@@ -20,11 +20,12 @@ slower: ~100 requests/s); ``wrk -t1 -c64 --timeout 30s`` on ``POST /oauth/token`
 measured load) are divided by wrk's request count. ``--endpoint edge`` loads
 ``GET /edge/verify`` with an exact-path signed URL in ``X-Original-URI`` instead,
 ``--endpoint edge-prefix`` with a prefix URL bound to 127.0.0.0/8 and ``X-Real-IP`` (the
-prefix + address row of ``bench/edge.py``), and ``--endpoint bare`` the floor of ``bench/edge.py`` (uvicorn answering 204 with no app) with the
-same request. ``--keep DIR`` keeps the dump (names uncompressed, so ``callgrind_annotate`` reads
-it per function; the signature checks of OpenSSL run without the CPU's SHA extensions there). ``--gc N`` sets the youngest
-generation's threshold when the interpreter starts (a ``sitecustomize``); the app may set its own
-after start-up (``server/app.py``), which then wins.
+prefix + address row of ``bench/edge.py``), and ``--endpoint bare`` the floor of
+``bench/edge.py`` (uvicorn answering 204 with no app) with the same request as ``edge``.
+``--keep DIR`` keeps the dump (names uncompressed, so ``callgrind_annotate`` reads it per
+function; the signature checks of OpenSSL run without the CPU's SHA extensions there).
+``--gc N`` sets the youngest generation's threshold when the interpreter starts (a
+``sitecustomize``); the app may set its own after start-up (``server/app.py``), which then wins.
 """
 
 from __future__ import annotations
@@ -125,16 +126,16 @@ def main() -> None:
     )  # fmt: skip
     try:
         wait_up(target if args.endpoint == "bare" else url + "/healthz", server, work)
-        if args.endpoint != "token":
-            # signed by the server's URL key (made at start-up), as bench/edge.py does
-            if args.endpoint == "edge-prefix":  # as bench/edge.py's prefix + address row
-                q = sign(env, "/v/videos/42/", "--ttl", "3600", "--bind-ip", "127.0.0.0/8")
-                uri = "/v/videos/42/seg1.ts?" + q.split("?", 1)[1]
-                lua.write_text('wrk.headers["X-Real-IP"] = "127.0.0.1"\n')
-            else:
-                uri = sign(env, "/v/videos/42/seg1.ts", "--ttl", "3600")
-            with lua.open("a") as f:
-                f.write(f'wrk.headers["X-Original-URI"] = "{uri}"\n')
+        # URLs signed by the server's URL key (made at start-up), as bench/edge.py signs them
+        headers: dict[str, str] = {}
+        if args.endpoint == "edge-prefix":  # bench/edge.py's prefix + address row
+            q = sign(env, "/v/videos/42/", "--ttl", "3600", "--bind-ip", "127.0.0.0/8")
+            headers["X-Original-URI"] = "/v/videos/42/seg1.ts?" + q.split("?", 1)[1]
+            headers["X-Real-IP"] = "127.0.0.1"
+        elif args.endpoint != "token":  # an exact path; the floor is sent the same request
+            headers["X-Original-URI"] = sign(env, "/v/videos/42/seg1.ts", "--ttl", "3600")
+        if headers:
+            lua.write_text("".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items()))
 
         def load(seconds: int) -> int:
             r = subprocess.run(

@@ -327,11 +327,10 @@ def test_key_secrets_are_not_shown_in_a_keys_repr() -> None:
 
 
 def test_an_overlong_uri_is_refused_before_its_signature_is_read() -> None:
-    uri = signed("/videos/42/master.m3u8")
-    too_long = uri + "&x=" + "a" * su.MAX_URI_BYTES
+    padding = "&x=" + "a" * su.MAX_URI_BYTES
+    too_long = signed("/videos/42/master.m3u8") + padding
     refused(too_long, "malformed")
     edge = SignedUrlVerifier({KID: SECRET}, issuer="https://i.example", clock=lambda: NOW)
-    padding = "&x=" + "a" * su.MAX_URI_BYTES
     # a signed URL, a playback JWT's URL and one with neither: the length is the first check
     for uri in (too_long, "/videos/42/master.m3u8?token=e30.e30.e30" + padding, "/a?" + padding):
         with pytest.raises(su.MalformedUrl, match="URI too long"):

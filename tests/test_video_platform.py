@@ -109,13 +109,16 @@ class Tab:
     def __init__(self, context: Any, stack: Any) -> None:
         self.page = context.new_page()
         self.stack = stack
-        self.origin = stack.origin
         self.requests: list[Any] = []
         self.responses: list[Any] = []
         self.page.on("request", lambda r: self.requests.append(r))
         self.page.on("response", lambda r: self.responses.append(r))
         self.errors: list[str] = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    @property
+    def origin(self) -> str:
+        return str(self.stack.origin)
 
     def open(self) -> Tab:
         self.page.goto(self.origin + "/")
